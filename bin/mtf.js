@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `mtf` command. Sources are TypeScript run through tsx's loader, so a fresh clone needs no build
+// step: `npm ci` and then `npx mtf …` work as they are.
+import { register } from 'tsx/esm/api';
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv);

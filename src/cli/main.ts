@@ -1,0 +1,38 @@
+/**
+ * `mtf`: one CLI, one file per command under commands/. Each command parses its flags into a typed,
+ * validated options object at this edge and calls the library; any error becomes one line on stderr
+ * and a non-zero exit code (1 = bad input, 2 = usage, 3 = anything unexpected).
+ */
+import { Command, CommanderError } from 'commander';
+import { InputError, oneLine } from '../errors/index.ts';
+import { registerIngest } from './commands/ingest.ts';
+import { registerDemo } from './commands/demo.ts';
+
+export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command('mtf')
+    .description('batchrl-mtf: learn ranking-fusion policies offline from logged sessions (BatchRL-MTF)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerDemo(program);
+  registerIngest(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here as "errors" with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(`mtf: ${oneLine(err)}\n`);
+    if (process.env.MTF_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return err instanceof InputError ? EXIT.input : EXIT.internal;
+  }
+}
