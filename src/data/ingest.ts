@@ -1,0 +1,172 @@
+/**
+ * The ingest stage: parquet interaction logs → session trajectories (train/test), metadata and report.
+ * Everything is written into a temporary directory that replaces `out` only when complete: a failure
+ * leaves `out` as it was.
+ */
+import { InputError } from '../errors/index.ts';
+import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
+import { join } from 'node:path';
+import { openDuckDB } from './duckdb.ts';
+import { vectorNames } from './logContract.ts';
+import { probeDims, readFileInto, scanFiles, type ReadOptions } from './logReader.ts';
+import { listLogFiles, windowBounds, type LogWindow } from './partitions.ts';
+import { IngestReport, type TrajectoryMetadata } from './reportSchemas.ts';
+import type { RewardSpec } from './rewardSpec.ts';
+import { RowStore } from './rowStore.ts';
+import { groupSessions } from './sessions.ts';
+import { buildSplit, testSessionCount, vectorStats } from './trajectories.ts';
+import { writeTransitions } from './trajectoryStore.ts';
+
+export interface IngestOptions {
+  /** a parquet file or a folder of them (Hive partitions dt=YYYY-MM-DD select the window) */
+  logs: string;
+  /** the data window; null = every file, and no window end (every session's last row is terminal) */
+  window: LogWindow | null;
+  reward: RewardSpec;
+  out: string;
+  /** default 30 min: a session whose last request is this close to the window's end may have been cut */
+  inactivityGapMinutes?: number;
+  /** default 0.1 (paper §4.1) */
+  testFraction?: number;
+  /** DuckDB threads; default 1 */
+  threads?: number;
+  /** called with a short line per file read */
+  onProgress?: (line: string) => void;
+}
+
+export const INGEST_DEFAULTS = { inactivityGapMinutes: 30, testFraction: 0.1, threads: 1 } as const;
+
+export interface IngestResult {
+  out: string;
+  report: IngestReport;
+  metadata: TrajectoryMetadata;
+}
+
+export async function ingest(opts: IngestOptions): Promise<IngestResult> {
+  const t0 = performance.now();
+  const gapMs = (opts.inactivityGapMinutes ?? INGEST_DEFAULTS.inactivityGapMinutes) * 60_000;
+  const testFraction = opts.testFraction ?? INGEST_DEFAULTS.testFraction;
+  if (!(testFraction >= 0 && testFraction < 1)) throw new InputError(`--test-fraction: expected a number in [0, 1), got ${testFraction}`, { field: '--test-fraction' });
+  if (!(gapMs >= 0)) throw new InputError(`--gap-minutes: expected a number ≥ 0`, { field: '--gap-minutes' });
+  const bounds = opts.window ? windowBounds(opts.window) : null;
+  const files = listLogFiles(opts.logs, opts.window);
+  const feedbackNames = Object.keys(opts.reward.weights);
+  const readOpts = (dt: string | null): ReadOptions => ({
+    feedbackNames,
+    rowWindow: bounds && dt === null ? { startMs: bounds.startMs, endMs: bounds.endMs } : null,
+  });
+
+  const db = await openDuckDB(opts.threads ?? INGEST_DEFAULTS.threads);
+  let store: RowStore;
+  let scanned;
+  try {
+    scanned = await scanFiles(db.conn, files, readOpts(null));
+    // Dims come from the data and must agree across files.
+    let dims: { stateDim: number; actionDim: number; file: string } | null = null;
+    for (const f of scanned) {
+      if (f.rows === 0) continue;
+      const d = await probeDims(db.conn, f, readOpts(f.dt));
+      if (d.stateDim <= 0 || d.actionDim <= 0) continue;
+      if (!dims) dims = { ...d, file: f.path };
+      else if (d.stateDim !== dims.stateDim || d.actionDim !== dims.actionDim) {
+        const what = d.stateDim !== dims.stateDim ? `state dim ${d.stateDim}` : `action dim ${d.actionDim}`;
+        const was = d.stateDim !== dims.stateDim ? dims.stateDim : dims.actionDim;
+        throw new InputError(`${f.path}: ${what} differs from ${was} in ${dims.file}`, {
+          file: f.path,
+          column: d.stateDim !== dims.stateDim ? 'state' : 'action',
+        });
+      }
+    }
+    if (!dims) throw new InputError(`${opts.logs}: the selected files hold no rows${bounds ? ' in the window' : ''}`, { file: opts.logs });
+    const capacity = scanned.reduce((s, f) => s + f.rows, 0);
+    store = new RowStore(capacity, dims.stateDim, dims.actionDim, feedbackNames);
+    for (const f of scanned) {
+      await readFileInto(db.conn, f, readOpts(f.dt), store);
+      opts.onProgress?.(`read ${f.path} (${f.rows} rows)`);
+    }
+  } finally {
+    db.close();
+  }
+  if (store.n === 0 && store.rowsRead === 0) {
+    throw new InputError(`${opts.logs}: the window holds no rows`, { file: opts.logs });
+  }
+
+  const table = groupSessions(store);
+  const S = table.code.length;
+  const nTest = testSessionCount(S, testFraction);
+  const nTrain = S - nTest;
+  const trajOpts = {
+    rewardWeights: feedbackNames.map((c) => opts.reward.weights[c]),
+    windowEndMs: bounds ? bounds.endMs : null,
+    inactivityGapMs: gapMs,
+    testFraction,
+  };
+  const train = buildSplit(store, table, 0, nTrain, trajOpts);
+  const test = buildSplit(store, table, nTrain, S, trajOpts);
+  // The user of each session: that of its first row.
+  const userIdsOf = (s0: number, s1: number) =>
+    Array.from({ length: s1 - s0 }, (_, i) => store.users.values[store.user[table.rows[table.start[s0 + i]]]]);
+
+  const layout0 = scanned[0].layout;
+  const counts = (r: typeof train) => ({
+    sessions: r.batch.sessionIds.length,
+    transitions: r.batch.n,
+    terminal_transitions: r.terminal,
+    truncated_transitions: r.truncated,
+    reward_sum: r.rewardSum,
+  });
+  const metadata: TrajectoryMetadata = {
+    format_version: 1,
+    created_at: new Date().toISOString(),
+    state_dim: store.stateDim,
+    action_dim: store.actionDim,
+    state_names: vectorNames(layout0.state, 'state', store.stateDim),
+    action_names: vectorNames(layout0.action, 'action', store.actionDim),
+    state_stats: vectorStats(train.batch.state, train.batch.n, store.stateDim),
+    action_stats: vectorStats(train.batch.action, train.batch.n, store.actionDim),
+    reward_weights: { ...opts.reward.weights },
+    feedback_columns: feedbackNames,
+    window: bounds && opts.window ? { end_date: opts.window.endDate, days: opts.window.days, start_ms: bounds.startMs, end_ms: bounds.endMs } : null,
+    inactivity_gap_ms: gapMs,
+    test_fraction: testFraction,
+    counts: { train: counts(train), test: counts(test) },
+    has_action_logp: store.hasActionLogp,
+    has_policy_id: store.hasPolicyId,
+    source_files: scanned.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime, rows: f.rows, dt: f.dt })),
+  };
+  const droppedTotal = table.dropped.rejected_row + table.dropped.conflicting_duplicate;
+  const report: IngestReport = {
+    rows_read: store.rowsRead,
+    rows_rejected: Object.fromEntries([...store.rejected.entries()].sort()),
+    rows_kept: store.n,
+    duplicate_rows_removed: table.duplicateRowsRemoved,
+    sessions: S,
+    sessions_dropped: droppedTotal,
+    sessions_dropped_by_reason: table.dropped,
+    transitions: train.batch.n + test.batch.n,
+    terminal_transitions: train.terminal + test.terminal,
+    truncated_transitions: train.truncated + test.truncated,
+    reward_sum: train.rewardSum + test.rewardSum,
+    nulls_filled: Object.fromEntries(feedbackNames.map((c, i) => [c, store.nullsFilled[i]] as const).filter(([, v]) => v > 0)),
+    files: scanned.length,
+    state_dim: store.stateDim,
+    action_dim: store.actionDim,
+    train_sessions: nTrain,
+    test_sessions: nTest,
+    seconds: 0,
+  };
+  if (S === 0) {
+    throw new InputError(
+      `${opts.logs}: no session survived the row checks (${store.rowsRead} rows read; rejected: ${JSON.stringify(report.rows_rejected)})`,
+      { file: opts.logs },
+    );
+  }
+  await writeDirAtomic(opts.out, async (tmp) => {
+    await writeTransitions(tmp, 'train', train.batch, userIdsOf(0, nTrain));
+    await writeTransitions(tmp, 'test', test.batch, userIdsOf(nTrain, S));
+    report.seconds = (performance.now() - t0) / 1000;
+    writeJsonAtomic(join(tmp, 'metadata.json'), metadata);
+    writeJsonAtomic(join(tmp, 'ingest-report.json'), report);
+  });
+  return { out: opts.out, report, metadata };
+}

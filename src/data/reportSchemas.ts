@@ -1,0 +1,77 @@
+/**
+ * The file contracts of an ingest output: metadata.json and ingest-report.json. These zod schemas are
+ * the source of truth; `npm run schemas` writes them as JSON Schema into schemas/, and a test fails on
+ * drift. Later tooling (training, OPE, export, jobs) reads these keys.
+ */
+import { z } from 'zod';
+
+export const VectorStatsSchema = z
+  .object({
+    mean: z.array(z.number()),
+    std: z.array(z.number()),
+    min: z.array(z.number()),
+    max: z.array(z.number()),
+  })
+  .describe('per-dimension statistics over the train split');
+
+export const SourceFileSchema = z.object({
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  mtime: z.string().describe('ISO-8601 modification time'),
+  rows: z.number().int().nonnegative(),
+  dt: z.string().nullable().describe('the dt= Hive partition, if any'),
+});
+
+const SplitCounts = z.object({
+  sessions: z.number().int().nonnegative(),
+  transitions: z.number().int().nonnegative(),
+  terminal_transitions: z.number().int().nonnegative(),
+  truncated_transitions: z.number().int().nonnegative(),
+  reward_sum: z.number(),
+});
+
+export const TrajectoryMetadata = z.object({
+  format_version: z.literal(1),
+  created_at: z.string(),
+  state_dim: z.number().int().positive(),
+  action_dim: z.number().int().positive(),
+  state_names: z.array(z.string()),
+  action_names: z.array(z.string()),
+  state_stats: VectorStatsSchema,
+  action_stats: VectorStatsSchema,
+  reward_weights: z.record(z.string(), z.number()).describe('feedback column → weight w_i of r = Σ w_i·v_i (Eq. 2)'),
+  feedback_columns: z.array(z.string()),
+  window: z
+    .object({ end_date: z.string(), days: z.number().int().positive(), start_ms: z.number(), end_ms: z.number() })
+    .nullable()
+    .describe('the data window; null when the log was read without --end-date'),
+  inactivity_gap_ms: z.number().nonnegative(),
+  test_fraction: z.number().min(0).max(1),
+  counts: z.object({ train: SplitCounts, test: SplitCounts }),
+  has_action_logp: z.boolean(),
+  has_policy_id: z.boolean(),
+  source_files: z.array(SourceFileSchema),
+});
+export type TrajectoryMetadata = z.infer<typeof TrajectoryMetadata>;
+
+export const IngestReport = z.object({
+  rows_read: z.number().int().nonnegative(),
+  rows_rejected: z.record(z.string(), z.number().int().positive()).describe('reason → count (schemas/interaction-log.md)'),
+  rows_kept: z.number().int().nonnegative(),
+  duplicate_rows_removed: z.number().int().nonnegative(),
+  sessions: z.number().int().nonnegative().describe('sessions kept'),
+  sessions_dropped: z.number().int().nonnegative(),
+  sessions_dropped_by_reason: z.object({ rejected_row: z.number().int(), conflicting_duplicate: z.number().int() }),
+  transitions: z.number().int().nonnegative(),
+  terminal_transitions: z.number().int().nonnegative(),
+  truncated_transitions: z.number().int().nonnegative(),
+  reward_sum: z.number(),
+  nulls_filled: z.record(z.string(), z.number().int().positive()).describe('feedback column → null values counted as 0'),
+  files: z.number().int().nonnegative(),
+  state_dim: z.number().int().positive(),
+  action_dim: z.number().int().positive(),
+  train_sessions: z.number().int().nonnegative(),
+  test_sessions: z.number().int().nonnegative(),
+  seconds: z.number().nonnegative(),
+});
+export type IngestReport = z.infer<typeof IngestReport>;

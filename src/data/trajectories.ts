@@ -1,0 +1,143 @@
+/**
+ * Sessions → transitions (s, a, r, s', done) with the paper's reward (Eq. 2), terminal vs truncated
+ * ends, the time split (§4.1) and the train split's statistics.
+ */
+import type { RowStore } from './rowStore.ts';
+import type { SessionTable } from './sessions.ts';
+import type { TransitionBatch } from './trajectoryTypes.ts';
+
+export interface TrajectoryOptions {
+  /** feedback column → weight, in the store's feedback order */
+  rewardWeights: number[];
+  /** end of the data window (epoch ms), or null when the log has no window */
+  windowEndMs: number | null;
+  /** a session whose last request is within this gap of the window's end may have been cut */
+  inactivityGapMs: number;
+  /** share of sessions (the latest by start) held out for evaluation */
+  testFraction: number;
+}
+
+export interface VectorStats {
+  mean: number[];
+  std: number[];
+  min: number[];
+  max: number[];
+}
+
+export interface SplitResult {
+  batch: TransitionBatch;
+  rewardSum: number;
+  terminal: number;
+  truncated: number;
+}
+
+/** Number of sessions in the test split: the last ⌊fraction · n⌋ by start time. */
+export function testSessionCount(n: number, fraction: number): number {
+  return Math.floor(fraction * n + 1e-9);
+}
+
+/** Builds one split from sessions [s0, s1) of the table. */
+export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1: number, opts: TrajectoryOptions): SplitResult {
+  const d = store.stateDim;
+  const k = store.actionDim;
+  const F = store.feedbackNames.length;
+  const r0 = table.start[s0];
+  const n = table.start[s1] - r0;
+  const state = new Float32Array(n * d);
+  const nextState = new Float32Array(n * d);
+  const action = new Float32Array(n * k);
+  const reward = new Float32Array(n);
+  const done = new Uint8Array(n);
+  const truncated = new Uint8Array(n);
+  const sessionIndex = new Int32Array(n);
+  const step = new Int32Array(n);
+  const requestTs = new Float64Array(n);
+  const actionLogp = new Float32Array(n);
+  const feedback: Record<string, Float32Array> = {};
+  const fbArrays = store.feedbackNames.map((name) => (feedback[name] = new Float32Array(n)));
+  const policyCodes = store.hasPolicyId ? new Int32Array(n) : null;
+  const sessionIds: string[] = [];
+  let rewardSum = 0;
+  let terminal = 0;
+  let truncatedCount = 0;
+  const w = opts.rewardWeights;
+  for (let s = s0; s < s1; s++) {
+    const lo = table.start[s];
+    const hi = table.start[s + 1];
+    sessionIds.push(store.sessions.values[table.code[s]]);
+    for (let i = lo; i < hi; i++) {
+      const t = i - r0;
+      const row = table.rows[i];
+      for (let j = 0, so = row * d, to = t * d; j < d; j++) state[to + j] = store.state[so + j];
+      for (let j = 0, so = row * k, to = t * k; j < k; j++) action[to + j] = store.action[so + j];
+      // Eq. (2): r = Σ_i w_i · v_i
+      let r = 0;
+      for (let c = 0; c < F; c++) {
+        const v = store.feedback[row * F + c];
+        fbArrays[c][t] = v;
+        r += w[c] * v;
+      }
+      reward[t] = r;
+      rewardSum += r;
+      sessionIndex[t] = s - s0;
+      step[t] = i - lo;
+      requestTs[t] = store.ts[row];
+      actionLogp[t] = store.actionLogp[row];
+      if (policyCodes) policyCodes[t] = store.policy[row];
+      if (i + 1 === hi) {
+        // s' of rows lo … hi−2 is the next row's state: one copy for the whole session.
+        nextState.set(state.subarray((lo - r0 + 1) * d, (t + 1) * d), (lo - r0) * d);
+        // The session's last row: s' = s. Terminal, unless the window's end may have cut it.
+        nextState.set(state.subarray(t * d, (t + 1) * d), t * d);
+        const cut = opts.windowEndMs !== null && opts.windowEndMs - store.ts[row] <= opts.inactivityGapMs;
+        if (cut) {
+          truncated[t] = 1;
+          truncatedCount++;
+        } else {
+          done[t] = 1;
+          terminal++;
+        }
+      }
+    }
+  }
+  const batch: TransitionBatch = {
+    n,
+    stateDim: d,
+    actionDim: k,
+    state,
+    action,
+    reward,
+    nextState,
+    done,
+    truncated,
+    sessionIndex,
+    step,
+    requestTs,
+    actionLogp,
+    feedback,
+    policyId: policyCodes ? { codes: policyCodes, values: store.policies.values.slice() } : null,
+    sessionIds,
+  };
+  return { batch, rewardSum, terminal, truncated: truncatedCount };
+}
+
+/** Per-dimension mean, std (population), min and max of an [n × dim] matrix. */
+export function vectorStats(x: Float32Array, n: number, dim: number): VectorStats {
+  const sum = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  const min = new Float64Array(dim).fill(n ? Infinity : 0);
+  const max = new Float64Array(dim).fill(n ? -Infinity : 0);
+  for (let i = 0; i < n; i++) {
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) {
+      const v = x[o + j];
+      sum[j] += v;
+      sq[j] += v * v;
+      if (v < min[j]) min[j] = v;
+      if (v > max[j]) max[j] = v;
+    }
+  }
+  const mean = Array.from(sum, (s) => (n ? s / n : 0));
+  const std = Array.from(sq, (q, j) => (n ? Math.sqrt(Math.max(0, q / n - mean[j] * mean[j])) : 0));
+  return { mean, std, min: Array.from(min), max: Array.from(max) };
+}

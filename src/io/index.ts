@@ -1,0 +1,1 @@
+export { writeFileAtomic, writeJsonAtomic, writeDirAtomic } from './atomic.ts';

@@ -1,0 +1,33 @@
+/**
+ * The language-neutral contracts in schemas/, rendered from their TypeScript sources: the interaction-log
+ * contract (src/data/logContract.ts) and the zod schemas of the files we write.
+ */
+import { z } from 'zod';
+import { FEEDBACK_TYPES, LOG_CONTRACT, LOG_CONTRACT_VERSION } from './data/logContract.ts';
+import { IngestReport, TrajectoryMetadata } from './data/reportSchemas.ts';
+
+function jsonSchema(schema: z.ZodType, id: string, title: string): string {
+  const body = z.toJSONSchema(schema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  return JSON.stringify({ $id: id, title, ...body }, null, 2) + '\n';
+}
+
+export function renderSchemas(): Record<string, string> {
+  const logSchema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'batchrl-mtf/interaction-log.schema.json',
+    title: 'batchrl-mtf interaction log (one row per recommendation request)',
+    description: 'Column contract of the parquet logs that `mtf ingest` reads; prose in interaction-log.md.',
+    version: LOG_CONTRACT_VERSION,
+    columns: LOG_CONTRACT,
+    feedback: {
+      description: 'columns named by the reward spec: numeric or bool, >= 0, null counts as 0',
+      types: FEEDBACK_TYPES,
+    },
+    extraColumns: 'ignored',
+  };
+  return {
+    'interaction-log.schema.json': JSON.stringify(logSchema, null, 2) + '\n',
+    'trajectory-metadata.schema.json': jsonSchema(TrajectoryMetadata, 'batchrl-mtf/trajectory-metadata.schema.json', 'metadata.json of an ingest output'),
+    'ingest-report.schema.json': jsonSchema(IngestReport, 'batchrl-mtf/ingest-report.schema.json', 'ingest-report.json of an ingest output'),
+  };
+}
