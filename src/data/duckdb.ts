@@ -90,26 +90,40 @@ export function rawItems<T extends Float32Array | Float64Array | Int32Array>(
   return items;
 }
 
-/** A LIST vector's flat child values and per-row offset/length. */
+/** A LIST vector's flat child values and per-row offset/length (as Uint32 views: no BigInt per row). */
 export interface ListParts {
   values: Float32Array | Float64Array;
-  offset(i: number): number;
-  length(i: number): number;
+  /** entries[2·i] = offset of row i into values; entries[2·i+1] = its length (vectors hold < 2^32 items) */
+  entries: Uint32Array;
 }
 
 export function listParts(vector: DuckDBVector): ListParts {
-  const list = vector as unknown as {
-    childVector: DuckDBVector;
-    getEntryOffset(i: number): number;
-    getEntryLength(i: number): number;
-  };
-  if (typeof list.getEntryOffset !== 'function') {
-    throw new Error(`internal: expected a DuckDB LIST vector, got ${vector.constructor.name}`);
+  const list = vector as unknown as { childVector: DuckDBVector; entryData?: BigUint64Array };
+  const entryData = list.entryData;
+  if (!(entryData instanceof BigUint64Array)) {
+    throw new Error(`internal: expected a DuckDB LIST vector with entryData, got ${vector.constructor.name}`);
   }
   const child = list.childVector;
   const items = (child as unknown as { items?: unknown }).items;
   if (!(items instanceof Float32Array || items instanceof Float64Array)) {
     throw new Error(`internal: LIST child vector ${child.constructor.name} is not FLOAT or DOUBLE`);
   }
-  return { values: items, offset: (i) => list.getEntryOffset(i), length: (i) => list.getEntryLength(i) };
+  // entryData holds (offset, length) as uint64 pairs; on little-endian hosts the low words are at 4i and 4i+2.
+  const words = new Uint32Array(entryData.buffer, entryData.byteOffset, entryData.length * 2);
+  const n = entryData.length / 2;
+  const entries = new Uint32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    entries[2 * i] = words[4 * i];
+    entries[2 * i + 1] = words[4 * i + 2];
+  }
+  return { values: items, entries };
+}
+
+/** A UBIGINT vector (e.g. DuckDB's hash()) as Uint32 word pairs (lo, hi). */
+export function u64Words(vector: DuckDBVector): Uint32Array {
+  const items = (vector as unknown as { items?: unknown }).items;
+  if (!(items instanceof BigUint64Array)) {
+    throw new Error(`internal: expected a UBIGINT vector, got ${vector.constructor.name}`);
+  }
+  return new Uint32Array(items.buffer, items.byteOffset, items.length * 2);
 }

@@ -3,7 +3,7 @@
  * tight loop over each 2048-row chunk applies the row checks and copies the numbers into the store.
  */
 import { InputError, oneLine } from '../errors/index.ts';
-import { describeParquet, listParts, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, type DuckDBConnection } from './duckdb.ts';
+import { describeParquet, listParts, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
 import { detectLayout, type FileLayout, type VectorLayout } from './logContract.ts';
 import type { LogFile } from './partitions.ts';
 import { checkFeedback, checkVector, FLAG, modeLength, type RejectReason } from './rowChecks.ts';
@@ -53,7 +53,7 @@ function tsExpr(layout: FileLayout): string {
   return layout.requestTs.type === 'timestamp' ? `(epoch_ns(${c}) / 1000000.0)` : `CAST(${c} AS DOUBLE)`;
 }
 
-function buildSql(file: string, layout: FileLayout, opts: ReadOptions): string {
+export function buildSql(file: string, layout: FileLayout, opts: ReadOptions): string {
   const st = listExpr(layout.state);
   const ac = listExpr(layout.action);
   const ts = tsExpr(layout);
@@ -81,7 +81,8 @@ function buildSql(file: string, layout: FileLayout, opts: ReadOptions): string {
            CAST(${flags} AS INTEGER) AS flags,
            coalesce(__mtf_s, []::${layout.state.child}[]) AS s, coalesce(__mtf_a, []::${layout.action.child}[]) AS a,
            CAST(${fbNull} AS INTEGER) AS fbnull, ${logp} AS logp, ${policy} AS pid
-           ${fb.length ? ', ' + fb.join(', ') : ''}
+           ${fb.length ? ', ' + fb.join(', ') : ''},
+           hash(session_id) AS sid_h, hash(user_id) AS uid_h, ${layout.policyId ? `hash(${sqlIdent(layout.policyId)})` : '0::UBIGINT'} AS pid_h
     FROM src ${where}`;
 }
 
@@ -102,8 +103,8 @@ export async function probeDims(conn: DuckDBConnection, f: ScannedFile, opts: Re
       const sl: number[] = [];
       const al: number[] = [];
       for (let i = 0; i < chunk.rowCount; i++) {
-        sl.push(flags[i] & FLAG.stateNull ? -1 : s.length(i));
-        al.push(flags[i] & FLAG.actionNull ? -1 : a.length(i));
+        sl.push(flags[i] & FLAG.stateNull ? -1 : s.entries[2 * i + 1]);
+        al.push(flags[i] & FLAG.actionNull ? -1 : a.entries[2 * i + 1]);
       }
       return { stateDim: fileDim(f.layout.state, sl), actionDim: fileDim(f.layout.action, al) };
     }
@@ -113,10 +114,43 @@ export async function probeDims(conn: DuckDBConnection, f: ScannedFile, opts: Re
   return { stateDim: fileDim(f.layout.state, []), actionDim: fileDim(f.layout.action, []) };
 }
 
-/** dst[di … di+len) = src[si … si+len), converting float64 to float32 where needed. */
-function copyInto(dst: Float32Array, di: number, src: Float32Array | Float64Array, si: number, len: number): void {
-  // A plain loop beats TypedArray.set(subarray(…)) for short vectors: no view object per row.
-  for (let j = 0; j < len; j++) dst[di + j] = src[si + j];
+/**
+ * Interns a string column to dictionary codes, decoding a row's string only when its 64-bit hash
+ * (computed by DuckDB) differs from the previous row's: logs are written session by session, so most
+ * rows repeat the previous key, and decoding strings is the costliest per-row step. Two different
+ * consecutive keys with equal 64-bit hashes would merge (probability ~2^-64 per key change).
+ */
+class KeyDecoder {
+  private lo = -1;
+  private hi = -1;
+  private code = -1;
+  constructor(private readonly intern: (s: string) => number) {}
+  next(vector: DuckDBVector, words: Uint32Array, i: number): number {
+    const lo = words[2 * i];
+    const hi = words[2 * i + 1];
+    if (lo !== this.lo || hi !== this.hi) {
+      const v = vector.getItem(i) as string | null;
+      this.code = v === null ? -1 : this.intern(v);
+      this.lo = lo;
+      this.hi = hi;
+    }
+    return this.code;
+  }
+}
+
+/**
+ * dst[di … di+len) = float32(src[si … si+len)), returning whether every element is finite in float32
+ * (a float64 beyond float32's range becomes ±Inf, so it fails too). Branch-free: x·0 is 0 for finite x
+ * and NaN for NaN or ±Inf, so one sum tells. A plain loop beats TypedArray.set(subarray(…)) here.
+ */
+function copyFinite(dst: Float32Array, di: number, src: Float32Array | Float64Array, si: number, len: number): boolean {
+  let acc = 0;
+  for (let j = 0; j < len; j++) {
+    const x = Math.fround(src[si + j]);
+    dst[di + j] = x;
+    acc += x * 0;
+  }
+  return acc === 0;
 }
 
 /** Streams one file into the store, applying the row checks. */
@@ -126,6 +160,11 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
   const k = store.actionDim;
   if (f.layout.actionLogp) store.hasActionLogp = true;
   if (f.layout.policyId) store.hasPolicyId = true;
+  const hasPolicy = f.layout.policyId !== null;
+  const sessions = new KeyDecoder((v) => store.sessions.code(v));
+  const users = new KeyDecoder((v) => store.users.code(v));
+  const policies = new KeyDecoder((v) => store.policies.code(v));
+  const { state: sDst, action: aDst, feedback: fDst } = store;
   try {
     for await (const chunk of streamChunks(conn, buildSql(f.path, f.layout, opts))) {
       const n = chunk.rowCount;
@@ -138,41 +177,35 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
       const fbNull = rawItems(chunk.getColumnVector(6), Int32Array);
       const logp = rawItems(chunk.getColumnVector(7), Float64Array);
       const pid = chunk.getColumnVector(8);
-      const hasPolicy = f.layout.policyId !== null;
       const fb: Float64Array[] = [];
       for (let c = 0; c < F; c++) fb.push(rawItems(chunk.getColumnVector(9 + c), Float64Array));
+      const sidH = u64Words(chunk.getColumnVector(9 + F));
+      const uidH = u64Words(chunk.getColumnVector(10 + F));
+      const pidH = u64Words(chunk.getColumnVector(11 + F));
+      const sv = s.values;
+      const av = a.values;
+      const se = s.entries;
+      const ae = a.entries;
 
-      let lastSid: string | null = null;
-      let lastCode = -1;
-      let lastUid: string | null = null;
-      let lastUser = -1;
       for (let i = 0; i < n; i++) {
-        store.rowsRead++;
         const fl = flags[i];
         if (fbNull[i] !== 0) for (let c = 0; c < F; c++) if (fbNull[i] & (1 << c)) store.nullsFilled[c]++;
-        let code: number | null = null;
-        if (!(fl & FLAG.sessionNull)) {
-          // Logs are usually written session by session: consecutive rows share the key.
-          const sKey = sid.getItem(i) as string;
-          if (sKey !== lastSid) {
-            lastSid = sKey;
-            lastCode = store.sessions.code(sKey);
-          }
-          code = lastCode;
-        }
-        const so = s.offset(i);
-        const ao = a.offset(i);
+        const code = fl & FLAG.sessionNull ? null : sessions.next(sid, sidH, i);
+        const so = se[2 * i];
+        const ao = ae[2 * i];
         let reason: RejectReason | null = null;
-        if (fl & FLAG.sessionNull) reason = 'session_id_null';
-        else if (fl & FLAG.userNull) reason = 'user_id_null';
-        else if (fl & FLAG.tsNull) reason = 'request_ts_null';
-        else if (fl & FLAG.stateNull) reason = 'state_null';
-        else {
-          const sr = checkVector(s.values, so, s.length(i), d);
+        if (fl !== 0 && fl & (FLAG.sessionNull | FLAG.userNull | FLAG.tsNull | FLAG.stateNull)) {
+          reason = fl & FLAG.sessionNull ? 'session_id_null' : fl & FLAG.userNull ? 'user_id_null' : fl & FLAG.tsNull ? 'request_ts_null' : 'state_null';
+        } else {
+          // Copy into the next free row and check on the way; a rejected row's slot is simply reused.
+          const r = store.n;
+          const sl = se[2 * i + 1];
+          const sr = sl === d ? (copyFinite(sDst, r * d, sv, so, d) ? null : 'nonfinite') : checkVector(sv, so, sl, d);
           if (sr) reason = sr === 'nonfinite' ? 'state_nonfinite' : 'state_length';
           else if (fl & FLAG.actionNull) reason = 'action_null';
           else {
-            const ar = checkVector(a.values, ao, a.length(i), k);
+            const al = ae[2 * i + 1];
+            const ar = al === k ? (copyFinite(aDst, r * k, av, ao, k) ? null : 'nonfinite') : checkVector(av, ao, al, k);
             if (ar) reason = ar === 'nonfinite' ? 'action_nonfinite' : 'action_length';
             else {
               for (let c = 0; c < F && reason === null; c++) reason = checkFeedback(fb[c][i]);
@@ -185,22 +218,13 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
         }
         const r = store.n++;
         store.session[r] = code!;
-        const uKey = uid.getItem(i) as string;
-        if (uKey !== lastUid) {
-          lastUid = uKey;
-          lastUser = store.users.code(uKey);
-        }
-        store.user[r] = lastUser;
+        store.user[r] = users.next(uid, uidH, i);
         store.ts[r] = ts[i];
-        copyInto(store.state, r * d, s.values, so, d);
-        copyInto(store.action, r * k, a.values, ao, k);
-        for (let c = 0; c < F; c++) store.feedback[r * F + c] = fb[c][i];
+        for (let c = 0; c < F; c++) fDst[r * F + c] = fb[c][i];
         store.actionLogp[r] = logp[i];
-        if (hasPolicy) {
-          const p = pid.getItem(i) as string | null;
-          store.policy[r] = p === null ? -1 : store.policies.code(p);
-        } else store.policy[r] = -1;
+        store.policy[r] = hasPolicy ? policies.next(pid, pidH, i) : -1;
       }
+      store.rowsRead += n;
     }
   } catch (err) {
     wrapReadError(f.path, err);

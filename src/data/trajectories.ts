@@ -65,11 +65,20 @@ export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1:
     const lo = table.start[s];
     const hi = table.start[s + 1];
     sessionIds.push(store.sessions.values[table.code[s]]);
+    // Vectors move in runs of consecutive store rows (a log written session by session is one run per
+    // session): one block copy per run instead of one per row.
+    for (let i = lo; i < hi; ) {
+      let j = i + 1;
+      while (j < hi && table.rows[j] === table.rows[j - 1] + 1) j++;
+      const r = table.rows[i];
+      const len = j - i;
+      state.set(store.state.subarray(r * d, (r + len) * d), (i - r0) * d);
+      action.set(store.action.subarray(r * k, (r + len) * k), (i - r0) * k);
+      i = j;
+    }
     for (let i = lo; i < hi; i++) {
       const t = i - r0;
       const row = table.rows[i];
-      for (let j = 0, so = row * d, to = t * d; j < d; j++) state[to + j] = store.state[so + j];
-      for (let j = 0, so = row * k, to = t * k; j < k; j++) action[to + j] = store.action[so + j];
       // Eq. (2): r = Σ_i w_i · v_i
       let r = 0;
       for (let c = 0; c < F; c++) {

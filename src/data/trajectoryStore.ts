@@ -24,6 +24,7 @@ import {
   Utf8,
   vectorFromArray,
   type DataType,
+  type Vector,
   type Table,
 } from 'apache-arrow';
 import { InputError } from '../errors/index.ts';
@@ -39,7 +40,7 @@ function fixedList(values: Float32Array, n: number, width: number): Data {
   return makeData({ type: new FixedSizeList(width, new Field('item', new Float32(), false)), length: n, child, nullCount: 0 });
 }
 
-function columnsOf(b: TransitionBatch, lo: number, hi: number): [Field, Data][] {
+function columnsOf(b: TransitionBatch, lo: number, hi: number, policyDict: Vector<Utf8> | null): [Field, Data][] {
   const n = hi - lo;
   const d = b.stateDim;
   const k = b.actionDim;
@@ -57,10 +58,11 @@ function columnsOf(b: TransitionBatch, lo: number, hi: number): [Field, Data][] 
     [new Field('truncated', new Uint8(), false), col(new Uint8(), b.truncated.subarray(lo, hi))],
     [new Field('action_logp', new Float32(), false), col(new Float32(), b.actionLogp.subarray(lo, hi))],
   ];
-  if (b.policyId) {
-    // −1 (not logged) becomes a null in the dictionary column.
+  if (b.policyId && policyDict) {
+    // −1 (not logged) becomes a null in the dictionary column. One dictionary for all batches: the
+    // Arrow file format does not allow a batch to replace it.
     const codes = b.policyId.codes.subarray(lo, hi);
-    const dictValues = vectorFromArray(b.policyId.values, new Utf8());
+    const dictValues = policyDict;
     const type = new Dictionary(new Utf8(), new Int32());
     let nulls = 0;
     const valid = new Uint8Array(Math.ceil(n / 8));
@@ -84,8 +86,14 @@ function columnsOf(b: TransitionBatch, lo: number, hi: number): [Field, Data][] 
 async function writeBatches(path: string, schema: Schema, batches: RecordBatch[]): Promise<void> {
   const writer = new RecordBatchFileWriter();
   const done = pipeline(writer.toNodeStream(), createWriteStream(path));
-  writer.reset(undefined, schema);
-  for (const rb of batches) writer.write(rb);
+  try {
+    writer.reset(undefined, schema);
+    for (const rb of batches) writer.write(rb);
+  } catch (err) {
+    writer.abort();
+    await done.catch(() => undefined);
+    throw err;
+  }
   writer.finish();
   await done;
 }
@@ -105,7 +113,8 @@ function recordBatches(cols: (lo: number, hi: number) => [Field, Data][], n: num
 }
 
 export async function writeTransitions(dir: string, split: Split, b: TransitionBatch, userIds: string[]): Promise<void> {
-  const t = recordBatches((lo, hi) => columnsOf(b, lo, hi), b.n);
+  const policyDict = b.policyId ? vectorFromArray(b.policyId.values, new Utf8()) : null;
+  const t = recordBatches((lo, hi) => columnsOf(b, lo, hi, policyDict), b.n);
   await writeBatches(join(dir, `${split}.arrow`), t.schema, t.batches);
   // One row per session: its id, user, first request and length.
   const S = b.sessionIds.length;
