@@ -3,6 +3,7 @@
  * Everything is written into a temporary directory that replaces `out` only when complete: a failure
  * leaves `out` as it was.
  */
+import { IngestConfig } from '../config/index.ts';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
 import { join } from 'node:path';
@@ -34,7 +35,14 @@ export interface IngestOptions {
   onProgress?: (line: string) => void;
 }
 
-export const INGEST_DEFAULTS = { inactivityGapMinutes: 30, testFraction: 0.1, threads: 1 } as const;
+const defaults = IngestConfig.parse({});
+/** The defaults of src/config (one place): 30 min gap, 10% test split, 1 reader thread. */
+export const INGEST_DEFAULTS = {
+  inactivityGapMinutes: defaults.inactivity_gap_minutes,
+  testFraction: defaults.test_fraction,
+  threads: defaults.threads,
+  windowDays: defaults.window_days,
+} as const;
 
 export interface IngestResult {
   out: string;

@@ -1,0 +1,25 @@
+/**
+ * Ingest-stage configuration: type + default + range + one-line doc per field (the doc becomes --help
+ * text and the JSON Schema description). Paper defaults: a 3-day window (§3.3, retrained daily), the
+ * last 10% of sessions by time as the test split (§4.1).
+ */
+import { z } from 'zod';
+
+export const IngestConfig = z
+  .object({
+    reward_weights: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), z.number().refine(Number.isFinite, 'must be finite'))
+      .refine((w) => Object.keys(w).length > 0, 'name at least one feedback column')
+      .optional()
+      .describe('feedback column → weight w_i of the reward r = Σ w_i·v_i (paper Eq. 2)'),
+    window_days: z.number().int().min(1).default(3).describe('days of logs in the window, ending at the run date (paper: 3)'),
+    inactivity_gap_minutes: z
+      .number()
+      .min(0)
+      .default(30)
+      .describe("a session whose last request is this close to the window's end is truncated, not terminal"),
+    test_fraction: z.number().min(0).max(0.99).default(0.1).describe('share of sessions, the latest by start, held out as the test split (paper §4.1)'),
+    threads: z.number().int().min(1).default(1).describe('DuckDB reader threads'),
+  })
+  .strict();
+export type IngestConfig = z.infer<typeof IngestConfig>;
