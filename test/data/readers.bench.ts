@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -155,6 +155,8 @@ async function extractPw(file: string): Promise<Extract> {
   const groups = pf.metadata().numRowGroups();
   const out: Extract = { sid: [], ts: [], state: [], action: [] };
   for (let g = 0; g < groups; g++) {
+    // parquet-wasm 0.8.0 ignores `columns` in readParquet (every column is decoded, so one unreadable
+    // column fails the file); ParquetFile.read honours it but panics the wasm instance on polars Categorical.
     const t = a.tableFromIPC(pw.readParquet(bytes, { rowGroups: [g], columns }).intoIPCStream());
     const sid = t.getChild('session_id');
     const ts = t.getChild('request_ts');
@@ -321,7 +323,7 @@ async function speedDuck(file: string, f: Flat): Promise<number> {
   const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
   const con = await inst.connect();
   const result = await con.stream(
-    `SELECT session_id, user_id, epoch_ms(request_ts)::DOUBLE, state, action, play_time_s, "like"::UTINYINT, share FROM read_parquet(${sqlStr(file)})`,
+    `SELECT session_id, user_id, epoch_us(request_ts)::DOUBLE / 1000, state, action, play_time_s, "like"::UTINYINT, share FROM read_parquet(${sqlStr(file)})`,
   );
   const intern = new Interner();
   const items = <T>(v: unknown) => (v as { items: T }).items; // TS-private, runtime-public
@@ -379,12 +381,13 @@ async function speedPw(file: string, f: Flat): Promise<number> {
   const pw = await import('parquet-wasm');
   const a = await import('apache-arrow');
   const bytes = new Uint8Array(readFileSync(file));
-  const groups = (await pw.ParquetFile.fromFile(new Blob([bytes]))).metadata().numRowGroups();
+  const meta = (await pw.ParquetFile.fromFile(new Blob([bytes]))).metadata();
+  const groups = meta.numRowGroups();
   const intern = new Interner();
   const dec = new TextDecoder();
   let row = 0;
   for (let g = 0; g < groups; g++) {
-    const t = a.tableFromIPC(pw.readParquet(bytes, { rowGroups: [g], columns: BENCH_COLS }).intoIPCStream());
+    const t = a.tableFromIPC(pw.readParquet(bytes, { rowGroups: [g], batchSize: meta.rowGroup(g).numRows() }).intoIPCStream());
     const col = (n: string) => {
       const c = t.getChild(n);
       if (!c) throw new Error(`no ${n}`);
@@ -423,6 +426,13 @@ async function speedPw(file: string, f: Flat): Promise<number> {
   return row;
 }
 
+/** timestamps as float64 epoch ms keeping µs (the bench file has sub-ms times) */
+const fractionalMsParsers = {
+  timestampFromMilliseconds: (v: bigint) => Number(v),
+  timestampFromMicroseconds: (v: bigint) => Number(v) / 1000,
+  timestampFromNanoseconds: (v: bigint) => Number(v / 1000n) / 1000,
+};
+
 async function speedHy(file: string, f: Flat): Promise<number> {
   const hp = await import('hyparquet');
   const { compressors } = await import('hyparquet-compressors');
@@ -439,7 +449,7 @@ async function speedHy(file: string, f: Flat): Promise<number> {
       columns: BENCH_COLS,
       rowStart: start,
       rowEnd: end,
-      parsers: msParsers,
+      parsers: fractionalMsParsers,
       onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
         const lo = Math.max(rowStart, start);
         const hi = Math.min(rowEnd, end);
@@ -492,11 +502,14 @@ async function speedChild(reader: ReaderName, file: string): Promise<void> {
   f.action.fill(0);
   const allocRss = process.memoryUsage().rss;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const rows = await SPEED[reader](file, f);
   const seconds = (performance.now() - t0) / 1000;
+  const c1 = process.cpuUsage(c0);
+  const cpuSeconds = (c1.user + c1.system) / 1e6;
   if (rows !== BENCH_ROWS) throw new Error(`${reader}: ${rows} rows`);
   const peak = process.resourceUsage().maxRSS * 1024;
-  process.stdout.write(JSON.stringify({ rows, seconds, peakRss: peak, baseRss, allocRss, check: checksum(f, rows) }) + '\n');
+  process.stdout.write(JSON.stringify({ rows, seconds, cpuSeconds, peakRss: peak, baseRss, allocRss, check: checksum(f, rows) }) + '\n');
 }
 
 /** the 1M-row file: ~10 requests per session; state = 48 profile dims fixed per user + 16 per request */
@@ -539,6 +552,12 @@ function child(args: string[], timeoutMs: number): { ok: boolean; out: string; e
   return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }
 
+/** the line of a failed child's stderr that says what went wrong */
+const errorLine = (err: string): string => {
+  const lines = err.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^(\w*Error|RuntimeError|FATAL|Killed)/.test(l) || /Error:/.test(l)) ?? lines.pop() ?? 'failed';
+};
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const MB = (b: number) => (b / 1048576).toFixed(0);
 
@@ -557,7 +576,7 @@ async function main(): Promise<void> {
     for (const r of readers) {
       const c = child(['--child-compat', r], 300_000);
       if (!c.ok) {
-        results[r] = Object.fromEntries(fixtureCases().map((x) => [x.name, `reader crashed: ${short(c.err.trim().split('\n').pop())}`]));
+        results[r] = Object.fromEntries(fixtureCases().map((x) => [x.name, `reader crashed: ${short(errorLine(c.err))}`]));
         continue;
       }
       results[r] = JSON.parse(c.out.trim().split('\n').pop() as string) as Record<string, string>;
@@ -571,39 +590,40 @@ async function main(): Promise<void> {
 
   if (!onlyCompat) {
     await makeBenchFile();
+    const loadAtStart = os.loadavg()[0].toFixed(1);
     const size = statSync(BENCH_FILE).size;
     const rows: string[] = [];
     const checks = new Map<string, string>();
     for (const r of readers) {
-      const runs: { seconds: number; peakRss: number; baseRss: number; allocRss: number; check: string }[] = [];
+      const runs: { seconds: number; cpuSeconds: number; peakRss: number; baseRss: number; allocRss: number; check: string }[] = [];
       let failure = '';
       for (let i = 0; i < reps; i++) {
         const c = child(['--child-speed', r, BENCH_FILE], 240_000);
         if (!c.ok) {
-          failure = short(c.err.trim().split('\n').filter(Boolean).pop() ?? 'failed');
+          failure = short(errorLine(c.err));
           break;
         }
         runs.push(JSON.parse(c.out.trim().split('\n').pop() as string));
       }
       if (failure) {
-        rows.push(`| ${r} | ✗ ${failure} | | | | |`);
+        rows.push(`| ${r} | ✗ ${failure} | | | | | |`);
         continue;
       }
       checks.set(r, runs[0].check);
       const s = median(runs.map((x) => x.seconds));
       rows.push(
-        `| ${r} | ${s.toFixed(2)} | ${Math.round(BENCH_ROWS / s).toLocaleString('en-US')} | ${MB(median(runs.map((x) => x.peakRss)))} | ${MB(median(runs.map((x) => x.peakRss - x.allocRss)))} | ${runs.map((x) => x.seconds.toFixed(2)).join(', ')} |`,
+        `| ${r} | ${s.toFixed(2)} | ${median(runs.map((x) => x.cpuSeconds)).toFixed(2)} | ${Math.round(BENCH_ROWS / s).toLocaleString('en-US')} | ${MB(median(runs.map((x) => x.peakRss)))} | ${MB(median(runs.map((x) => x.peakRss - x.allocRss)))} | ${runs.map((x) => x.seconds.toFixed(2)).join(', ')} |`,
       );
     }
     console.log(`\n### Reading ${BENCH_ROWS.toLocaleString('en-US')} rows (${(size / 1e6).toFixed(1)} MB zstd, state f32[${STATE_DIM}], action f32[${ACTION_DIM}]) into flat typed arrays, ${reps} run(s) each, medians\n`);
-    console.log('| reader | seconds | rows/s | peak RSS MB | peak RSS above the output arrays MB | runs (s) |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| reader | wall s | CPU s | rows/s (wall) | peak RSS MB | peak RSS above the output arrays MB | runs, wall s |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     const distinct = new Set(checks.values());
     console.log(
       `\nOutput arrays (allocated and touched before timing): ${MB(BENCH_ROWS * (4 * (STATE_DIM + ACTION_DIM) + 4 + 8 + 8 + 4 + 1 + 1))} MB. ` +
         `Checksums ${distinct.size <= 1 ? 'agree across readers' : 'DIFFER: ' + JSON.stringify(Object.fromEntries(checks))}. ` +
-        `Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs; DuckDB threads=1.`,
+        `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), load average at start ${loadAtStart}; DuckDB threads=1.`,
     );
   }
 }
