@@ -33,12 +33,33 @@ export async function scanFiles(conn: DuckDBConnection, files: LogFile[], opts: 
       const columns = await describeParquet(conn, f.path);
       const layout = detectLayout(f.path, columns, opts.feedbackNames);
       const rows = await parquetRowCount(conn, f.path);
+      if (layout.requestTs.type === 'epoch_ms_int64') await checkEpochMs(conn, f.path);
       out.push({ ...f, rows, layout });
     } catch (err) {
       wrapReadError(f.path, err);
     }
   }
   return out;
+}
+
+/**
+ * An integer request_ts must be epoch milliseconds. Seconds or microseconds (e.g. arrow-rs writes a
+ * timestamp[s] as a plain int64, its unit only in the ARROW:schema metadata) would silently put every
+ * request in 1970 or in the far future, so values outside 1973 … 5138 are refused.
+ */
+async function checkEpochMs(conn: DuckDBConnection, file: string): Promise<void> {
+  const r = await conn.runAndReadAll(
+    `SELECT min(request_ts)::DOUBLE AS lo, max(request_ts)::DOUBLE AS hi FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`,
+  );
+  const { lo, hi } = r.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
+  if (lo === null || hi === null) return;
+  if (lo < 1e11 || hi > 1e14) {
+    const hint = hi < 1e11 ? 'they look like epoch seconds' : lo > 1e14 ? 'they look like epoch microseconds or nanoseconds' : 'they are out of range';
+    throw new InputError(
+      `${file}: column 'request_ts' is an integer, read as epoch milliseconds, but its values span ${lo} … ${hi}: ${hint}; write a timestamp type or epoch milliseconds`,
+      { file, column: 'request_ts' },
+    );
+  }
 }
 
 function listExpr(v: VectorLayout): string {

@@ -98,3 +98,17 @@ test('bad input fails with the file named and leaves the previous output intact'
   );
   assert.equal(readFileSync(join(out, 'metadata.json'), 'utf8'), beforeMeta);
 });
+
+test('integer request_ts in seconds (arrow-rs writes timestamp[s] as int64) is refused, naming file and column', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'seconds.parquet');
+  await duckdbRun(`COPY (SELECT 's1' AS session_id, 1 AS user_id, (1763510400 + i)::BIGINT AS request_ts,
+      [1.0::FLOAT, 2.0] AS state, [0.5::FLOAT] AS action, 1.0::FLOAT AS play_time_s, true AS "like"
+      FROM range(3) t(i)) TO '${file}' (FORMAT parquet)`);
+  await assert.rejects(ingest({ logs: file, window: null, reward, out: join(dir, 'out') }), (err: unknown) => {
+    assert.ok(err instanceof InputError);
+    assert.equal(err.column, 'request_ts');
+    assert.match(err.message, /seconds\.parquet: column 'request_ts' .* look like epoch seconds/);
+    return true;
+  });
+});
