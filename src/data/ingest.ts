@@ -15,8 +15,12 @@ import { IngestReport, type TrajectoryMetadata } from './reportSchemas.ts';
 import type { RewardSpec } from './rewardSpec.ts';
 import { RowStore } from './rowStore.ts';
 import { groupSessions } from './sessions.ts';
-import { buildSplit, testSessionCount, vectorStats } from './trajectories.ts';
+import { buildSplit, splitChunks, StatsAccumulator, testSessionCount } from './trajectories.ts';
+import type { TransitionBatch } from './trajectoryTypes.ts';
 import { writeTransitions } from './trajectoryStore.ts';
+
+/** transitions per chunk when building and writing a split */
+const CHUNK_ROWS = 65_536;
 
 export interface IngestOptions {
   /** a parquet file or a folder of them (Hive partitions dt=YYYY-MM-DD select the window) */
@@ -31,6 +35,8 @@ export interface IngestOptions {
   testFraction?: number;
   /** DuckDB threads; default 1 */
   threads?: number;
+  /** transitions per written record batch (memory holds one such chunk); default 65,536 */
+  chunkRows?: number;
   /** called with a short line per file read */
   onProgress?: (line: string) => void;
 }
@@ -109,19 +115,38 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     inactivityGapMs: gapMs,
     testFraction,
   };
-  const train = buildSplit(store, table, 0, nTrain, trajOpts);
-  const test = buildSplit(store, table, nTrain, S, trajOpts);
+  // Each split is built and written in chunks of whole sessions (≈ 64k transitions): memory holds the
+  // rows read plus one chunk. Counts and the train split's statistics accumulate on the way.
+  const tally = () => ({ n: 0, rewardSum: 0, terminal: 0, truncated: 0 });
+  const counted = { train: tally(), test: tally() };
+  const stateStats = new StatsAccumulator(store.stateDim);
+  const actionStats = new StatsAccumulator(store.actionDim);
+  function* chunksOf(split: 'train' | 'test', s0: number, s1: number): Generator<TransitionBatch> {
+    for (const [a, b] of splitChunks(table, s0, s1, opts.chunkRows ?? CHUNK_ROWS)) {
+      const r = buildSplit(store, table, a, b, trajOpts, s0);
+      const c = counted[split];
+      c.n += r.batch.n;
+      c.rewardSum += r.rewardSum;
+      c.terminal += r.terminal;
+      c.truncated += r.truncated;
+      if (split === 'train') {
+        stateStats.add(r.batch.state, r.batch.n);
+        actionStats.add(r.batch.action, r.batch.n);
+      }
+      yield r.batch;
+    }
+  }
   // The user of each session: that of its first row.
-  const userIdsOf = (s0: number, s1: number) =>
-    Array.from({ length: s1 - s0 }, (_, i) => store.users.values[store.user[table.rows[table.start[s0 + i]]]]);
+  const userOf = (s: number) => store.users.values[store.user[table.rows[table.start[s]]]];
+  const policyValues = store.hasPolicyId ? store.policies.values : null;
 
   const layout0 = scanned[0].layout;
-  const counts = (r: typeof train) => ({
-    sessions: r.batch.sessionIds.length,
-    transitions: r.batch.n,
-    terminal_transitions: r.terminal,
-    truncated_transitions: r.truncated,
-    reward_sum: r.rewardSum,
+  const counts = (c: ReturnType<typeof tally>, sessions: number) => ({
+    sessions,
+    transitions: c.n,
+    terminal_transitions: c.terminal,
+    truncated_transitions: c.truncated,
+    reward_sum: c.rewardSum,
   });
   const metadata: TrajectoryMetadata = {
     format_version: 1,
@@ -130,14 +155,14 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     action_dim: store.actionDim,
     state_names: vectorNames(layout0.state, 'state', store.stateDim),
     action_names: vectorNames(layout0.action, 'action', store.actionDim),
-    state_stats: vectorStats(train.batch.state, train.batch.n, store.stateDim),
-    action_stats: vectorStats(train.batch.action, train.batch.n, store.actionDim),
+    state_stats: { mean: [], std: [], min: [], max: [] },
+    action_stats: { mean: [], std: [], min: [], max: [] },
     reward_weights: { ...opts.reward.weights },
     feedback_columns: feedbackNames,
     window: bounds && opts.window ? { end_date: opts.window.endDate, days: opts.window.days, start_ms: bounds.startMs, end_ms: bounds.endMs } : null,
     inactivity_gap_ms: gapMs,
     test_fraction: testFraction,
-    counts: { train: counts(train), test: counts(test) },
+    counts: { train: counts(counted.train, nTrain), test: counts(counted.test, nTest) },
     has_action_logp: store.hasActionLogp,
     has_policy_id: store.hasPolicyId,
     source_files: scanned.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime, rows: f.rows, dt: f.dt })),
@@ -151,10 +176,10 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     sessions: S,
     sessions_dropped: droppedTotal,
     sessions_dropped_by_reason: table.dropped,
-    transitions: train.batch.n + test.batch.n,
-    terminal_transitions: train.terminal + test.terminal,
-    truncated_transitions: train.truncated + test.truncated,
-    reward_sum: train.rewardSum + test.rewardSum,
+    transitions: 0,
+    terminal_transitions: 0,
+    truncated_transitions: 0,
+    reward_sum: 0,
     nulls_filled: Object.fromEntries(feedbackNames.map((c, i) => [c, store.nullsFilled[i]] as const).filter(([, v]) => v > 0)),
     files: scanned.length,
     state_dim: store.stateDim,
@@ -170,8 +195,15 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     );
   }
   await writeDirAtomic(opts.out, async (tmp) => {
-    await writeTransitions(tmp, 'train', train.batch, userIdsOf(0, nTrain));
-    await writeTransitions(tmp, 'test', test.batch, userIdsOf(nTrain, S));
+    await writeTransitions(tmp, 'train', chunksOf('train', 0, nTrain), policyValues, (s) => userOf(s));
+    await writeTransitions(tmp, 'test', chunksOf('test', nTrain, S), policyValues, (s) => userOf(nTrain + s));
+    metadata.state_stats = stateStats.result();
+    metadata.action_stats = actionStats.result();
+    metadata.counts = { train: counts(counted.train, nTrain), test: counts(counted.test, nTest) };
+    report.transitions = counted.train.n + counted.test.n;
+    report.terminal_transitions = counted.train.terminal + counted.test.terminal;
+    report.truncated_transitions = counted.train.truncated + counted.test.truncated;
+    report.reward_sum = counted.train.rewardSum + counted.test.rewardSum;
     report.seconds = (performance.now() - t0) / 1000;
     writeJsonAtomic(join(tmp, 'metadata.json'), metadata);
     writeJsonAtomic(join(tmp, 'ingest-report.json'), report);

@@ -36,8 +36,11 @@ export function testSessionCount(n: number, fraction: number): number {
   return Math.floor(fraction * n + 1e-9);
 }
 
-/** Builds one split from sessions [s0, s1) of the table. */
-export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1: number, opts: TrajectoryOptions): SplitResult {
+/**
+ * Builds the transitions of sessions [s0, s1) of the table; `sessionBase` is the index the split's
+ * numbering starts from (a split is built in chunks of sessions, see splitChunks).
+ */
+export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1: number, opts: TrajectoryOptions, sessionBase = s0): SplitResult {
   const d = store.stateDim;
   const k = store.actionDim;
   const F = store.feedbackNames.length;
@@ -88,7 +91,7 @@ export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1:
       }
       reward[t] = r;
       rewardSum += r;
-      sessionIndex[t] = s - s0;
+      sessionIndex[t] = s - sessionBase;
       step[t] = i - lo;
       requestTs[t] = store.ts[row];
       actionLogp[t] = store.actionLogp[row];
@@ -130,23 +133,61 @@ export function buildSplit(store: RowStore, table: SessionTable, s0: number, s1:
   return { batch, rewardSum, terminal, truncated: truncatedCount };
 }
 
-/** Per-dimension mean, std (population), min and max of an [n × dim] matrix. */
-export function vectorStats(x: Float32Array, n: number, dim: number): VectorStats {
-  const sum = new Float64Array(dim);
-  const sq = new Float64Array(dim);
-  const min = new Float64Array(dim).fill(n ? Infinity : 0);
-  const max = new Float64Array(dim).fill(n ? -Infinity : 0);
-  for (let i = 0; i < n; i++) {
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) {
-      const v = x[o + j];
-      sum[j] += v;
-      sq[j] += v * v;
-      if (v < min[j]) min[j] = v;
-      if (v > max[j]) max[j] = v;
+/**
+ * Session ranges [a, b) covering [s0, s1) with about `rows` transitions each, so a split can be built
+ * and written chunk by chunk: memory holds the rows read plus one chunk, not a second copy of the data.
+ */
+export function splitChunks(table: SessionTable, s0: number, s1: number, rows: number): [number, number][] {
+  const out: [number, number][] = [];
+  let a = s0;
+  for (let b = s0; b < s1; b++) {
+    if (table.start[b + 1] - table.start[a] >= rows) {
+      out.push([a, b + 1]);
+      a = b + 1;
     }
   }
-  const mean = Array.from(sum, (s) => (n ? s / n : 0));
-  const std = Array.from(sq, (q, j) => (n ? Math.sqrt(Math.max(0, q / n - mean[j] * mean[j])) : 0));
-  return { mean, std, min: Array.from(min), max: Array.from(max) };
+  if (a < s1 || out.length === 0) out.push([a, s1]);
+  return out;
+}
+
+/** Per-dimension statistics accumulated over chunks (sums in float64). */
+export class StatsAccumulator {
+  private n = 0;
+  private readonly sum: Float64Array;
+  private readonly sq: Float64Array;
+  private readonly min: Float64Array;
+  private readonly max: Float64Array;
+  constructor(private readonly dim: number) {
+    this.sum = new Float64Array(dim);
+    this.sq = new Float64Array(dim);
+    this.min = new Float64Array(dim).fill(Infinity);
+    this.max = new Float64Array(dim).fill(-Infinity);
+  }
+  add(x: Float32Array, n: number): void {
+    const { dim, sum, sq, min, max } = this;
+    for (let i = 0; i < n; i++) {
+      const o = i * dim;
+      for (let j = 0; j < dim; j++) {
+        const v = x[o + j];
+        sum[j] += v;
+        sq[j] += v * v;
+        if (v < min[j]) min[j] = v;
+        if (v > max[j]) max[j] = v;
+      }
+    }
+    this.n += n;
+  }
+  result(): VectorStats {
+    const n = this.n;
+    const mean = Array.from(this.sum, (s) => (n ? s / n : 0));
+    const std = Array.from(this.sq, (q, j) => (n ? Math.sqrt(Math.max(0, q / n - mean[j] * mean[j])) : 0));
+    return { mean, std, min: Array.from(this.min, (v) => (n ? v : 0)), max: Array.from(this.max, (v) => (n ? v : 0)) };
+  }
+}
+
+/** Per-dimension mean, std (population), min and max of an [n × dim] matrix. */
+export function vectorStats(x: Float32Array, n: number, dim: number): VectorStats {
+  const acc = new StatsAccumulator(dim);
+  acc.add(x, n);
+  return acc.result();
 }

@@ -3,10 +3,11 @@
  * as fixed_size_list<float32> so each column is one flat Float32 buffer), `<dir>/{train,test}-sessions.arrow`
  * (one row per session), `metadata.json` and `ingest-report.json`. Contract: schemas/trajectories.md.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
+  AsyncByteQueue,
   Data,
   Dictionary,
   Field,
@@ -112,26 +113,75 @@ function recordBatches(cols: (lo: number, hi: number) => [Field, Data][], n: num
   return { schema: schema!, batches };
 }
 
-export async function writeTransitions(dir: string, split: Split, b: TransitionBatch, userIds: string[]): Promise<void> {
-  const policyDict = b.policyId ? vectorFromArray(b.policyId.values, new Utf8()) : null;
-  const t = recordBatches((lo, hi) => columnsOf(b, lo, hi, policyDict), b.n);
-  await writeBatches(join(dir, `${split}.arrow`), t.schema, t.batches);
-  // One row per session: its id, user, first request and length.
-  const S = b.sessionIds.length;
-  const start = new Float64Array(S);
-  const length = new Int32Array(S);
-  for (let i = 0; i < b.n; i++) {
-    const s = b.sessionIndex[i];
-    if (length[s]++ === 0) start[s] = b.requestTs[i];
+/**
+ * A sink that writes each IPC message to the file as it is produced: Arrow's writer otherwise queues
+ * every message until a consumer reads it, i.e. the whole split in memory again.
+ */
+class FileSink extends AsyncByteQueue {
+  constructor(private readonly fd: number) {
+    super();
   }
+  override write(value: ArrayBufferView | ArrayBuffer | string): void {
+    const bytes = value instanceof Uint8Array ? value : typeof value === 'string' ? Buffer.from(value) : new Uint8Array(ArrayBuffer.isView(value) ? value.buffer : value);
+    for (let off = 0; off < bytes.byteLength; ) off += writeSync(this.fd, bytes, off);
+  }
+  override close(): void {}
+}
+
+/**
+ * Writes one split from chunks of transitions (each chunk: whole sessions, numbered from the split's
+ * first session), so only one chunk is in memory at a time besides the caller's rows. `policyValues`
+ * is the policy_id dictionary shared by every chunk; `userOf(sessionIndex)` gives each session's user.
+ */
+export async function writeTransitions(
+  dir: string,
+  split: Split,
+  chunks: Iterable<TransitionBatch>,
+  policyValues: string[] | null,
+  userOf: (sessionIndex: number) => string,
+): Promise<void> {
+  const policyDict = policyValues ? vectorFromArray(policyValues, new Utf8()) : null;
+  const fd = openSync(join(dir, `${split}.arrow`), 'w');
+  const sink = new FileSink(fd);
+  const writer = new RecordBatchFileWriter();
+  const sessionIds: string[] = [];
+  const start: number[] = [];
+  const length: number[] = [];
+  let schema: Schema | null = null;
+  try {
+    for (const b of chunks) {
+      const cols = columnsOf(b, 0, b.n, policyDict);
+      if (!schema) {
+        schema = new Schema(cols.map(([f]) => f));
+        writer.reset(sink as never, schema);
+      }
+      const data = makeData({ type: new Struct(schema.fields), length: b.n, children: cols.map(([, d]) => d), nullCount: 0 });
+      writer.write(new RecordBatch(schema, data));
+      for (let i = 0; i < b.n; i++) {
+        const s = b.sessionIndex[i];
+        if (length[s] === undefined) {
+          length[s] = 0;
+          start[s] = b.requestTs[i];
+        }
+        length[s]++;
+      }
+      sessionIds.push(...b.sessionIds);
+    }
+    writer.finish();
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  // One row per session: its id, user, first request and length.
+  const S = sessionIds.length;
   const sessCols = (lo: number, hi: number): [Field, Data][] => [
-    [new Field('session_id', new Utf8(), false), vectorFromArray(b.sessionIds.slice(lo, hi), new Utf8()).data[0]],
-    [new Field('user_id', new Utf8(), false), vectorFromArray(userIds.slice(lo, hi), new Utf8()).data[0]],
-    [new Field('start_ts', new Float64(), false), makeData({ type: new Float64(), length: hi - lo, data: start.subarray(lo, hi), nullCount: 0 })],
-    [new Field('length', new Int32(), false), makeData({ type: new Int32(), length: hi - lo, data: length.subarray(lo, hi), nullCount: 0 })],
+    [new Field('session_id', new Utf8(), false), vectorFromArray(sessionIds.slice(lo, hi), new Utf8()).data[0]],
+    [new Field('user_id', new Utf8(), false), vectorFromArray(Array.from({ length: hi - lo }, (_, i) => userOf(lo + i)), new Utf8()).data[0]],
+    [new Field('start_ts', new Float64(), false), makeData({ type: new Float64(), length: hi - lo, data: Float64Array.from(start.slice(lo, hi)), nullCount: 0 })],
+    [new Field('length', new Int32(), false), makeData({ type: new Int32(), length: hi - lo, data: Int32Array.from(length.slice(lo, hi)), nullCount: 0 })],
   ];
-  const s = recordBatches(sessCols, S);
-  await writeBatches(join(dir, `${split}-sessions.arrow`), s.schema, s.batches);
+  const t = recordBatches(sessCols, S);
+  await writeBatches(join(dir, `${split}-sessions.arrow`), t.schema, t.batches);
 }
 
 function readTable(path: string): Table {

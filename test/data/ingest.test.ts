@@ -112,3 +112,18 @@ test('integer request_ts in seconds (arrow-rs writes timestamp[s] as int64) is r
     return true;
   });
 });
+
+test('writing a split in many small chunks gives the same trajectories and statistics as one chunk', async () => {
+  const dir = tempDir();
+  const logs = join(dir, 'logs');
+  await writeLog(logs);
+  const one = await ingest({ logs, window: null, reward, out: join(dir, 'one') });
+  const many = await ingest({ logs, window: null, reward, out: join(dir, 'many'), chunkRows: 7 });
+  assert.deepEqual(many.metadata.state_stats, one.metadata.state_stats);
+  assert.deepEqual(many.metadata.counts, one.metadata.counts);
+  for (const split of ['train', 'test'] as const) {
+    const a = (await readTrajectories(join(dir, 'one'), split)).batch;
+    const b = (await readTrajectories(join(dir, 'many'), split)).batch;
+    assert.deepEqual(b, a);
+  }
+});
