@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError, oneLine } from '../errors/index.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerTrain } from './commands/train.ts';
 
 export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDemo(program);
   registerIngest(program);
+  registerTrain(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

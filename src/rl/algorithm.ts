@@ -1,0 +1,83 @@
+/**
+ * What every algorithm (BCQ and the baselines) offers the trainer, the checkpoints and the policy:
+ * one interface, so that one conformance test runs them all through fit → save → resume → act.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { AlgoName } from './config.ts';
+import type { LayerSpec } from './networks/mlp.ts';
+import type { Rng } from './rng.ts';
+
+/** One minibatch, already normalised (states standardised, actions in [−1, 1]). */
+export interface Minibatch {
+  /** [B, S] */
+  s: tf.Tensor2D;
+  /** [B, A] */
+  a: tf.Tensor2D;
+  /** [B, 1] */
+  r: tf.Tensor2D;
+  /** [B, S] */
+  s2: tf.Tensor2D;
+  /** [B, 1]: 1 − done (0 = terminal, no bootstrap) */
+  notDone: tf.Tensor2D;
+  /** [B, 1]: 1 − truncated. A truncated row has no known s′, so it is left out of the critic loss. */
+  mask: tf.Tensor2D;
+  /** [B·n, S]: s′ repeated n times row by row, when the algorithm asks for n > 0 repeats */
+  s2Rep: tf.Tensor2D | null;
+}
+
+/** The networks a deployed policy evaluates (weights copied out), for policy.ts and the ONNX export. */
+export type PolicyNetworks =
+  | {
+      kind: 'bcq';
+      /** decoder input = [s_norm, z], output tanh → normalised action */
+      decoder: LayerSpec[];
+      /** perturbation input = [s_norm, a], last layer tanh; ξ = clip(a + ρ·out, −1, 1) */
+      perturbation: LayerSpec[];
+      /** Q1 input = [s_norm, a] */
+      q1: LayerSpec[];
+      latentDim: number;
+      zClip: number;
+      rho: number;
+      numSamples: number;
+    }
+  | { kind: 'vae-decoder'; decoder: LayerSpec[]; latentDim: number }
+  | { kind: 'deterministic'; actor: LayerSpec[] };
+
+export interface Algorithm {
+  readonly name: AlgoName;
+  /** how many times the minibatch must repeat s′ (BCQ: n for Eq. 7; others 0) */
+  readonly nextStateRepeats: number;
+  /** One gradient step of every network; returns its scalars (losses, Q statistics) for the curves. */
+  step(mb: Minibatch, rng: Rng): Record<string, number>;
+  /** π(s) in normalised units for `count` normalised states, row-major. */
+  act(states: Float32Array, count: number, rng: Rng): Float32Array;
+  /** Q1(s, a) for normalised inputs, or null where the algorithm has no critic. */
+  q1(states: Float32Array, actions: Float32Array, count: number): Float32Array | null;
+  /** every tensor of the training state by stable name: weights, targets, optimiser moments */
+  variables(): [string, tf.Variable][];
+  /** the integer counters of the training state (optimiser steps, update counts) */
+  counters(): Record<string, number>;
+  setCounters(c: Record<string, number>): void;
+  policyNetworks(): PolicyNetworks;
+  dispose(): void;
+}
+
+/** A [rows, cols] tensor of N(0,1) samples from the run's RNG, optionally clipped. */
+export function normal(rng: Rng, rows: number, cols: number, clip?: number): tf.Tensor2D {
+  return tf.tensor2d(rng.fillNormal(new Float32Array(rows * cols), clip), [rows, cols]);
+}
+
+/** Each row of a [count, dim] array repeated `times` times in place (row 0 ×times, row 1 ×times, …). */
+export function repeatRows(x: Float32Array, count: number, dim: number, times: number): Float32Array {
+  const out = new Float32Array(count * times * dim);
+  for (let i = 0; i < count; i++) {
+    const row = x.subarray(i * dim, (i + 1) * dim);
+    for (let j = 0; j < times; j++) out.set(row, (i * times + j) * dim);
+  }
+  return out;
+}
+
+/** Reads a tensor into a fresh array (never the backend's own buffer). */
+export function read(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync() as Float32Array);
+}

@@ -1,0 +1,20 @@
+/** The builder: one algorithm from its name and validated config (d3rlpy's config → builder). */
+import type { Algorithm } from './algorithm.ts';
+import { Bc } from './baselines/bc.ts';
+import { Td3 } from './baselines/td3.ts';
+import { Bcq } from './bcq.ts';
+import type { AlgoConfig, AlgoName, BcConfig, BcqConfig, Td3BcConfig, Td3Config } from './config.ts';
+import type { Rng } from './rng.ts';
+
+export function createAlgorithm(name: AlgoName, stateDim: number, actionDim: number, cfg: AlgoConfig, rng: Rng): Algorithm {
+  switch (name) {
+    case 'bcq':
+      return new Bcq(stateDim, actionDim, cfg as BcqConfig, rng);
+    case 'bc':
+      return new Bc(stateDim, actionDim, cfg as BcConfig, rng);
+    case 'td3':
+      return new Td3(stateDim, actionDim, cfg as Td3Config, rng, null);
+    case 'td3bc':
+      return new Td3(stateDim, actionDim, cfg as Td3BcConfig, rng, (cfg as Td3BcConfig).alpha);
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Batch-Constrained deep Q-learning as BatchRL-MTF's Algorithm 1 states it (Zhang et al.; Fujimoto et al.
+ * 2019). One `step` = one pass of the algorithm box on one minibatch:
+ *   1. G (the VAE) on Eq. (3);
+ *   2. the twin critics on the target of Eq. (7) over n sampled, perturbed actions at s′;
+ *   3. the perturbation network by DPG through Q1 (Eq. 5);
+ *   4. every L steps, soft target updates with rate η.
+ * The policy is Eq. (4): the argmax of Q1 over n perturbed VAE samples.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Adam } from './adam.ts';
+import { normal, read, repeatRows, type Algorithm, type Minibatch, type PolicyNetworks } from './algorithm.ts';
+import type { BcqConfig } from './config.ts';
+import { lerpInto } from './kernels.ts';
+import { cloneTwinCritic, createTwinCritic, disposeTwinCritic, q, twinCriticVariables, type TwinCritic } from './networks/critic.ts';
+import { cloneMlp, disposeMlp, mlpSpec, mlpVariables, type Mlp } from './networks/mlp.ts';
+import { createPerturbation, perturb, type Perturbation } from './networks/perturbation.ts';
+import { createVae, decode, disposeVae, vaeLoss, vaeVariables, type Vae } from './networks/vae.ts';
+import type { Rng } from './rng.ts';
+
+export interface BcqNetworks {
+  G: Vae;
+  /** perturbation network ξ_φ */
+  P: Perturbation;
+  /** target perturbation network ξ_φ′ */
+  PTarget: Perturbation;
+  Q: TwinCritic;
+  QTarget: TwinCritic;
+}
+
+export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqConfig, rng: Rng): BcqNetworks {
+  const latentDim = cfg.latentDim ?? 2 * actionDim; // paper: latent dim 2·k
+  const G = createVae(stateDim, actionDim, latentDim, cfg.vaeHidden, rng);
+  const P = createPerturbation(stateDim, actionDim, cfg.actorHidden, rng);
+  const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
+  return { G, P, PTarget: cloneMlp(P), Q, QTarget: cloneTwinCritic(Q) };
+}
+
+/**
+ * Eq. (7): y = r + γ·(1 − done)·max_i [λ·min_j Q′_j(s′, a′_i) + (1 − λ)·max_j Q′_j(s′, a′_i)],
+ * a′_i = ξ_φ′(s′, D(s′, z_i)), z_i ~ clip(N(0, 1), −zClip, zClip), i = 1…n.
+ * s2Rep is s′ repeated n times row by row, z the [B·n, latent] samples. Returns y as [B, 1].
+ */
+export function computeTarget(
+  nets: BcqNetworks,
+  r: tf.Tensor2D,
+  notDone: tf.Tensor2D,
+  s2Rep: tf.Tensor2D,
+  z: tf.Tensor2D,
+  cfg: Pick<BcqConfig, 'gamma' | 'lambda' | 'rho'>,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const B = r.shape[0];
+    const aNext = perturb(nets.PTarget, s2Rep, decode(nets.G, s2Rep, z), cfg.rho);
+    const q1Next = q(nets.QTarget.q1, s2Rep, aNext);
+    const q2Next = q(nets.QTarget.q2, s2Rep, aNext);
+    const minQ = tf.minimum(q1Next, q2Next);
+    const qLambda =
+      cfg.lambda === 1 ? minQ : tf.add(tf.mul(cfg.lambda, minQ), tf.mul(1 - cfg.lambda, tf.maximum(q1Next, q2Next)));
+    const nextQ = tf.max(tf.reshape(qLambda, [B, -1]), 1, true) as tf.Tensor2D; // max over the n samples
+    return tf.add(r, tf.mul(cfg.gamma, tf.mul(notDone, nextQ)));
+  });
+}
+
+/**
+ * The critics' regression onto the target y of Eq. (7): Σ_j mean_i w_i·(Q_j(s_i, a_i) − y_i)², with
+ * w_i = 0 on truncated rows (no known s′, so no usable target) and the mean over the rows that count.
+ */
+export function computeCriticLoss(Q: TwinCritic, s: tf.Tensor2D, a: tf.Tensor2D, y: tf.Tensor2D, mask: tf.Tensor2D) {
+  const q1 = q(Q.q1, s, a);
+  const q2 = q(Q.q2, s, a);
+  const rows = tf.maximum(tf.sum(mask), 1);
+  const se = tf.add(tf.squaredDifference(q1, y), tf.squaredDifference(q2, y));
+  const loss = tf.div(tf.sum(tf.mul(mask, se)), rows) as tf.Scalar;
+  return { loss, q1 };
+}
+
+/** Eq. (5), DPG: maximise Q1(s, ξ_φ(s, a)) over φ for a ~ G(s), i.e. minimise −mean Q1. */
+export function computeActorLoss(P: Perturbation, Q1: Mlp, s: tf.Tensor2D, aG: tf.Tensor2D, rho: number): tf.Scalar {
+  return tf.neg(tf.mean(q(Q1, s, perturb(P, s, aG, rho)))) as tf.Scalar;
+}
+
+/** θ′ ← η·θ + (1 − η)·θ′ for each pair of (online, target) variables. */
+export function softUpdate(pairs: [tf.Variable, tf.Variable][], eta: number): void {
+  for (const [online, target] of pairs) lerpInto(target, online, eta);
+}
+
+export class Bcq implements Algorithm {
+  readonly name = 'bcq' as const;
+  readonly nextStateRepeats: number;
+  readonly nets: BcqNetworks;
+  private readonly optG: Adam;
+  private readonly optP: Adam;
+  private readonly optQ: Adam;
+  private steps = 0;
+
+  constructor(
+    readonly stateDim: number,
+    readonly actionDim: number,
+    readonly cfg: BcqConfig,
+    rng: Rng,
+  ) {
+    this.nextStateRepeats = cfg.numSamples;
+    this.nets = buildBcqNetworks(stateDim, actionDim, cfg, rng);
+    const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
+    this.optG = new Adam(vaeVariables('G', this.nets.G), { ...adam, lr: cfg.lrVae });
+    this.optP = new Adam(mlpVariables('P', this.nets.P), { ...adam, lr: cfg.lrActor });
+    this.optQ = new Adam(twinCriticVariables('Q', this.nets.Q), { ...adam, lr: cfg.lrCritic });
+  }
+
+  step(mb: Minibatch, rng: Rng): Record<string, number> {
+    const { cfg, nets } = this;
+    const { G, P, Q } = nets;
+    const B = mb.s.shape[0];
+    const L = G.latentDim;
+    if (!mb.s2Rep) throw new Error('BCQ needs the minibatch to carry s′ repeated n times (s2Rep)');
+    const s2Rep = mb.s2Rep;
+    const out = tf.tidy(() => {
+      // 1. Generative model, Eq. (3).
+      const eps = normal(rng, B, L);
+      let recon!: tf.Scalar, kl!: tf.Scalar;
+      const lossG = this.optG.minimize(() => {
+        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax);
+        recon = tf.keep(t.recon);
+        kl = tf.keep(t.kl);
+        return t.loss;
+      });
+
+      // 2. Critics on the target of Eq. (7), computed without gradient.
+      const zNext = normal(rng, B * cfg.numSamples, L, cfg.zClip);
+      const y = computeTarget(nets, mb.r, mb.notDone, s2Rep, zNext, cfg);
+      let q1!: tf.Tensor2D;
+      const lossQ = this.optQ.minimize(() => {
+        const t = computeCriticLoss(Q, mb.s, mb.a, y, mb.mask);
+        q1 = tf.keep(t.q1);
+        return t.loss;
+      });
+
+      // 3. Perturbation network by DPG through Q1, Eq. (5), on actions sampled from G.
+      const aG = decode(G, mb.s, normal(rng, B, L, cfg.zClip));
+      const lossP = this.optP.minimize(() => computeActorLoss(P, Q.q1, mb.s, aG, cfg.rho));
+
+      // 4. Soft target updates every L steps.
+      this.steps += 1;
+      if (this.steps % cfg.targetUpdateInterval === 0) this.updateTargets();
+
+      const { mean: qMean, variance: qVar } = tf.moments(q1);
+      const stats = tf.stack([lossG, recon, kl, lossQ, lossP, qMean, tf.sqrt(qVar), tf.mean(y)]);
+      tf.dispose([recon, kl, q1]); // kept out of the gradient scopes above
+      return stats;
+    });
+    const v = out.dataSync();
+    out.dispose();
+    return { vaeLoss: v[0], vaeRecon: v[1], vaeKl: v[2], criticLoss: v[3], actorLoss: v[4], qMean: v[5], qStd: v[6], targetMean: v[7] };
+  }
+
+  private updateTargets(): void {
+    const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
+    softUpdate(pairs(mlpVariables('P', this.nets.P), mlpVariables('P', this.nets.PTarget)), this.cfg.eta);
+    softUpdate(pairs(twinCriticVariables('Q', this.nets.Q), twinCriticVariables('Q', this.nets.QTarget)), this.cfg.eta);
+  }
+
+  /** Eq. (4): π(s) = argmax_{a_i} Q1(s, a_i), a_i = ξ_φ(s, D(s, z_i)), i = 1…n. */
+  act(states: Float32Array, count: number, rng: Rng): Float32Array {
+    const { nets, cfg, stateDim, actionDim } = this;
+    const n = cfg.numSamples;
+    const sRep = repeatRows(states, count, stateDim, n);
+    const candidates = tf.tidy(() => {
+      const s = tf.tensor2d(sRep, [count * n, stateDim]);
+      const a = perturb(nets.P, s, decode(nets.G, s, normal(rng, count * n, nets.G.latentDim, cfg.zClip)), cfg.rho);
+      return [a, q(nets.Q.q1, s, a)];
+    });
+    const aAll = read(candidates[0]);
+    const qAll = read(candidates[1]);
+    tf.dispose(candidates);
+    const out = new Float32Array(count * actionDim);
+    for (let i = 0; i < count; i++) {
+      let best = i * n;
+      for (let j = i * n + 1; j < (i + 1) * n; j++) if (qAll[j] > qAll[best]) best = j;
+      out.set(aAll.subarray(best * actionDim, (best + 1) * actionDim), i * actionDim);
+    }
+    return out;
+  }
+
+  q1(states: Float32Array, actions: Float32Array, count: number): Float32Array {
+    return tf.tidy(() => read(q(this.nets.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+  }
+
+  variables(): [string, tf.Variable][] {
+    const { G, P, PTarget, Q, QTarget } = this.nets;
+    return [
+      ...vaeVariables('G', G),
+      ...mlpVariables('P', P),
+      ...mlpVariables('PTarget', PTarget),
+      ...twinCriticVariables('Q', Q),
+      ...twinCriticVariables('QTarget', QTarget),
+      ...this.optG.slots('G'),
+      ...this.optP.slots('P'),
+      ...this.optQ.slots('Q'),
+    ];
+  }
+
+  counters(): Record<string, number> {
+    return { steps: this.steps, adamG: this.optG.t, adamP: this.optP.t, adamQ: this.optQ.t };
+  }
+
+  setCounters(c: Record<string, number>): void {
+    this.steps = c.steps;
+    this.optG.t = c.adamG;
+    this.optP.t = c.adamP;
+    this.optQ.t = c.adamQ;
+  }
+
+  policyNetworks(): PolicyNetworks {
+    const { G, P, Q } = this.nets;
+    return {
+      kind: 'bcq',
+      decoder: mlpSpec(G.decoder, 'tanh'),
+      perturbation: mlpSpec(P, 'tanh'),
+      q1: mlpSpec(Q.q1),
+      latentDim: G.latentDim,
+      zClip: this.cfg.zClip,
+      rho: this.cfg.rho,
+      numSamples: this.cfg.numSamples,
+    };
+  }
+
+  dispose(): void {
+    const { G, P, PTarget, Q, QTarget } = this.nets;
+    disposeVae(G);
+    disposeMlp(P);
+    disposeMlp(PTarget);
+    disposeTwinCritic(Q);
+    disposeTwinCritic(QTarget);
+    this.optG.dispose();
+    this.optP.dispose();
+    this.optQ.dispose();
+  }
+}

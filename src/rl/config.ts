@@ -1,0 +1,126 @@
+/**
+ * Every hyperparameter of training: type + default + range + one line of doc (the doc becomes
+ * `mtf train --help` text and the config reference). Defaults are BatchRL-MTF's (Zhang et al., §4.2 and
+ * Algorithm 1) where the paper states them; where it does not, the choice and its source are in the doc.
+ *
+ * A config file is one flat JSON object: the trainer's fields plus the chosen algorithm's fields.
+ * Unknown keys are errors (a TD3 field in a BCQ config is a typo, not a no-op).
+ */
+import { z } from 'zod';
+
+const posInt = () => z.int().positive();
+const prob = () => z.number().min(0).max(1);
+const layers = () => z.array(posInt()).min(1);
+
+/** Fields shared by every algorithm: the TD machinery and the optimiser. */
+const commonShape = {
+  batchSize: posInt().default(256).describe('minibatch size (paper §4.2: 256)'),
+  gamma: prob().default(0.95).describe('discount factor γ (paper §4.2: 0.95)'),
+  targetUpdateInterval: posInt().default(10).describe('soft-update the target networks every L steps (paper: L = 10)'),
+  eta: z.number().gt(0).max(1).default(0.05).describe('soft-update rate η_t: θ′ ← η·θ + (1−η)·θ′ (paper: 0.05)'),
+  actorHidden: layers().default([256, 256]).describe('hidden ReLU widths of the actor / perturbation network'),
+  criticHidden: layers().default([256, 256]).describe('hidden ReLU widths of each critic'),
+  lrActor: z.number().positive().default(1e-4).describe('Adam learning rate of the actor / perturbation network (paper: 1e-4)'),
+  lrCritic: z.number().positive().default(2e-4).describe('Adam learning rate of the critics (paper: 2e-4)'),
+  adamBeta1: z.number().min(0).lt(1).default(0.9).describe('Adam β1 (PyTorch default)'),
+  adamBeta2: z.number().min(0).lt(1).default(0.999).describe('Adam β2 (PyTorch default)'),
+  adamEps: z.number().positive().default(1e-8).describe('Adam ε (PyTorch default; tfjs uses 1e-7)'),
+};
+
+/** Fields of the conditional VAE G = {E, D} (Eq. 3); BCQ and BC both use it. */
+const vaeShape = {
+  vaeHidden: layers().default([256, 256]).describe('hidden ReLU widths of the VAE encoder and decoder'),
+  latentDim: posInt().nullable().default(null).describe('latent size of the VAE; null = 2·k for k action dims (paper)'),
+  lrVae: z.number().positive().default(1e-3).describe('Adam learning rate of the VAE (paper: 1e-3)'),
+  klWeight: z.number().min(0).default(1).describe('weight of KL(E(z|s,a) ‖ N(0,1)) in Eq. 3 (paper: 1; reference BCQ code: 0.5)'),
+  zClip: z.number().positive().default(0.5).describe('latent samples z ~ N(0,1) are clipped to [−zClip, zClip] when sampling (paper: 0.5)'),
+  logStdMin: z.number().default(-4).describe('lower clamp of the encoder log σ (reference BCQ: −4)'),
+  logStdMax: z.number().default(15).describe('upper clamp of the encoder log σ (reference BCQ: 15)'),
+};
+
+export const BcqConfigSchema = z.strictObject({
+  ...commonShape,
+  ...vaeShape,
+  rho: z.number().positive().default(0.15).describe('perturbation range ρ in normalised action units: P = ρ·tanh(·) (Eq. 5; paper 0.15)'),
+  numSamples: posInt().default(10).describe('n sampled, perturbed actions per state in the target (Eq. 7) and the policy (Eq. 4)'),
+  lambda: prob().default(1).describe('λ of Eq. 7: λ·min_j Q′_j + (1−λ)·max_j Q′_j (paper: 1 = plain min; reference BCQ: 0.75)'),
+});
+export type BcqConfig = z.infer<typeof BcqConfigSchema>;
+
+export const BcConfigSchema = z.strictObject({
+  batchSize: commonShape.batchSize,
+  adamBeta1: commonShape.adamBeta1,
+  adamBeta2: commonShape.adamBeta2,
+  adamEps: commonShape.adamEps,
+  ...vaeShape,
+});
+export type BcConfig = z.infer<typeof BcConfigSchema>;
+
+const td3Shape = {
+  ...commonShape,
+  policyNoise: z.number().min(0).default(0.2).describe('σ of the target-policy smoothing noise, normalised units (TD3: 0.2)'),
+  noiseClip: z.number().min(0).default(0.5).describe('clip of the target-policy smoothing noise (TD3: 0.5)'),
+  policyDelay: posInt().default(2).describe('update the actor every d critic updates (TD3: 2)'),
+};
+export const Td3ConfigSchema = z.strictObject(td3Shape);
+export type Td3Config = z.infer<typeof Td3ConfigSchema>;
+
+export const Td3BcConfigSchema = z.strictObject({
+  ...td3Shape,
+  alpha: z.number().positive().default(2.5).describe('α of TD3+BC: actor loss = −α/mean|Q|·Q + (π(s)−a)² (Fujimoto & Gu 2021: 2.5)'),
+});
+export type Td3BcConfig = z.infer<typeof Td3BcConfigSchema>;
+
+export const ALGOS = ['bcq', 'bc', 'td3', 'td3bc'] as const;
+export type AlgoName = (typeof ALGOS)[number];
+export const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export const TrainerConfigSchema = z.strictObject({
+  algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc'),
+  steps: posInt().default(100_000).describe('gradient steps (one step = one minibatch for every network)'),
+  seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of the one RNG behind init, minibatches and noise'),
+  checkpointEvery: posInt().default(5000).describe('write a checkpoint (weights, optimiser, RNG, normalisation, config) every N steps'),
+  logEvery: posInt().default(1000).describe('record the curves (losses, Q, actions) and print a log line every N steps'),
+  probeStates: posInt().default(1024).describe('train states on which the curves measure π(s) and Q(s, π(s))'),
+  backend: z.enum(BACKENDS).default('auto').describe('compute backend; auto = tensorflow → native (OpenBLAS) → wasm → cpu'),
+  threads: posInt().default(1).describe('BLAS threads of the native backend'),
+});
+export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
+
+export type AlgoConfig = BcqConfig | BcConfig | Td3Config | Td3BcConfig;
+
+export const ALGO_SCHEMAS = {
+  bcq: BcqConfigSchema,
+  bc: BcConfigSchema,
+  td3: Td3ConfigSchema,
+  td3bc: Td3BcConfigSchema,
+} as const;
+
+/** The full, flat schema of one algorithm's config file: trainer fields + algorithm fields. */
+export function runConfigSchema(algo: AlgoName) {
+  return TrainerConfigSchema.extend(ALGO_SCHEMAS[algo].shape);
+}
+export type RunConfig = TrainerConfig & AlgoConfig;
+
+/** Splits a validated flat run config into its trainer part and its algorithm part. */
+export function splitRunConfig(run: Record<string, unknown>): { trainer: TrainerConfig; algo: AlgoConfig } {
+  const trainer = TrainerConfigSchema.parse(pick(run, Object.keys(TrainerConfigSchema.shape)));
+  const schema = ALGO_SCHEMAS[trainer.algo];
+  const algo = schema.parse(pick(run, Object.keys(schema.shape))) as AlgoConfig;
+  return { trainer, algo };
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in o) out[k] = o[k];
+  return out;
+}
+
+/** One line per field: `name (default): doc`, for --help and docs. */
+export function describeConfig(schema: z.ZodObject): string[] {
+  return Object.entries(schema.shape).map(([k, s]) => {
+    const def = (s as z.ZodType).parse(undefined);
+    return `${k} (${JSON.stringify(def)}): ${(s as z.ZodType).description ?? ''}`;
+  });
+}

@@ -1,0 +1,400 @@
+/**
+ * The training loop shared by every algorithm: sample a minibatch, step, check, record, checkpoint.
+ *
+ * - Truncated rows (the data window cut the session; s′ unknown) stay in the data for the VAE and the
+ *   actor but get weight 0 in the critic loss: their TD target has nothing to bootstrap from, and
+ *   treating them as terminal would teach the critic that cut sessions end.
+ * - All randomness comes from one Rng(seed): initialisation, minibatch indices, noise. Same seed + same
+ *   backend → the same weights, bit for bit; `resume` restores the RNG with the weights, so an
+ *   interrupted and resumed run equals an uninterrupted one.
+ * - A non-finite step scalar stops the run at once with NonFiniteError naming it; checkpoints are only
+ *   written after every tensor of the state was checked finite.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { TransitionBatch } from '../data/trajectoryTypes.ts';
+import { InputError } from '../errors/index.ts';
+import type { Algorithm, Minibatch } from './algorithm.ts';
+import { createAlgorithm } from './algorithms.ts';
+import { initBackend, type BackendInfo } from './backend.ts';
+import { readLatestCheckpoint, restoreVariables, writeCheckpoint } from './checkpoint.ts';
+import { runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type TrainerConfig } from './config.ts';
+import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './normalization.ts';
+import { Policy } from './policy.ts';
+import { createProgress, type ProgressMode } from './progress.ts';
+import { appendRecord, emptyCurves, IntervalMeans, REPORT_FORMAT, writeReport, type Curves, type TrainingReport } from './report.ts';
+import { Rng, type RngState } from './rng.ts';
+
+/** A quantity of training became NaN or ±Inf. The message names it and the step. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly quantity: string,
+    readonly step: number,
+    readonly value: number,
+  ) {
+    super(`training diverged: ${quantity} is ${value} at step ${step}; no checkpoint was written from this state (lower the learning rates or check the rewards)`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+export interface TrainOptions {
+  batch: TransitionBatch;
+  /** train-split statistics from the trajectory metadata; computed from `batch` when absent */
+  stats?: { state: DimStats; action: DimStats };
+  actionNames?: string[];
+  /** the flat run config (trainer + algorithm fields); validated here */
+  config: Record<string, unknown>;
+  /** where checkpoints and the report go; none written without it */
+  outDir?: string;
+  /** continue from the latest checkpoint in outDir */
+  resume?: boolean;
+  progress?: ProgressMode;
+  /** abort → a checkpoint at the current step, status 'stopped' */
+  signal?: AbortSignal;
+  /** newest checkpoints kept (default 3) */
+  keepCheckpoints?: number;
+  /** called after every step with its scalars (job progress, tests) */
+  onStep?: (step: number, stats: Record<string, number>) => void;
+}
+
+export interface TrainResult {
+  policy: Policy;
+  report: TrainingReport;
+  backend: BackendInfo;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { batch } = opts;
+  validateBatch(batch);
+  const parsed = runConfigSchema(algoOf(opts.config)).safeParse(opts.config);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new InputError(`config: ${first.path.join('.') || '(root)'}: ${first.message}`, { field: first.path.join('.') });
+  }
+  const runConfig = parsed.data as Record<string, unknown>;
+  const { trainer, algo: algoCfg } = splitRunConfig(runConfig);
+  const backend = await initBackend(trainer.backend, { threads: trainer.threads });
+  const progress = createProgress(opts.progress ?? 'auto');
+  progress.log(`backend: ${backend.detail}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+
+  const fingerprint = fingerprintBatch(batch);
+  const ckpt = opts.resume && opts.outDir ? readLatestCheckpoint(opts.outDir) : null;
+  if (opts.resume && !opts.outDir) throw new InputError('resume needs an output directory with checkpoints');
+  if (ckpt) checkResumable(ckpt.manifest, trainer.algo, runConfig, fingerprint, batch);
+  const norm: Normalization = ckpt
+    ? ckpt.manifest.normalization
+    : normalizationFromStats(
+        opts.stats?.state ?? dimStats(batch.state, batch.n, batch.stateDim),
+        opts.stats?.action ?? dimStats(batch.action, batch.n, batch.actionDim),
+      );
+
+  const data = prepareData(batch, norm);
+  const rng = new Rng(trainer.seed);
+  const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
+  let step = 0;
+  let curves: Curves = emptyCurves();
+  const interval = new IntervalMeans();
+  if (ckpt) {
+    restoreVariables(ckpt, algo.variables());
+    algo.setCounters(ckpt.manifest.counters);
+    rng.setState(ckpt.manifest.rng);
+    step = ckpt.manifest.step;
+    const p = ckpt.manifest.progress as SavedProgress;
+    curves = p.curves;
+    interval.sums = p.intervalSums;
+    interval.counts = p.intervalCounts;
+    progress.log(`resumed from ${ckpt.dir} (step ${step})`);
+  }
+  const probeIdx = new Rng(trainer.seed ^ 0x5bd1e995).fillIndices(new Int32Array(Math.min(trainer.probeStates, batch.n)), batch.n);
+
+  const report: TrainingReport = {
+    format: REPORT_FORMAT,
+    status: 'running',
+    algo: trainer.algo,
+    backend: backend.detail,
+    config: runConfig,
+    dataset: {
+      rows: batch.n,
+      terminalRows: count(batch.done),
+      truncatedRows: count(batch.truncated),
+      stateDim: batch.stateDim,
+      actionDim: batch.actionDim,
+      fingerprint,
+    },
+    actionNames: opts.actionNames,
+    stepsDone: step,
+    stepsRequested: trainer.steps,
+    resumedFrom: ckpt ? step : null,
+    trainSeconds: 0,
+    itPerSec: 0,
+    lastCheckpoint: ckpt?.dir ?? null,
+    final: {},
+    curves,
+  };
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+
+  const save = () => {
+    if (!opts.outDir) return;
+    assertFiniteState(algo, step);
+    const saved: SavedProgress = { curves, intervalSums: interval.sums, intervalCounts: interval.counts, fingerprint };
+    report.lastCheckpoint = writeCheckpoint(
+      opts.outDir,
+      {
+        step,
+        algo: trainer.algo,
+        stateDim: batch.stateDim,
+        actionDim: batch.actionDim,
+        config: runConfig,
+        normalization: norm,
+        rng: rng.getState() as RngState,
+        counters: algo.counters(),
+        backend: backend.name,
+        progress: saved,
+      },
+      algo.variables(),
+      opts.keepCheckpoints ?? 3,
+    );
+    writeReport(opts.outDir, report);
+  };
+
+  const startStep = step;
+  const t0 = performance.now();
+  progress.start(trainer.steps, step);
+  try {
+    while (step < trainer.steps) {
+      if (opts.signal?.aborted) {
+        report.status = 'stopped';
+        break;
+      }
+      const mb = sampleMinibatch(data, rng, algoBatchSize(algoCfg), algo.nextStateRepeats);
+      let stats: Record<string, number>;
+      try {
+        stats = algo.step(mb, rng);
+      } finally {
+        disposeMinibatch(mb);
+      }
+      step += 1;
+      for (const [k, v] of Object.entries(stats)) if (!Number.isFinite(v)) throw new NonFiniteError(k, step, v);
+      interval.add(stats);
+      progress.tick(step);
+      opts.onStep?.(step, stats);
+      if (step % trainer.logEvery === 0 || step === trainer.steps) {
+        const means = interval.means();
+        interval.reset();
+        const probe = probePolicy(algo, data, probeIdx, norm, rng);
+        appendRecord(curves, step, means, probe);
+        progress.record(step, summarize(means, probe.qMean));
+      }
+      report.stepsDone = step;
+      if (step % trainer.checkpointEvery === 0 && step < trainer.steps) {
+        report.trainSeconds = (performance.now() - t0) / 1000;
+        save();
+      }
+    }
+    if (report.status === 'running') report.status = 'completed';
+    report.trainSeconds = (performance.now() - t0) / 1000;
+    report.itPerSec = (step - startStep) / Math.max(report.trainSeconds, 1e-9);
+    report.final = lastRecord(curves);
+    save();
+  } catch (err) {
+    progress.stop();
+    if (err instanceof NonFiniteError) {
+      report.status = 'diverged';
+      report.error = err.message;
+      report.trainSeconds = (performance.now() - t0) / 1000;
+      if (opts.outDir) writeReport(opts.outDir, report);
+    }
+    algo.dispose();
+    throw err;
+  }
+  progress.stop();
+  const policy = new Policy(algo, norm, batch.stateDim, batch.actionDim, trainer.seed);
+  return { policy, report, backend };
+}
+
+interface SavedProgress {
+  curves: Curves;
+  intervalSums: Record<string, number>;
+  intervalCounts: Record<string, number>;
+  fingerprint: string;
+}
+
+/** The normalised dataset, flat, ready for minibatch gathering. */
+export interface PreparedData {
+  n: number;
+  stateDim: number;
+  actionDim: number;
+  s: Float32Array;
+  a: Float32Array;
+  r: Float32Array;
+  s2: Float32Array;
+  notDone: Float32Array;
+  mask: Float32Array;
+}
+
+export function prepareData(b: TransitionBatch, norm: Normalization): PreparedData {
+  const notDone = new Float32Array(b.n);
+  const mask = new Float32Array(b.n);
+  for (let i = 0; i < b.n; i++) {
+    notDone[i] = b.done[i] ? 0 : 1;
+    mask[i] = b.truncated[i] ? 0 : 1;
+  }
+  return {
+    n: b.n,
+    stateDim: b.stateDim,
+    actionDim: b.actionDim,
+    s: normalizeStates(b.state, norm),
+    a: normalizeActions(b.action, norm),
+    r: Float32Array.from(b.reward),
+    s2: normalizeStates(b.nextState, norm),
+    notDone,
+    mask,
+  };
+}
+
+/** B rows drawn uniformly with replacement from the run's RNG, as tensors. */
+export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: number): Minibatch {
+  const idx = rng.fillIndices(new Int32Array(B), d.n);
+  const S = d.stateDim;
+  const s2 = gatherRows(d.s2, S, idx, 1);
+  return {
+    s: tf.tensor2d(gatherRows(d.s, S, idx, 1), [B, S]),
+    a: tf.tensor2d(gatherRows(d.a, d.actionDim, idx, 1), [B, d.actionDim]),
+    r: tf.tensor2d(gatherRows(d.r, 1, idx, 1), [B, 1]),
+    s2: tf.tensor2d(s2, [B, S]),
+    notDone: tf.tensor2d(gatherRows(d.notDone, 1, idx, 1), [B, 1]),
+    mask: tf.tensor2d(gatherRows(d.mask, 1, idx, 1), [B, 1]),
+    s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s2, S, idx, repeats), [B * repeats, S]) : null,
+  };
+}
+
+/** Rows idx[0], idx[1], … of a flat [n × dim] array, each repeated `times` times (plain loops: rows are short). */
+function gatherRows(src: Float32Array, dim: number, idx: Int32Array, times: number): Float32Array {
+  const out = new Float32Array(idx.length * times * dim);
+  let o = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const from = idx[i] * dim;
+    for (let t = 0; t < times; t++) for (let j = 0; j < dim; j++) out[o++] = src[from + j];
+  }
+  return out;
+}
+
+function disposeMinibatch(mb: Minibatch): void {
+  tf.dispose([mb.s, mb.a, mb.r, mb.s2, mb.notDone, mb.mask]);
+  if (mb.s2Rep) mb.s2Rep.dispose();
+}
+
+/** π on the probe states: per-dim mean/std of α (logged units) and mean/std of Q1(s, π(s)). */
+function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: Normalization, rng: Rng) {
+  const [S, A, m] = [d.stateDim, d.actionDim, idx.length];
+  const s = new Float32Array(m * S);
+  for (let i = 0; i < m; i++) s.set(d.s.subarray(idx[i] * S, (idx[i] + 1) * S), i * S);
+  // The probe draws its own latent samples so that recording curves never moves the training RNG.
+  const u = algo.act(s, m, new Rng(rng.getState()[0] ^ 0x2545f491));
+  const mean = new Array<number>(A).fill(0);
+  const sq = new Array<number>(A).fill(0);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < A; j++) {
+      const [lo, hi] = [norm.actionMin[j], norm.actionMax[j]];
+      const v = lo + ((u[i * A + j] + 1) / 2) * (hi - lo);
+      mean[j] += v / m;
+      sq[j] += (v * v) / m;
+    }
+  }
+  const q = algo.q1(s, u, m);
+  let qMean: number | null = null;
+  let qStd: number | null = null;
+  if (q) {
+    qMean = q.reduce((x, y) => x + y, 0) / m;
+    qStd = Math.sqrt(Math.max(q.reduce((x, y) => x + y * y, 0) / m - qMean * qMean, 0));
+    if (!Number.isFinite(qMean)) throw new NonFiniteError('Q1(s, π(s)) on the probe states', 0, qMean);
+  }
+  return { actionMean: mean, actionStd: sq.map((v, j) => Math.sqrt(Math.max(v - mean[j] * mean[j], 0))), qMean, qStd };
+}
+
+function assertFiniteState(algo: Algorithm, step: number): void {
+  for (const [name, v] of algo.variables()) {
+    const x = v.dataSync() as Float32Array;
+    for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) throw new NonFiniteError(`tensor ${name}`, step, x[i]);
+  }
+}
+
+function summarize(m: Record<string, number>, qPi: number | null): string {
+  const f = (k: string, label: string) => (k in m ? `${label} ${m[k].toPrecision(3)}` : null);
+  return [f('vaeLoss', 'vae'), f('criticLoss', 'critic'), f('actorLoss', 'actor'), f('qMean', 'Q'), qPi === null ? null : `Q(π) ${qPi.toPrecision(3)}`]
+    .filter(Boolean)
+    .join(' ');
+}
+
+function lastRecord(c: Curves): Record<string, number | null> {
+  const i = c.step.length - 1;
+  if (i < 0) return {};
+  const out: Record<string, number | null> = {};
+  for (const [k, col] of Object.entries(c.scalars)) out[k] = col[i];
+  out.policyQMean = c.policyQMean[i];
+  return out;
+}
+
+function algoOf(config: Record<string, unknown>): AlgoName {
+  const a = config.algo ?? 'bcq';
+  if (a === 'bcq' || a === 'bc' || a === 'td3' || a === 'td3bc') return a;
+  throw new InputError(`config: algo: expected one of bcq, bc, td3, td3bc, but got ${JSON.stringify(a)}`, { field: 'algo' });
+}
+
+function algoBatchSize(cfg: AlgoConfig): number {
+  return cfg.batchSize;
+}
+
+function count(x: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i < x.length; i++) c += x[i] ? 1 : 0;
+  return c;
+}
+
+/** Same data ⇔ same fingerprint: a resume onto other data is an input error, not a silent mix. */
+export function fingerprintBatch(b: TransitionBatch): string {
+  const h = createHash('sha256');
+  h.update(`${b.n}:${b.stateDim}:${b.actionDim}`);
+  for (const x of [b.state, b.action, b.reward, b.nextState, b.done, b.truncated]) h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Fields a resumed run may change: how long, how often it reports, where it runs. */
+const RESUME_MAY_CHANGE = new Set(['steps', 'checkpointEvery', 'logEvery', 'backend', 'threads']);
+
+function checkResumable(m: { algo: string; config: Record<string, unknown>; progress: unknown; stateDim: number; actionDim: number }, algo: string, config: Record<string, unknown>, fingerprint: string, b: TransitionBatch): void {
+  if (m.algo !== algo) throw new InputError(`cannot resume: the checkpoint is of ${m.algo}, the config asks for ${algo}`, { field: 'algo' });
+  if (m.stateDim !== b.stateDim || m.actionDim !== b.actionDim) {
+    throw new InputError(`cannot resume: the checkpoint has state/action dims ${m.stateDim}/${m.actionDim}, the data ${b.stateDim}/${b.actionDim}`);
+  }
+  const changed = Object.keys({ ...m.config, ...config }).filter(
+    (k) => !RESUME_MAY_CHANGE.has(k) && JSON.stringify(m.config[k]) !== JSON.stringify(config[k]),
+  );
+  if (changed.length) throw new InputError(`cannot resume: config differs from the checkpoint's in ${changed.join(', ')} (only ${[...RESUME_MAY_CHANGE].join(', ')} may change)`, { field: changed[0] });
+  if ((m.progress as SavedProgress).fingerprint !== fingerprint) {
+    throw new InputError('cannot resume: the training data differs from the data the checkpoint was trained on (fingerprint mismatch)');
+  }
+}
+
+function validateBatch(b: TransitionBatch): void {
+  const need = (ok: boolean, field: string, msg: string) => {
+    if (!ok) throw new InputError(`training data: ${field} ${msg}`, { field });
+  };
+  need(Number.isInteger(b.n) && b.n > 0, 'n', `must be a positive number of transitions, got ${b.n}`);
+  need(b.stateDim > 0 && b.actionDim > 0, 'stateDim', `and actionDim must be positive, got ${b.stateDim} and ${b.actionDim}`);
+  need(b.state.length === b.n * b.stateDim, 'state', `has ${b.state.length} values, expected n × stateDim = ${b.n * b.stateDim}`);
+  need(b.nextState.length === b.n * b.stateDim, 'nextState', `has ${b.nextState.length} values, expected ${b.n * b.stateDim}`);
+  need(b.action.length === b.n * b.actionDim, 'action', `has ${b.action.length} values, expected ${b.n * b.actionDim}`);
+  need(b.reward.length === b.n, 'reward', `has ${b.reward.length} values, expected ${b.n}`);
+  need(b.done.length === b.n && b.truncated.length === b.n, 'done', `and truncated must have ${b.n} entries`);
+  for (const [field, x] of [['state', b.state], ['action', b.action], ['reward', b.reward], ['nextState', b.nextState]] as const) {
+    const i = x.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) {
+      const dim = field === 'reward' ? 1 : field === 'action' ? b.actionDim : b.stateDim;
+      need(false, field, `is not finite (${x[i]}) at row ${Math.floor(i / dim)}, column ${i % dim}`);
+    }
+  }
+}
+
+export type { TrainerConfig };
