@@ -8,6 +8,8 @@ import { InputError, oneLine } from '../errors/index.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerSimulate } from './commands/simulate.ts';
+import { registerTruth } from './commands/truth.ts';
 
 export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerIngest(program);
   registerTrain(program);
+  registerSimulate(program);
+  registerTruth(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -1,0 +1,97 @@
+/**
+ * Logged rows → an Arrow table → zstd parquet (arrow-rs through parquet-wasm), with the layout of
+ * schemas/interaction-log.md and the names of the vector elements as schema metadata.
+ */
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm';
+import { NUM_TASKS } from './config.ts';
+import { STATE_DIM } from './features.ts';
+import type { LogRows } from './logRows.ts';
+
+const K = NUM_TASKS;
+const utf8 = new TextEncoder();
+
+/** Metadata keys every simulated file carries (also in the parquet footer's key-value metadata). */
+export const META_STATE_NAMES = 'mtf.state_names';
+export const META_ACTION_NAMES = 'mtf.action_names';
+export const META_SIM = 'mtf.sim';
+
+function strings(values: readonly string[], codes: Int32Array, order: Int32Array): arrow.Data<arrow.Utf8> {
+  const encoded = values.map((v) => utf8.encode(v));
+  const offsets = new Int32Array(order.length + 1);
+  let total = 0;
+  for (let r = 0; r < order.length; r++) {
+    total += encoded[codes[order[r]]].length;
+    offsets[r + 1] = total;
+  }
+  const bytes = new Uint8Array(total);
+  for (let r = 0; r < order.length; r++) bytes.set(encoded[codes[order[r]]], offsets[r]);
+  return arrow.makeData({ type: new arrow.Utf8(), length: order.length, nullCount: 0, valueOffsets: offsets, data: bytes });
+}
+
+function floatList(src: Float32Array, dim: number, order: Int32Array): arrow.Data<arrow.List<arrow.Float32>> {
+  const n = order.length;
+  const values = new Float32Array(n * dim);
+  for (let r = 0; r < n; r++) values.set(src.subarray(order[r] * dim, (order[r] + 1) * dim), r * dim);
+  const offsets = new Int32Array(n + 1);
+  for (let r = 0; r <= n; r++) offsets[r] = r * dim;
+  const child = arrow.makeData({ type: new arrow.Float32(), length: n * dim, nullCount: 0, data: values });
+  const type = new arrow.List(new arrow.Field('element', new arrow.Float32(), false));
+  return arrow.makeData({ type, length: n, nullCount: 0, valueOffsets: offsets, child });
+}
+
+function gather<T extends Float32Array | Float64Array>(src: T, order: Int32Array): T {
+  const out = new (src.constructor as new (n: number) => T)(order.length);
+  for (let r = 0; r < order.length; r++) out[r] = src[order[r]];
+  return out;
+}
+
+function bools(src: Uint8Array, order: Int32Array): arrow.Data<arrow.Bool> {
+  const bits = new Uint8Array((order.length + 7) >> 3);
+  for (let r = 0; r < order.length; r++) if (src[order[r]]) bits[r >> 3] |= 1 << (r & 7);
+  return arrow.makeData({ type: new arrow.Bool(), length: order.length, nullCount: 0, data: bits });
+}
+
+/** The Arrow table of the rows `order` (in that order). */
+export function logTable(rows: LogRows, order: Int32Array, userIds: readonly string[], metadata: Map<string, string>): arrow.Table {
+  const n = order.length;
+  const ts = new BigInt64Array(n);
+  for (let r = 0; r < n; r++) ts[r] = BigInt(rows.requestTsMs[order[r]]);
+  const columns: [string, arrow.Data, arrow.DataType, boolean][] = [
+    ['session_id', strings(rows.sessionIds, rows.session, order), new arrow.Utf8(), false],
+    ['user_id', strings(userIds, rows.user, order), new arrow.Utf8(), false],
+    ['request_ts', arrow.makeData({ type: new arrow.TimestampMillisecond('UTC'), length: n, nullCount: 0, data: ts }), new arrow.TimestampMillisecond('UTC'), false],
+    ['state', floatList(rows.state, STATE_DIM, order), new arrow.List(new arrow.Field('element', new arrow.Float32(), false)), false],
+    ['action', floatList(rows.action, K, order), new arrow.List(new arrow.Field('element', new arrow.Float32(), false)), false],
+    ['play_time_s', arrow.makeData({ type: new arrow.Float32(), length: n, nullCount: 0, data: gather(rows.playTimeS, order) }), new arrow.Float32(), false],
+    ['play_ratio', arrow.makeData({ type: new arrow.Float32(), length: n, nullCount: 0, data: gather(rows.playRatio, order) }), new arrow.Float32(), false],
+    ['like', bools(rows.like, order), new arrow.Bool(), false],
+    ['share', bools(rows.share, order), new arrow.Bool(), false],
+    ['comment', bools(rows.comment, order), new arrow.Bool(), false],
+    ['follow', bools(rows.follow, order), new arrow.Bool(), false],
+    ['action_logp', arrow.makeData({ type: new arrow.Float64(), length: n, nullCount: 0, data: gather(rows.actionLogp, order) }), new arrow.Float64(), false],
+    ['policy_id', strings(rows.policyIds, rows.policy, order), new arrow.Utf8(), false],
+  ];
+  const schema = new arrow.Schema(
+    columns.map(([name, , type, nullable]) => new arrow.Field(name, type, nullable)),
+    metadata,
+  );
+  const batch = new arrow.RecordBatch(
+    schema,
+    arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: columns.map(([, d]) => d) }),
+  );
+  return new arrow.Table(schema, [batch]);
+}
+
+/** Parquet bytes (zstd) of an Arrow table; the schema metadata also goes to the footer's key-value metadata. */
+export function parquetBytes(table: arrow.Table, rowGroupSize = 128 * 1024): Uint8Array {
+  const kv = new Map<string, string>();
+  for (const [k, v] of table.schema.metadata) kv.set(k, v);
+  const props = new pw.WriterPropertiesBuilder()
+    .setCompression(pw.Compression.ZSTD)
+    .setMaxRowGroupSize(rowGroupSize)
+    .setKeyValueMetadata(kv)
+    .setCreatedBy('batchrl-mtf simulator (parquet-wasm)')
+    .build();
+  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runMtf } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const dir = tempDir('mtf-sim-cli-');
+
+test('mtf simulate writes a Hive-partitioned log and says how to ingest it', () => {
+  const out = join(dir, 'logs');
+  const r = runMtf(['simulate', '--out', out, '--end-date', '2025-11-20', '--days', '2', '--sessions-per-day', '40', '--seed', '3', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^simulated 80 sessions \(\d+ requests\) .* ingest with --reward-weights play_time_s=1,like=10,share=30,comment=20,follow=40\n$/);
+  assert.ok(readdirSync(out).includes('dt=2025-11-19'));
+});
+
+test('mtf truth prints the ground-truth JSON; --baseline adds the paired difference', () => {
+  const r = runMtf(['truth', '--policy', 'const:0.1,0.3,0.6,0.8,0.6,0.6,0.3,1.2', '--sessions', '100', '--seed', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  for (const k of ['discounted_return', 'return', 'dwell_time', 'interaction_rate', 'session_length']) {
+    assert.equal(typeof j[k].mean, 'number');
+    assert.equal(j[k].ci95.length, 2);
+  }
+  assert.equal(j.sessions, 100);
+  assert.equal(j.seed, 2);
+  const c = runMtf(['truth', '--policy', 'best', '--baseline', 'behavior', '--sessions', '60']);
+  assert.equal(c.code, 0, c.stderr);
+  const jc = JSON.parse(c.stdout);
+  assert.equal(jc.policy, 'best');
+  assert.equal(jc.baseline.policy, 'behavior');
+  assert.ok(Math.abs(jc.difference.return.mean - (jc.return.mean - jc.baseline.return.mean)) < 1e-6);
+});
+
+test('bad input: one line on stderr naming the flag, exit code 1', () => {
+  for (const [args, pattern] of [
+    [['truth', '--policy', 'const:1,2'], /--policy: 'const:1,2' must give 8/],
+    [['truth', '--policy', 'best', '--sessions', '0'], /--sessions: expected a whole number ≥ 2, got '0'/],
+    [['simulate', '--out', join(dir, 'x'), '--end-date', '2025-02-30'], /--end-date: expected a date YYYY-MM-DD, got '2025-02-30'/],
+  ] as const) {
+    const r = runMtf([...args]);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
