@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { FEEDBACK_TYPES, LOG_CONTRACT, LOG_CONTRACT_VERSION } from './data/logContract.ts';
 import { IngestReport, TrajectoryMetadata } from './data/reportSchemas.ts';
+import { renderManifestSchema } from './export/manifest.ts';
 
 function jsonSchema(schema: z.ZodType, id: string, title: string): string {
   const body = z.toJSONSchema(schema, { target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -29,5 +30,6 @@ export function renderSchemas(): Record<string, string> {
     'interaction-log.schema.json': JSON.stringify(logSchema, null, 2) + '\n',
     'trajectory-metadata.schema.json': jsonSchema(TrajectoryMetadata, 'batchrl-mtf/trajectory-metadata.schema.json', 'metadata.json of an ingest output'),
     'ingest-report.schema.json': jsonSchema(IngestReport, 'batchrl-mtf/ingest-report.schema.json', 'ingest-report.json of an ingest output'),
+    'manifest.schema.json': renderManifestSchema(),
   };
 }

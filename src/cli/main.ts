@@ -10,6 +10,8 @@ import { registerDemo } from './commands/demo.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerTruth } from './commands/truth.ts';
+import { registerExport } from './commands/export.ts';
+import { registerServe } from './commands/serve.ts';
 
 export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
 
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSimulate(program);
   registerTruth(program);
+  registerExport(program);
+  registerServe(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

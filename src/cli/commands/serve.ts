@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { SERVE_DEFAULTS } from '../../serving/defaults.ts';
+import { parseNumberFlag } from '../flags.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the current model of the store over HTTP (POST /v1/score), following CURRENT; for ranking stacks not on Node')
+    .requiredOption('--name <name>', 'model name in the store')
+    .option('--store <dir>', 'model store directory', 'models')
+    .option('--host <addr>', 'interface to bind (0.0.0.0 exposes it to the network)', SERVE_DEFAULTS.host)
+    .option('--port <n>', 'port (0 = any free port)', String(SERVE_DEFAULTS.port))
+    .option('--body-limit <bytes>', 'largest request body; larger ones get 413', String(SERVE_DEFAULTS.bodyLimit))
+    .option('--max-requests <n>', 'most requests (rows of states) per call', String(SERVE_DEFAULTS.maxRequests))
+    .option('--max-candidates <n>', 'most candidates per request', String(SERVE_DEFAULTS.maxCandidates))
+    .option('--poll-ms <n>', 'check CURRENT every n ms (0 = never swap)', String(SERVE_DEFAULTS.pollMs))
+    .option('--threads <n>', 'onnxruntime intra-op threads', '1')
+    .action(async (o: Record<string, string>) => {
+      const int = (flag: string, v: string, min: number, max?: number) => parseNumberFlag(v, flag, { integer: true, min, max });
+      const port = int('--port', o.port, 0, 65535);
+      const bodyLimit = int('--body-limit', o.bodyLimit, 1);
+      const maxRequests = int('--max-requests', o.maxRequests, 1);
+      const maxCandidates = int('--max-candidates', o.maxCandidates, 1);
+      const pollMs = int('--poll-ms', o.pollMs, 0);
+      const threads = int('--threads', o.threads, 1, 256);
+      const { FusionScorer, startServer } = await import('../../serving/index.ts');
+      const scorer = await FusionScorer.open(o.store, o.name, { pollMs, threads });
+      const server = await startServer(scorer, { host: o.host, port, bodyLimit, maxRequests, maxCandidates });
+      process.stdout.write(`serving ${o.name}/${scorer.version} from ${o.store} on ${server.url} (POST /v1/score)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+      await scorer.close();
+    });
+}

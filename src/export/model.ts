@@ -1,0 +1,113 @@
+/**
+ * What the export works from: the policy's weights and normalisation (src/rl's PolicySpec), the baked
+ * latent samples of BCQ's π, and β of Eq. (1), checked once here so that the graph builders, the
+ * reference forward pass and the manifest can trust their shapes.
+ *
+ * BCQ's π (Eq. 4) draws n latent codes z ~ clip(N(0, 1), −zClip, zClip) per state and call. A ranking
+ * stack needs the same α for the same state, so the export draws the n codes once, from a seeded
+ * generator, and bakes them into the graph: every state is scored against the same n candidates
+ * a_j = ξ(s, D(s, z_j)). The seed is recorded in the manifest and the ONNX metadata.
+ */
+import { InputError } from '../errors/index.ts';
+import type { LayerSpec, PolicyNetworks, PolicySpec } from '../rl/index.ts';
+
+/** Default β_i of Eq. (1), f = Σ_i α_i·log(o_i + β_i): a small offset so that o_i = 0 scores finitely. */
+export const DEFAULT_BETA = 0.01;
+/** Default seed of the baked latent samples. */
+export const DEFAULT_LATENT_SEED = 0;
+
+export interface FusionModel {
+  algo: string;
+  stateDim: number;
+  actionDim: number;
+  normalization: PolicySpec['normalization'];
+  networks: PolicyNetworks;
+  /** BCQ: the baked latent samples [numSamples × latentDim], row-major; null for the other kinds */
+  latent: Float32Array | null;
+  latentSeed: number | null;
+  /** β_i of Eq. (1), one per action dimension (task) */
+  beta: number[];
+}
+
+export interface FusionModelOptions {
+  /** β of Eq. (1): one number for every task, or one per task (default DEFAULT_BETA) */
+  beta?: number | number[];
+  /** seed of the baked latent samples (default DEFAULT_LATENT_SEED) */
+  latentSeed?: number;
+}
+
+export function fusionModel(spec: PolicySpec, opts: FusionModelOptions = {}): FusionModel {
+  const { stateDim: S, actionDim: A, normalization: norm, networks } = spec;
+  const where = `policy (${spec.algo})`;
+  if (!Number.isInteger(S) || S <= 0 || !Number.isInteger(A) || A <= 0) throw new InputError(`${where}: stateDim and actionDim must be positive integers, got ${S} and ${A}`);
+  for (const [field, v, n] of [
+    ['stateMean', norm.stateMean, S],
+    ['stateStd', norm.stateStd, S],
+    ['actionMin', norm.actionMin, A],
+    ['actionMax', norm.actionMax, A],
+  ] as const) {
+    if (v.length !== n || v.some((x) => !Number.isFinite(x))) throw new InputError(`${where}: normalization.${field} must hold ${n} finite numbers, got [${v.join(', ')}]`, { field: `normalization.${field}` });
+  }
+  if (norm.stateStd.some((x) => x <= 0)) throw new InputError(`${where}: normalization.stateStd must be positive`, { field: 'normalization.stateStd' });
+  if (norm.actionMin.some((lo, j) => lo > norm.actionMax[j])) throw new InputError(`${where}: normalization.actionMin exceeds actionMax`, { field: 'normalization.actionMin' });
+
+  const betaIn = opts.beta ?? DEFAULT_BETA;
+  const beta = typeof betaIn === 'number' ? new Array<number>(A).fill(betaIn) : [...betaIn];
+  if (beta.length !== A) throw new InputError(`beta: expected 1 or ${A} values (one per task), got ${beta.length}`, { field: 'beta' });
+  if (beta.some((b) => !Number.isFinite(b) || b < 0)) throw new InputError(`beta: every β_i must be a finite number ≥ 0, got [${beta.join(', ')}]`, { field: 'beta' });
+
+  let latent: Float32Array | null = null;
+  let latentSeed: number | null = null;
+  if (networks.kind === 'bcq') {
+    checkMlp(networks.decoder, S + networks.latentDim, A, 'decoder');
+    checkMlp(networks.perturbation, S + A, A, 'perturbation');
+    checkMlp(networks.q1, S + A, 1, 'q1');
+    if (!Number.isInteger(networks.numSamples) || networks.numSamples < 1) throw new InputError(`${where}: numSamples must be a positive integer, got ${networks.numSamples}`);
+    latentSeed = opts.latentSeed ?? DEFAULT_LATENT_SEED;
+    latent = latentSamples(networks.numSamples, networks.latentDim, networks.zClip, latentSeed);
+  } else if (networks.kind === 'vae-decoder') {
+    checkMlp(networks.decoder, S + networks.latentDim, A, 'decoder');
+  } else {
+    checkMlp(networks.actor, S, A, 'actor');
+  }
+  return { algo: spec.algo, stateDim: S, actionDim: A, normalization: structuredClone(norm), networks, latent, latentSeed, beta };
+}
+
+function checkMlp(layers: LayerSpec[], inDim: number, outDim: number, name: string): void {
+  if (layers.length === 0) throw new InputError(`policy network ${name} has no layers`);
+  let d = inDim;
+  layers.forEach((l, i) => {
+    if (l.inDim !== d || l.W.length !== l.inDim * l.outDim || l.b.length !== l.outDim) {
+      throw new InputError(`policy network ${name}, layer ${i}: expected W [${d} × ${l.outDim}] and b [${l.outDim}], got inDim ${l.inDim}, ${l.W.length} weights, ${l.b.length} biases`);
+    }
+    d = l.outDim;
+  });
+  if (d !== outDim) throw new InputError(`policy network ${name} outputs ${d} values, expected ${outDim}`);
+}
+
+/**
+ * n × dim samples of clip(N(0, 1), −clip, clip) from a seeded generator (mulberry32 + Box–Muller), so
+ * that the same seed bakes the same codes on every machine.
+ */
+export function latentSamples(n: number, dim: number, clip: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < out.length; i++) {
+    const u1 = Math.max(uniform(), 1e-12);
+    const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * uniform());
+    out[i] = Math.min(clip, Math.max(-clip, z));
+  }
+  return out;
+}
+
+/** Rows r0..r1 of a row-major [in × out] weight matrix. */
+export function weightRows(l: LayerSpec, r0: number, r1: number): Float32Array {
+  return l.W.subarray(r0 * l.outDim, r1 * l.outDim);
+}

@@ -1,0 +1,7 @@
+/**
+ * Public API of the fusion scorer for the ranking stack (issue 6 §3): FusionScorer over the model
+ * store, and the optional HTTP endpoint of `mtf serve`. Loads onnxruntime-node, never TensorFlow.js.
+ */
+export { FusionScorer, type FusionScorerOptions, type ScoreResult } from './scorer.ts';
+export { buildApp, startServer, parseScoreBody, type ServeOptions, type RunningServer } from './http.ts';
+export { SERVE_DEFAULTS } from './defaults.ts';

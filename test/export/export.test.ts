@@ -1,0 +1,184 @@
+/**
+ * `mtf export` end to end on real files: logs (a fixture from a real parquet writer) → ingest → train a
+ * tiny BCQ → export with the OPE report → gate → store. Both branches of the gate through the CLI, and
+ * the gate's rules and the OPE report reader in-process.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
+import { decide, ManifestSchema, pickBaseline, pickCandidate, readCurrent, readOpeReport, readVersion, type ActionCheck, type ParityResult } from '../../src/export/index.ts';
+import { train } from '../../src/rl/index.ts';
+import { FusionScorer } from '../../src/serving/index.ts';
+import { ROOT, runMtf } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { tinyConfig } from '../rl/helpers.ts';
+import { onnxCheck, PYTHON_ONNX, writeOpeReport } from './helpers.ts';
+
+describe('mtf export: checkpoint → ONNX → gate → store', () => {
+  const dir = tempDir();
+  const traj = join(dir, 'traj');
+  const run = join(dir, 'run');
+  const store = join(dir, 'models');
+  let stateNames: string[] = [];
+
+  before(async () => {
+    const logs = join(ROOT, 'test', 'fixtures', 'logs', 'duckdb-zstd-list-f32', 'interactions.parquet');
+    await ingest({ logs, window: null, reward: parseRewardWeights('play_time_s=1,like=2,share=4'), out: traj });
+    const { batch, metadata } = await readTrajectories(traj, 'train');
+    stateNames = metadata.state_names;
+    const { policy } = await train({
+      batch,
+      stats: { state: metadata.state_stats, action: metadata.action_stats },
+      actionNames: metadata.action_names,
+      config: tinyConfig('bcq', { steps: 10, checkpointEvery: 10 }),
+      outDir: run,
+      progress: 'none',
+    });
+    policy.dispose();
+  });
+
+  test('published: files, manifest, CURRENT; then a worse model is rejected and CURRENT stays; the scorer follows', async () => {
+    const ope1 = writeOpeReport(dir, [
+      { name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9] },
+      { name: 'bcq', v_hat: 1.0, ci95: [0.9, 1.1] },
+    ]);
+    const r = runMtf(['export', '--checkpoint', run, '--ope', ope1, '--store', store, '--name', 'feed', '--data', traj, '--beta', '0.02', '--check-states', '200']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^published feed\/v000001 \(replaces nothing\): V̂ lower bound of bcq 0\.9 ≥ behavior V̂ 0\.8 − tolerance 0;/);
+    assert.equal(readCurrent(store, 'feed'), 'v000001');
+    const v1 = readVersion(store, 'feed', 'v000001');
+    const m = ManifestSchema.parse(v1.manifest);
+    assert.equal(m.status, 'published');
+    assert.deepEqual(m.state.names, stateNames);
+    assert.equal(m.state.dim, stateNames.length);
+    assert.equal(m.source.algo, 'bcq');
+    assert.equal(m.source.step, 10);
+    assert.match(m.source.config_hash, /^[0-9a-f]{64}$/);
+    assert.deepEqual(m.beta, new Array(m.action.dim).fill(0.02));
+    assert.equal(m.onnx.latent_samples, 3);
+    assert.equal(m.data.counts?.train.sessions !== undefined, true);
+    assert.ok(m.gate.parity.passed && m.gate.parity.max_abs_diff <= 1e-4 && m.gate.parity.states > 200, JSON.stringify(m.gate.parity));
+    assert.ok(m.gate.actions.passed);
+    assert.deepEqual(m.ope.baseline, { name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9], role: 'behavior' });
+    if (PYTHON_ONNX) assert.ok(onnxCheck([join(v1.dir, 'policy.onnx'), join(v1.dir, 'scorer.onnx')]).ok);
+    const scorer = await FusionScorer.open(store, 'feed', { pollMs: 0 });
+    const states = Float32Array.from(m.normalization.state_mean);
+    const o = new Float32Array(5 * m.action.dim).fill(0.3);
+    assert.equal((await scorer.score(states, o)).version, 'v000001');
+
+    // The report now evaluates the current model too, and the new one's lower bound falls short of it.
+    const ope2 = writeOpeReport(
+      dir,
+      [
+        { name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9] },
+        { name: 'feed@v000001', v_hat: 1.0, ci95: [0.95, 1.05] },
+        { name: 'bcq-new', v_hat: 1.02, ci95: [0.6, 1.3] },
+      ],
+      'ope2.json',
+    );
+    const rej = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--check-states', '100']);
+    assert.equal(rej.code, 1, rej.stdout + rej.stderr);
+    assert.equal(rej.stderr.trim().split('\n').length, 1, rej.stderr);
+    assert.match(rej.stderr, /^mtf: gate rejected feed\/v000002: value: V̂ lower bound of bcq-new 0\.6 < current feed@v000001 V̂ 1 − tolerance 0 = 1 \(CURRENT still v000001; see .*manifest\.json\)/);
+    assert.equal(readCurrent(store, 'feed'), 'v000001', 'CURRENT untouched');
+    const v2 = readVersion(store, 'feed', 'v000002').manifest;
+    assert.equal(v2.status, 'rejected');
+    assert.equal(v2.gate.decision, 'rejected');
+    assert.equal(v2.ope.baseline.role, 'current');
+    assert.equal(v2.replaces, 'v000001');
+    assert.equal(await scorer.refresh(), false, 'nothing new to serve');
+
+    // With a tolerance the same model passes, and replaces v000001.
+    const ok = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--tolerance', '0.5', '--check-states', '100', '--keep', '1']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^published feed\/v000003 \(replaces v000001\).*removed old v000001/);
+    assert.equal(readCurrent(store, 'feed'), 'v000003');
+    assert.deepEqual(readdirSync(join(store, 'feed')).sort(), ['CURRENT', 'v000002', 'v000003']);
+    assert.equal(await scorer.refresh(), true);
+    const r3 = await scorer.score(states, o);
+    assert.equal(r3.version, 'v000003');
+    assert.ok(r3.scores.every(Number.isFinite));
+    await scorer.close();
+  });
+
+  test('bad inputs fail with one line naming the file and field', () => {
+    const notJson = join(dir, 'bad.json');
+    writeFileSync(notJson, JSON.stringify({ policies: [{ name: 'bcq', v_hat: 'high' }] }));
+    const r = runMtf(['export', '--checkpoint', run, '--ope', notJson, '--store', store, '--name', 'feed']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.json: policies\[0\]\.v_hat: .*expected number/);
+    const noBase = writeOpeReport(dir, [{ name: 'bcq', v_hat: 1, ci95: [0.9, 1.1] }], 'nobase.json');
+    const r2 = runMtf(['export', '--checkpoint', run, '--ope', noBase, '--store', join(dir, 'other'), '--name', 'feed']);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /no baseline to gate against.*--baseline/);
+    const r3 = runMtf(['export', '--checkpoint', dir, '--ope', noBase, '--store', store, '--name', 'feed', '--baseline', 'bcq']);
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr, /--candidate and the baseline are both 'bcq'|--checkpoint: .* is neither a checkpoint/);
+  });
+});
+
+describe('the gate rules', () => {
+  const actions: ActionCheck = { passed: true, states: 10, non_finite: 0, out_of_bounds: 0, first_problem: null };
+  const parity: ParityResult = {
+    passed: true,
+    states: 10,
+    max_abs_diff: 1e-7,
+    near_ties: 0,
+    near_tie_flips: 0,
+    mismatches: 0,
+    score_max_rel_diff: 1e-7,
+    scorer_policy_diff: 0,
+    tfjs_max_abs_diff: null,
+    tolerance: 1e-4,
+  };
+  const base = { name: 'behavior', v_hat: 1, ci95: null, role: 'behavior' as const };
+
+  test('lower bound against baseline V̂ − tolerance, inclusive', () => {
+    assert.equal(decide({ candidate: { name: 'n', v_hat: 2, ci95: [1, 3] }, baseline: base, tolerance: 0, actions, parity }).decision, 'published');
+    assert.equal(decide({ candidate: { name: 'n', v_hat: 2, ci95: [0.95, 3] }, baseline: base, tolerance: 0.05, actions, parity }).decision, 'published');
+    const g = decide({ candidate: { name: 'n', v_hat: 2, ci95: [0.9, 3] }, baseline: base, tolerance: 0.05, actions, parity });
+    assert.equal(g.decision, 'rejected');
+    assert.equal(g.value.threshold, 0.95);
+    assert.match(g.reason, /V̂ lower bound of n 0\.9 < behavior V̂ 1 − tolerance 0\.05 = 0\.95/);
+    assert.match(decide({ candidate: { name: 'n', v_hat: 2, ci95: null }, baseline: base, tolerance: 0, actions, parity }).reason, /no ci95/);
+  });
+
+  test('non-finite or out-of-bounds actions and failed parity reject, each named', () => {
+    const g = decide({
+      candidate: { name: 'n', v_hat: 2, ci95: [1.5, 3] },
+      baseline: base,
+      tolerance: 0,
+      actions: { ...actions, passed: false, non_finite: 2, first_problem: 'state 3: ctr = NaN' },
+      parity: { ...parity, passed: false, mismatches: 4 },
+    });
+    assert.equal(g.decision, 'rejected');
+    assert.equal(g.reasons.length, 2);
+    assert.match(g.reasons[0], /^actions: 2 non-finite .*state 3: ctr = NaN/);
+    assert.match(g.reasons[1], /^parity: .*4 mismatches/);
+  });
+
+  test('OPE report: candidate and baseline resolution', () => {
+    const dir = tempDir();
+    const rep = readOpeReport(
+      writeOpeReport(dir, [
+        { name: 'behavior', v_hat: 1, ci95: [0.9, 1.1] },
+        { name: 'feed@v000004', v_hat: 1.1, ci95: null },
+        { name: 'bcq', v_hat: 1.2, ci95: [1.1, 1.3] },
+      ]),
+    );
+    assert.equal(pickBaseline(rep, 'feed', 'v000004', undefined).role, 'current');
+    assert.equal(pickBaseline(rep, 'feed', 'v000003', undefined).name, 'behavior', 'no entry for the current model: behavior');
+    assert.equal(pickBaseline(rep, 'feed', null, 'feed@v000004').name, 'feed@v000004');
+    assert.equal(pickCandidate(rep, 'feed', undefined, ['feed@v000004', 'v000004', 'current']).name, 'bcq');
+    assert.throws(() => pickCandidate(rep, 'feed', undefined, []), /cannot tell which policy.*--candidate/);
+    assert.throws(() => pickCandidate(rep, 'feed', 'nope', []), /--candidate: .* has no policy 'nope'/);
+    writeFileSync(join(dir, 'dup.json'), JSON.stringify({ policies: [{ name: 'a', v_hat: 1 }, { name: 'a', v_hat: 2 }] }));
+    assert.throws(() => readOpeReport(join(dir, 'dup.json')), /the name 'a' appears twice/);
+    assert.throws(() => readOpeReport(join(dir, 'missing.json')), /cannot read the OPE report \(ENOENT\)/);
+    writeFileSync(join(dir, 'ci.json'), JSON.stringify({ policies: [{ name: 'a', v_hat: 1, ci95: [1] }] }));
+    assert.throws(() => readOpeReport(join(dir, 'ci.json')), /policies\[0\]\.ci95/);
+    assert.equal(readFileSync(join(dir, 'ope-report.json'), 'utf8').includes('ood_share'), true, 'extra fields are tolerated');
+  });
+});

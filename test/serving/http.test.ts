@@ -1,0 +1,126 @@
+/**
+ * `mtf serve`'s HTTP endpoint over real HTTP on 127.0.0.1 (ephemeral port): scores as FusionScorer,
+ * clear 4xx answers for bad shapes, bodies and routes; and the CLI serving and swapping end to end.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FusionScorer, startServer, type RunningServer } from '../../src/serving/index.ts';
+import { publishRandom, randomSpec, randomStates, randomTaskScores } from '../export/helpers.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const SPEC = { stateDim: 4, actionDim: 3 };
+
+function rows(x: Float32Array, n: number, m: number): number[][] {
+  return Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * m, (i + 1) * m)));
+}
+
+describe('HTTP endpoint', () => {
+  let scorer: FusionScorer;
+  let server: RunningServer;
+  const post = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${server.url}/v1/score`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  before(async () => {
+    const store = tempDir();
+    publishRandom(store, 'feed', { seed: 3, spec: SPEC });
+    scorer = await FusionScorer.open(store, 'feed', { pollMs: 0 });
+    server = await startServer(scorer, { port: 0, bodyLimit: 64 * 1024, maxRequests: 8 });
+  });
+  after(async () => {
+    await server.close();
+    await scorer.close();
+  });
+
+  test('binds 127.0.0.1; health and model description', async () => {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const h = (await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>;
+    assert.deepEqual(h, { status: 'ok', name: 'feed', version: 'v000001', last_rejection: null });
+    const m = (await (await fetch(`${server.url}/v1/model`)).json()) as { state: { dim: number }; action: { names: string[] }; beta: number[] };
+    assert.equal(m.state.dim, 4);
+    assert.deepEqual(m.action.names, ['task0', 'task1', 'task2']);
+    assert.equal(m.beta.length, 3);
+  });
+
+  test('POST /v1/score returns FusionScorer\'s α and scores', async () => {
+    const [n, C] = [2, 30];
+    const states = randomStates(randomSpec(SPEC), n);
+    const o = randomTaskScores(n, C, 3);
+    const res = await post({ states: rows(states, n, 4), task_scores: Array.from({ length: n }, (_, i) => rows(o.subarray(i * C * 3, (i + 1) * C * 3), C, 3)) });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { version: string; fusion_weights: number[][]; scores: number[][] };
+    const direct = await scorer.score(states, o);
+    assert.equal(body.version, 'v000001');
+    assert.deepEqual(body.fusion_weights, rows(direct.fusionWeights, n, 3));
+    assert.deepEqual(body.scores, rows(direct.scores, n, C));
+  });
+
+  test('bad shapes and values: 400 naming the field, index and expected size', async () => {
+    const cases: [unknown, RegExp][] = [
+      [[1, 2], /body: expected a JSON object/],
+      [{ states: [[1, 2, 3, 4]] }, /task_scores: expected an array of requests/],
+      [{ states: [], task_scores: [] }, /states: expected at least one request/],
+      [{ states: [[1, 2, 3]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]: expected 4 numbers \(state_dim 4\), got 3/],
+      [{ states: [[1, 2, 3, 4], [1, 2, 3, 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /task_scores: 1 requests, states has 2/],
+      [{ states: [[1, 2, 3, 4]], task_scores: [[[0.1, 0.2]]] }, /task_scores\[0\]\[0\]: expected 3 numbers \(tasks 3\), got 2/],
+      [{ states: [[1, 2, 3, 4], [1, 2, 3, 4]], task_scores: [[[0.1, 0.2, 0.3]], [[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]]] }, /task_scores\[1\]: expected 1 candidates/],
+      [{ states: [[1, 2, '3', 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]\[2\]: expected a finite number, got "3"/],
+      [{ states: [[1, 2, null, 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]\[2\]: expected a finite number, got null/],
+      [{ states: [[1, 2, 3, 4]], task_scores: [[[0.1, -5, 0.3]]] }, /task_scores\[0\]\[0\]\[1\] = -5: o \+ β must be > 0/],
+      [{ states: Array.from({ length: 9 }, () => [1, 2, 3, 4]), task_scores: [] }, /states: 9 requests, at most 8 per call/],
+      ['{"states": [[1, 2', /JSON/i],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post(body);
+      const json = (await res.json()) as { error: string; message: string };
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${json.message}`);
+      assert.equal(json.error, 'bad_request');
+      assert.match(json.message, message);
+    }
+  });
+
+  test('too large → 413, not JSON → 415, unknown route → 404', async () => {
+    const big = await post({ states: [[1, 2, 3, 4]], task_scores: [Array.from({ length: 5000 }, () => [0.1, 0.2, 0.3])] });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: string }).error, 'payload_too_large');
+    const text = await post('states=1', { 'content-type': 'text/plain' });
+    assert.equal(text.status, 415);
+    const nf = await fetch(`${server.url}/v1/nope`);
+    assert.equal(nf.status, 404);
+    assert.match(((await nf.json()) as { message: string }).message, /POST \/v1\/score/);
+  });
+});
+
+test('mtf serve: serves CURRENT on 127.0.0.1, swaps to a new version, stops on SIGTERM', async () => {
+  const store = tempDir();
+  publishRandom(store, 'feed', { seed: 1, spec: SPEC });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mtf.js'), 'serve', '--store', store, '--name', 'feed', '--port', '0', '--poll-ms', '50'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/on (http:\S+)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const url = /on (http:\S+)/.exec(out)?.[1];
+    assert.ok(url, `no address printed: ${out} ${err}`);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const score = async () => {
+      const res = await fetch(`${url}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ states: [[0, 1, 2, 3]], task_scores: [[[0.5, 0.5, 0.5]]] }) });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { version: string }).version;
+    };
+    assert.equal(await score(), 'v000001');
+    publishRandom(store, 'feed', { seed: 2, spec: SPEC });
+    let v = '';
+    while (Date.now() < deadline && (v = await score()) !== 'v000002') await new Promise((r) => setTimeout(r, 20));
+    assert.equal(v, 'v000002');
+    assert.match(err, /now serving v000002 \(was v000001\)/);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, err);
+});
