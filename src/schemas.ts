@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { FEEDBACK_TYPES, LOG_CONTRACT, LOG_CONTRACT_VERSION } from './data/logContract.ts';
 import { IngestReport, TrajectoryMetadata } from './data/reportSchemas.ts';
 import { renderManifestSchema } from './export/manifest.ts';
+import { renderOpeReportSchema } from './ope/schemas.ts';
 
 function jsonSchema(schema: z.ZodType, id: string, title: string): string {
   const body = z.toJSONSchema(schema, { target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -31,5 +32,6 @@ export function renderSchemas(): Record<string, string> {
     'trajectory-metadata.schema.json': jsonSchema(TrajectoryMetadata, 'batchrl-mtf/trajectory-metadata.schema.json', 'metadata.json of an ingest output'),
     'ingest-report.schema.json': jsonSchema(IngestReport, 'batchrl-mtf/ingest-report.schema.json', 'ingest-report.json of an ingest output'),
     'manifest.schema.json': renderManifestSchema(),
+    'ope-report.schema.json': renderOpeReportSchema(),
   };
 }

@@ -8,6 +8,7 @@ import { InputError, oneLine } from '../errors/index.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerEvaluate } from './commands/evaluate.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerTruth } from './commands/truth.ts';
 import { registerExport } from './commands/export.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerIngest(program);
   registerTrain(program);
+  registerEvaluate(program);
   registerSimulate(program);
   registerTruth(program);
   registerExport(program);

@@ -1,16 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-test('mtf demo --quick runs the embedded default and writes its outputs', () => {
+test('mtf demo --quick runs the whole pipeline on the embedded default and prints Table 1', () => {
   const out = tempDir();
-  const r = runMtf(['demo', '--quick', '--out', out]);
+  const r = runMtf(['demo', '--quick', '--out', out], { timeoutMs: 600_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /sessions\s+\d+ kept/);
-  const report = JSON.parse(readFileSync(join(out, 'trajectories', 'ingest-report.json'), 'utf8'));
-  assert.ok(report.transitions > 0);
-  assert.ok(report.truncated_transitions > 0, 'the demo window cuts some sessions');
+  // One row per policy of the paper's Table 1, each with an OPE estimate and a true value.
+  for (const p of ['behavior', 'best-constant', 'bc', 'td3', 'bcq']) assert.match(r.stdout, new RegExp(`^\\| ${p} \\| [0-9.]+ \\[`, 'm'));
+  const ingest = JSON.parse(readFileSync(join(out, 'trajectories', 'ingest-report.json'), 'utf8'));
+  assert.ok(ingest.transitions > 0 && ingest.truncated_transitions > 0, 'the window cuts some sessions');
+  const ope = JSON.parse(readFileSync(join(out, 'ope', 'ope-report.json'), 'utf8'));
+  assert.deepEqual(ope.policies.map((p: { name: string }) => p.name), ['behavior', 'best-constant', 'bc', 'td3', 'bcq']);
+  assert.ok(existsSync(join(out, 'ope', 'ope-report.html')));
+  // The gate decided and recorded its decision, whichever way it went.
+  const versions = readdirSync(join(out, 'models', 'fusion')).filter((v) => v.startsWith('v'));
+  assert.equal(versions.length, 1);
+  const manifest = JSON.parse(readFileSync(join(out, 'models', 'fusion', versions[0], 'manifest.json'), 'utf8'));
+  assert.ok(['published', 'rejected'].includes(manifest.gate.decision));
+  assert.equal(existsSync(join(out, 'models', 'fusion', 'CURRENT')), manifest.gate.decision === 'published');
 });

@@ -1,0 +1,63 @@
+/**
+ * Every hyperparameter of off-policy evaluation: type + default + range + one line of doc (the doc
+ * becomes `mtf evaluate --help-config` text). Defaults of the estimator are BatchRL-MTF's Appendix A
+ * (Conservative-OPEstimator, Algorithm 2); where the paper says nothing the choice and its reason are
+ * in the doc, and src/ope/README.md lists every deviation.
+ */
+import { z } from 'zod';
+
+const posInt = () => z.int().positive();
+
+export const FqeConfigSchema = z.strictObject({
+  alpha: z.number().min(0).default(5e-4).describe('α of the CQL penalty α·(E_{s~D,a~π_e}Q − E_{(s,a)~D}Q) in Eq. (9) (paper App. A: 5e-4)'),
+  iterations: posInt().default(5000).describe('K: gradient steps of FQE (paper App. A: 5000)'),
+  batchSize: posInt().default(512).describe('m: transitions per minibatch (paper App. A: 512)'),
+  lr: z.number().positive().default(1e-4).describe('Adam learning rate of Q (paper App. A: 1e-4)'),
+  gamma: z.number().min(0).lt(1).default(0.95).describe('discount factor γ (paper App. A: 0.95)'),
+  initialStates: posInt().default(5000).describe('n: initial states s₀ averaged in Eq. (10) (paper App. A: 5000; all session starts when fewer)'),
+  hidden: z.array(posInt()).min(1).default([256, 256]).describe('hidden ReLU widths of Q (not in the paper: the training critics\' [256, 256])'),
+  targetUpdateInterval: posInt().default(1).describe('refresh the target network every L steps (1 with targetEta 1 = no target network, as Algorithm 2)'),
+  targetEta: z.number().gt(0).max(1).default(1).describe('target update rate η: Q′ ← η·Q + (1−η)·Q′ (1 = copy; paper: no target network)'),
+  averageLast: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.5)
+    .describe('read V̂ from the mean of Q\'s weights over this last share of the iterations (Polyak–Ruppert; 0 = the last iterate)'),
+  perResponse: z.boolean().default(true).describe('also fit one head per feedback column (TSCAC multi-critic) for per-response values'),
+  actionSamples: posInt().default(5).describe('actions drawn per state from a stochastic π_e (deterministic policies use 1)'),
+  adamBeta1: z.number().min(0).lt(1).default(0.9).describe('Adam β1 (PyTorch default)'),
+  adamBeta2: z.number().min(0).lt(1).default(0.999).describe('Adam β2 (PyTorch default)'),
+  adamEps: z.number().positive().default(1e-8).describe('Adam ε (PyTorch default)'),
+  logEvery: posInt().default(100).describe('record the training curves (TD loss, penalty, V̂) every N steps'),
+  seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of the one RNG behind initialisation, minibatches and resamples'),
+});
+export type FqeConfig = z.infer<typeof FqeConfigSchema>;
+
+export const OpeConfigSchema = z.strictObject({
+  fqe: FqeConfigSchema.prefault({}),
+  bootstrap: z.int().min(2).default(20).describe('B: bootstrap resamples of the sessions, each an FQE refit on a full-size resample'),
+  bootstrapIterations: posInt().nullable().default(1000).describe('FQE steps per bootstrap refit (null = fqe.iterations)'),
+  bootstrapWarmStart: z.boolean().default(true).describe('start each refit from the full-data fit (converges in ~1000 steps; false = a fresh initialisation)'),
+  isBandwidth: z.number().positive().nullable().default(null).describe('kernel bandwidth of importance sampling, in std of each action dim (null = Scott\'s rule)'),
+  isHorizon: posInt().default(100).describe('importance-sampling horizon: steps after which a session\'s rewards are left out'),
+  oodStates: posInt().default(2000).describe('test states on which the out-of-distribution share is measured'),
+  oodNeighbours: posInt().default(50).describe('logged neighbours (nearest states) whose actions count as "in distribution"'),
+  oodReference: posInt().default(20000).describe('logged rows searched for neighbours (a seeded sample when the split is larger)'),
+  oodQuantile: z.number().gt(0).lt(1).default(0.95).describe('far = farther from every neighbour action than this quantile of the logged actions\' own distance'),
+  histogramBins: posInt().default(30).describe('bins of the per-dimension action histograms'),
+  shipMaxOod: z.number().min(0).max(1).default(0.2).describe('verdict: a policy with a larger out-of-distribution share is not shipped'),
+  backend: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto').describe('compute backend (as mtf train)'),
+  threads: posInt().default(1).describe('BLAS threads of the native backend'),
+});
+export type OpeConfig = z.infer<typeof OpeConfigSchema>;
+export type OpeConfigInput = z.input<typeof OpeConfigSchema>;
+
+/** One line per field: `name (default): doc`, for --help-config. */
+export function describeOpeConfig(): string[] {
+  const line = (prefix: string, shape: Record<string, z.ZodType>) =>
+    Object.entries(shape)
+      .filter(([k]) => k !== 'fqe')
+      .map(([k, s]) => `${prefix}${k} (${JSON.stringify(s.parse(undefined))}): ${s.description ?? ''}`);
+  return [...line('fqe.', FqeConfigSchema.shape as unknown as Record<string, z.ZodType>), ...line('', OpeConfigSchema.shape as unknown as Record<string, z.ZodType>)];
+}

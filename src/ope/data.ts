@@ -1,0 +1,156 @@
+/**
+ * The evaluation data as FQE consumes it: the test split normalised the way training normalises
+ * (states standardised with the train split's statistics, actions mapped to [−1, 1]), the targets of
+ * every value head scaled to O(1), and the session structure the bootstrap and the returns need.
+ *
+ * Terminal and truncated rows (d3rlpy's terminal vs timeout): `done` rows end their session, their
+ * target is r alone; `truncated` rows were cut by the data window, s′ is unknown, so they carry no TD
+ * target at all (mask 0) — bootstrapping from them as if terminal would teach Q that cut sessions end.
+ */
+import type { TransitionBatch } from '../data/trajectoryTypes.ts';
+import { InputError } from '../errors/index.ts';
+import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './rl.ts';
+
+export interface OpeData {
+  n: number;
+  stateDim: number;
+  actionDim: number;
+  /** [n × S] standardised */
+  s: Float32Array;
+  /** [n × A] in [−1, 1] (the train split's box) */
+  a: Float32Array;
+  /** [n × S] standardised */
+  s2: Float32Array;
+  /** 1 − done */
+  notDone: Float32Array;
+  /** 1 − truncated: rows with a TD target */
+  mask: Float32Array;
+  /** value heads: 'reward' (r = Σ w_i v_i) first, then one per feedback column when per-response */
+  heads: string[];
+  /** per head: Q is learnt in units of this scale (mean |v| / (1 − γ)), so targets are O(1) */
+  headScale: number[];
+  /** [n × H] per-step values of each head, divided by its scale */
+  y: Float32Array;
+  /** the row holding (s′, a′) of row i in the same session, −1 where there is none */
+  nextRow: Int32Array;
+  /** sessions: rows of session j are order[ptr[j] … ptr[j+1]) in step order */
+  sessions: number;
+  ptr: Int32Array;
+  order: Int32Array;
+  /** 1 where the session's last row is truncated (cut by the window) */
+  sessionCut: Uint8Array;
+  /** the unnormalised batch (policies read logged-unit states) */
+  batch: TransitionBatch;
+  norm: Normalization;
+  gamma: number;
+}
+
+export interface PrepareOptions {
+  gamma: number;
+  /** train-split statistics (metadata.json); computed from the batch when absent */
+  stats?: { state: DimStats; action: DimStats };
+  /** add one head per feedback column of the batch */
+  perResponse: boolean;
+}
+
+export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeData {
+  const { n, stateDim: S, actionDim: A } = batch;
+  if (n === 0) throw new InputError('evaluation data: the split has no transitions');
+  const norm = normalizationFromStats(o.stats?.state ?? dimStats(batch.state, n, S), o.stats?.action ?? dimStats(batch.action, n, A));
+  if (norm.stateMean.length !== S || norm.actionMin.length !== A) {
+    throw new InputError(`evaluation data: metadata statistics have ${norm.stateMean.length}/${norm.actionMin.length} dims, the split ${S}/${A}`);
+  }
+  const heads = ['reward', ...(o.perResponse ? Object.keys(batch.feedback) : [])];
+  const cols = heads.map((h) => (h === 'reward' ? batch.reward : batch.feedback[h]));
+  const H = heads.length;
+  const headScale = cols.map((c) => {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += Math.abs(c[i]);
+    m /= n;
+    return m > 0 ? m / (1 - o.gamma) : 1;
+  });
+  const y = new Float32Array(n * H);
+  for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) y[i * H + h] = cols[h][i] / headScale[h];
+
+  const notDone = new Float32Array(n);
+  const mask = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    notDone[i] = batch.done[i] ? 0 : 1;
+    mask[i] = batch.truncated[i] ? 0 : 1;
+  }
+  const { sessions, ptr, order } = sessionIndex(batch);
+  const nextRow = new Int32Array(n).fill(-1);
+  const sessionCut = new Uint8Array(sessions);
+  for (let j = 0; j < sessions; j++) {
+    for (let p = ptr[j]; p < ptr[j + 1]; p++) {
+      const i = order[p];
+      if (p + 1 < ptr[j + 1] && !batch.done[i] && !batch.truncated[i]) nextRow[i] = order[p + 1];
+    }
+    if (ptr[j + 1] > ptr[j] && batch.truncated[order[ptr[j + 1] - 1]]) sessionCut[j] = 1;
+  }
+  return {
+    n,
+    stateDim: S,
+    actionDim: A,
+    s: normalizeStates(batch.state, norm),
+    a: normalizeActions(batch.action, norm),
+    s2: normalizeStates(batch.nextState, norm),
+    notDone,
+    mask,
+    heads,
+    headScale,
+    y,
+    nextRow,
+    sessions,
+    ptr,
+    order,
+    sessionCut,
+    batch,
+    norm,
+    gamma: o.gamma,
+  };
+}
+
+/** Rows grouped by session (sessionIndex) in step order, as CSR offsets. */
+export function sessionIndex(b: Pick<TransitionBatch, 'n' | 'sessionIndex' | 'step'>): { sessions: number; ptr: Int32Array; order: Int32Array } {
+  let sessions = 0;
+  for (let i = 0; i < b.n; i++) {
+    if (b.sessionIndex[i] < 0) throw new InputError(`evaluation data: session_index is negative (${b.sessionIndex[i]}) at row ${i}`, { column: 'session_index' });
+    sessions = Math.max(sessions, b.sessionIndex[i] + 1);
+  }
+  const ptr = new Int32Array(sessions + 1);
+  for (let i = 0; i < b.n; i++) ptr[b.sessionIndex[i] + 1]++;
+  for (let j = 0; j < sessions; j++) ptr[j + 1] += ptr[j];
+  const fill = ptr.slice(0, sessions);
+  const order = new Int32Array(b.n);
+  for (let i = 0; i < b.n; i++) order[fill[b.sessionIndex[i]]++] = i;
+  for (let j = 0; j < sessions; j++) {
+    const seg = order.subarray(ptr[j], ptr[j + 1]);
+    let sorted = true;
+    for (let p = 1; p < seg.length; p++) if (b.step[seg[p]] < b.step[seg[p - 1]]) sorted = false;
+    if (!sorted) seg.set(Int32Array.from(seg).sort((x, y) => b.step[x] - b.step[y]));
+  }
+  return { sessions, ptr, order };
+}
+
+/** The first row of each non-empty session: the initial states s₀ of Eq. (10). */
+export function sessionStarts(d: Pick<OpeData, 'sessions' | 'ptr' | 'order'>): Int32Array {
+  const out: number[] = [];
+  for (let j = 0; j < d.sessions; j++) if (d.ptr[j + 1] > d.ptr[j]) out.push(d.order[d.ptr[j]]);
+  return Int32Array.from(out);
+}
+
+/** Σ_t γ^t r_t of each session from its first row (a cut session's return stops at the cut). */
+export function discountedReturns(d: Pick<OpeData, 'sessions' | 'ptr' | 'order'>, r: ArrayLike<number>, gamma: number): Float64Array {
+  const out = new Float64Array(d.sessions);
+  for (let j = 0; j < d.sessions; j++) {
+    let g = 0;
+    let disc = 1;
+    for (let p = d.ptr[j]; p < d.ptr[j + 1]; p++) {
+      g += disc * r[d.order[p]];
+      disc *= gamma;
+    }
+    out[j] = g;
+  }
+  return out;
+}

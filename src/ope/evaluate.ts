@@ -1,0 +1,307 @@
+/**
+ * Off-policy evaluation of several policies on one evaluation split: the conservative FQE estimate of
+ * each (Algorithm 2, Eq. 10) with session-bootstrap intervals, paired lifts over the behavior policy
+ * (and over the live model when given), per-response values, importance-sampling estimates when the
+ * log carries action_logp, the out-of-distribution share and the action distributions — everything
+ * ope-report.json holds. Pure computation: the CLI reads the data and writes the files.
+ */
+import type { TrajectoryMetadata } from '../data/index.ts';
+import type { TransitionBatch } from '../data/trajectoryTypes.ts';
+import { bootstrapInterval, chooseStarts, meanInterval, mean, resampleCounts, resampleRows, resampleSeed } from './bootstrap.ts';
+import { OpeConfigSchema, type OpeConfig, type OpeConfigInput } from './config.ts';
+import { discountedReturns, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
+import { fitFqe, type FqeFit } from './fqe.ts';
+import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
+import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, type Neighbourhoods } from './ood.ts';
+import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
+import { initBackend, Rng } from './rl.ts';
+import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
+
+export interface EvaluateOptions {
+  /** the evaluation split (readTrajectories(dir, 'test').batch) */
+  batch: TransitionBatch;
+  /** its metadata.json: train statistics, window, names, reward weights (optional for tests) */
+  metadata?: TrajectoryMetadata | null;
+  /** shown in the report */
+  dataDir?: string | null;
+  policies: EvalPolicy[];
+  /** the live model: evaluated too, and every policy is compared with it */
+  baseline?: EvalPolicy | null;
+  config?: OpeConfigInput;
+  /** one line per stage (the CLI prints them) */
+  onProgress?: (line: string) => void;
+}
+
+/** Everything one policy needs from the full-data fit and the B refits. */
+interface Evaluated {
+  policy: EvalPolicy;
+  acts: PolicyActions;
+  fit: FqeFit;
+  /** per resample b: V̂ per head */
+  replicates: number[][];
+  importance: OpePolicyResult['importance'];
+  importanceNote: string | null;
+}
+
+export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
+  const t0 = performance.now();
+  const cfg: OpeConfig = OpeConfigSchema.parse(o.config ?? {});
+  const say = o.onProgress ?? (() => {});
+  if (o.policies.length === 0) throw new RangeError('evaluatePolicies: give at least one policy');
+  const backend = await initBackend(cfg.backend, { threads: cfg.threads });
+  say(`backend: ${backend.detail}`);
+  const md = o.metadata ?? null;
+  const d = prepareOpeData(o.batch, {
+    gamma: cfg.fqe.gamma,
+    stats: md ? { state: md.state_stats, action: md.action_stats } : undefined,
+    perResponse: cfg.fqe.perResponse,
+  });
+  const rng = new Rng(cfg.fqe.seed);
+  const starts = chooseStarts(sessionStarts(d), cfg.fqe.initialStates, rng);
+  const resamples = Array.from({ length: cfg.bootstrap }, (_, i) => {
+    const r = new Rng(resampleSeed(cfg.fqe.seed, i + 1));
+    const counts = resampleCounts(d.sessions, r);
+    const rows = resampleRows(d, counts);
+    return { counts, pool: rows.pool, starts: chooseStarts(rows.starts, cfg.fqe.initialStates, r) };
+  });
+  const nb = buildNeighbourhoods(d, { states: cfg.oodStates, neighbours: cfg.oodNeighbours, reference: cfg.oodReference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed });
+  const logpNote = importanceUnavailable(o.batch);
+  const bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
+  say(`data: ${d.sessions} sessions, ${d.n} transitions, ${starts.length} initial states; ${cfg.bootstrap} bootstrap refits of ${cfg.bootstrapIterations ?? cfg.fqe.iterations} steps per policy`);
+
+  const evaluateOne = async (policy: EvalPolicy): Promise<Evaluated> => {
+    const acts = await policyActions(policy, d, cfg.fqe.actionSamples);
+    const withIs = policy.kind !== 'behavior' && logpNote === null;
+    const t = performance.now();
+    const fit = fitFqe(d, acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart });
+    say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
+    const logw = withIs ? logRatios(d, acts, bandwidth) : null;
+    const replicates: number[][] = [];
+    const isReps: number[][] = [];
+    for (const [b, r] of resamples.entries()) {
+      const f = fitFqe(d, acts, {
+        cfg: cfg.fqe,
+        starts: r.starts,
+        pool: r.pool,
+        iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations,
+        seed: resampleSeed(cfg.fqe.seed ^ 0x5eed, b + 1),
+        tables: withIs,
+        curves: false,
+        init: fit.weights,
+      });
+      replicates.push(f.value);
+      if (logw) {
+        const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } });
+        isReps.push([w.pdwis, w.wdr!]);
+      }
+      if ((b + 1) % 5 === 0 || b + 1 === resamples.length) say(`${policy.name}: bootstrap ${b + 1}/${resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    }
+    let importance: OpePolicyResult['importance'] = null;
+    if (logw) {
+      const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, q: { qData: fit.qData!, qPi: fit.qPi! } });
+      const est = (point: number, k: number) => ({ mean: point, ci95: bootstrapInterval(point, isReps.map((x) => x[k])).ci95 });
+      importance = { pdwis: est(w.pdwis, 0), wdr: est(w.wdr!, 1), bandwidth, horizon: cfg.isHorizon, ess: w.ess, observed: w.observed };
+    }
+    const importanceNote = policy.kind === 'behavior' ? 'the behavior policy\'s importance weights are all 1: its estimate is the empirical return' : logpNote;
+    return { policy, acts, fit, replicates, importance, importanceNote };
+  };
+
+  const given = o.policies.map((p) => p);
+  const behaviorIdx = given.findIndex((p) => p.kind === 'behavior');
+  const behavior = await evaluateOne(behaviorIdx >= 0 ? given[behaviorIdx] : behaviorPolicy());
+  const results: Evaluated[] = [];
+  for (const p of given) results.push(p.kind === 'behavior' ? behavior : await evaluateOne(p));
+  const baseline = o.baseline ? await evaluateOne(o.baseline) : null;
+
+  // Shared histogram edges: logged actions and every evaluated policy's.
+  const A = d.actionDim;
+  const edges = histogramEdges([o.batch.action, ...results.map((r) => r.acts.raw), ...(baseline ? [baseline.acts.raw] : [])], A, cfg.histogramBins);
+  const weights = md?.reward_weights ?? {};
+  const toResult = (e: Evaluated): OpePolicyResult => policyResult(e, { d, cfg, nb, edges, weights, behavior, baseline });
+
+  const empAll = discountedReturns(d, o.batch.reward, cfg.fqe.gamma);
+  const complete = Array.from({ length: d.sessions }, (_, j) => j).filter((j) => !d.sessionCut[j] && d.ptr[j + 1] > d.ptr[j]);
+  const empComplete = complete.map((j) => empAll[j]);
+  const vComplete = mean(complete.map((j) => behavior.fit.qPi![d.order[d.ptr[j]]]));
+  const ec = meanInterval(empComplete);
+  const gap = (vComplete - ec.mean) / Math.abs(ec.mean);
+  const half = (ec.ci95[1] - ec.ci95[0]) / 2;
+  const ok = Math.abs(vComplete - ec.mean) <= half + 0.1 * Math.abs(ec.mean);
+  const bRes = toResult(behavior);
+  const ts = o.batch.requestTs;
+  let [first, last] = [Infinity, -Infinity];
+  for (let i = 0; i < ts.length; i++) {
+    if (ts[i] < first) first = ts[i];
+    if (ts[i] > last) last = ts[i];
+  }
+  return {
+    format: OPE_REPORT_FORMAT,
+    created_at: new Date().toISOString(),
+    data: {
+      dir: o.dataDir ?? null,
+      split: 'test',
+      window: md?.window ?? null,
+      first_request_ms: Number.isFinite(first) ? first : null,
+      last_request_ms: Number.isFinite(last) ? last : null,
+      sessions: d.sessions,
+      transitions: d.n,
+      terminal_transitions: count(o.batch.done),
+      truncated_transitions: count(o.batch.truncated),
+      initial_states: starts.length,
+      state_dim: d.stateDim,
+      action_dim: A,
+      action_names: md?.action_names ?? Array.from({ length: A }, (_, j) => `a${j}`),
+      reward_weights: weights,
+      has_action_logp: logpNote === null,
+    },
+    config: cfg,
+    backend: backend.detail,
+    behavior: {
+      v_hat: bRes.v_hat,
+      ci95: bRes.ci95,
+      empirical_all: { ...meanInterval(empAll), sessions: d.sessions },
+      empirical_complete: { ...ec, sessions: complete.length },
+      v_hat_complete: vComplete,
+      relative_gap: gap,
+      check: ok ? 'ok' : 'warn',
+      note: ok
+        ? `FQE of the logged actions is within ${(100 * Math.abs(gap)).toFixed(1)}% of the empirical discounted return of the uncut sessions`
+        : `FQE of the logged actions is ${(100 * gap).toFixed(1)}% off the empirical discounted return of the uncut sessions (beyond its 95% interval + 10%): check fqe.iterations and the data before trusting the other estimates`,
+    },
+    logged_actions: summarizeActions(o.batch.action, A, edges),
+    action_histogram_edges: edges,
+    policies: results.map((r) => (r === behavior ? bRes : toResult(r))),
+    baseline: baseline ? toResult(baseline) : null,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+interface Context {
+  d: OpeData;
+  cfg: OpeConfig;
+  nb: Neighbourhoods;
+  edges: number[][];
+  weights: Record<string, number>;
+  behavior: Evaluated;
+  baseline: Evaluated | null;
+}
+
+function policyResult(e: Evaluated, c: Context): OpePolicyResult {
+  const { d, cfg } = c;
+  const v = e.fit.value[0];
+  const iv = bootstrapInterval(v, e.replicates.map((x) => x[0]));
+  const isBehavior = e.policy.kind === 'behavior';
+  const lift = isBehavior ? null : difference(e, c.behavior);
+  const vsBaseline = c.baseline && e !== c.baseline ? difference(e, c.baseline) : null;
+  const perResponse = d.heads.slice(1).map((name, k) => {
+    const h = k + 1;
+    return { name, weight: c.weights[name] ?? 1, v_hat: e.fit.value[h], ci95: bootstrapInterval(e.fit.value[h], e.replicates.map((x) => x[h])).ci95 };
+  });
+  const ood = oodSummary(d, c.nb, e.acts.pi);
+  const { verdict, reasons } = isBehavior ? { verdict: 'reference' as const, reasons: ['the logged behavior policy: the reference of every lift'] } : decide(vsBaseline ?? lift!, vsBaseline ? 'the live model' : 'the behavior policy', ood.share, cfg.shipMaxOod, e.importance);
+  return {
+    name: e.policy.name,
+    source: e.policy.source,
+    kind: isBehavior ? 'behavior' : 'policy',
+    stochastic: isBehavior || e.acts.stochastic,
+    action_samples: e.acts.samples,
+    v_hat: v,
+    ci95: iv.ci95,
+    se: iv.se,
+    bootstrap: { resamples: e.replicates.length, iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations, values: e.replicates.map((x) => x[0]), percentile95: iv.percentile95 },
+    lift,
+    vs_baseline: vsBaseline,
+    per_response: perResponse,
+    per_response_weighted_sum: perResponse.length ? perResponse.reduce((s, r) => s + r.weight * r.v_hat, 0) : null,
+    importance: e.importance,
+    importance_note: e.importance ? null : e.importanceNote,
+    ood,
+    actions: summarizeActions(e.acts.raw, d.actionDim, c.edges),
+    fqe: { iterations: e.fit.iterations, seconds: e.fit.seconds, curves: { step: e.fit.curves.step, td_loss: e.fit.curves.tdLoss, penalty: e.fit.curves.penalty, v_hat: e.fit.curves.vHat } },
+    verdict,
+    reasons,
+  };
+}
+
+/** V̂(a) − V̂(b) with the paired bootstrap interval (the resamples are shared). */
+function difference(a: Evaluated, b: Evaluated): NonNullable<OpePolicyResult['lift']> {
+  const base = b.fit.value[0];
+  const abs = a.fit.value[0] - base;
+  const iv = bootstrapInterval(abs, a.replicates.map((x, i) => x[0] - b.replicates[i][0]));
+  if (!(Math.abs(base) > 0)) return { abs, rel: null, ci95: iv.ci95, rel_ci95: null };
+  const s = 1 / Math.abs(base);
+  return { abs, rel: abs * s, ci95: iv.ci95, rel_ci95: [iv.ci95[0] * s, iv.ci95[1] * s] };
+}
+
+/**
+ * ship: better than the reference with 95% confidence and in distribution; reject: worse with 95%
+ * confidence; hold: everything else, with the reasons. Importance sampling disagreeing in sign with a
+ * confident FQE lift turns ship into hold.
+ */
+export function decide(
+  diff: { abs: number; ci95: [number, number]; rel: number | null },
+  reference: string,
+  oodShare: number,
+  maxOod: number,
+  is: OpePolicyResult['importance'] | null,
+): { verdict: 'ship' | 'hold' | 'reject'; reasons: string[] } {
+  const reasons: string[] = [];
+  const pct = (x: number | null) => (x === null ? `${diff.abs >= 0 ? '+' : ''}${diff.abs.toPrecision(3)}` : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`);
+  if (diff.ci95[1] < 0) return { verdict: 'reject', reasons: [`worse than ${reference} (${pct(diff.rel)}, 95% interval below 0)`] };
+  let verdict: 'ship' | 'hold' = diff.ci95[0] > 0 ? 'ship' : 'hold';
+  reasons.push(diff.ci95[0] > 0 ? `better than ${reference} (${pct(diff.rel)}, 95% interval above 0)` : `no difference from ${reference} at 95% (${pct(diff.rel)}, interval includes 0)`);
+  if (oodShare > maxOod) {
+    verdict = 'hold';
+    reasons.push(`${(100 * oodShare).toFixed(0)}% of its actions are out of the logged distribution (limit ${(100 * maxOod).toFixed(0)}%): FQE extrapolates there`);
+  }
+  if (is && verdict === 'ship' && is.wdr.ci95[1] < 0) {
+    verdict = 'hold';
+    reasons.push('the doubly robust estimate disagrees (its interval is below 0)');
+  }
+  return { verdict, reasons };
+}
+
+/** log π_h(a|s) − log μ(a|s) per row. */
+function logRatios(d: OpeData, acts: PolicyActions, h: number[]): Float64Array {
+  const { n, actionDim: A, batch } = d;
+  const raw = acts.samples === 1 ? acts.raw : denormalizeAll(d, acts);
+  const lp = kernelLogDensity(batch.action, raw, n, A, acts.samples, h);
+  for (let i = 0; i < n; i++) lp[i] -= batch.actionLogp[i];
+  return lp;
+}
+
+function denormalizeAll(d: OpeData, acts: PolicyActions): Float32Array {
+  const A = d.actionDim;
+  const out = new Float32Array(acts.pi.length);
+  for (let i = 0; i < out.length; i++) {
+    const j = i % A;
+    const [lo, hi] = [d.norm.actionMin[j], d.norm.actionMax[j]];
+    out[i] = lo + ((acts.pi[i] + 1) / 2) * (hi - lo);
+  }
+  return out;
+}
+
+/** null when every row has a finite action_logp; else the reason importance sampling is skipped. */
+function importanceUnavailable(b: TransitionBatch): string | null {
+  let missing = 0;
+  for (let i = 0; i < b.n; i++) if (!Number.isFinite(b.actionLogp[i])) missing++;
+  if (missing === 0) return null;
+  return missing === b.n ? 'the log has no action_logp' : `action_logp is missing on ${missing} of ${b.n} rows`;
+}
+
+function stdOf(x: Float32Array, A: number): number[] {
+  const n = x.length / A;
+  return Array.from({ length: A }, (_, j) => {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += x[i * A + j] / n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (x[i * A + j] - m) ** 2 / n;
+    return Math.sqrt(v);
+  });
+}
+
+function count(x: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i < x.length; i++) c += x[i] ? 1 : 0;
+  return c;
+}

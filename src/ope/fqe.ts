@@ -1,0 +1,287 @@
+/**
+ * BatchRL-MTF's Conservative-OPEstimator (Zhang et al., Algorithm 2): Fitted Q Evaluation of a fixed
+ * policy π_e on logged transitions, with the CQL penalty of Eq. (9),
+ *
+ *   L(θ) = α·(E_{s~D, a~π_e}[Q_θ(s, a)] − E_{(s,a)~D}[Q_θ(s, a)]) + ½·E_D[(Q_θ(s, a) − y)²],
+ *   y    = r + γ·(1 − done)·Q_θ′(s′, π_e(s′))                      (no gradient through y),
+ *
+ * and the value of Eq. (10): V̂(π_e) = mean over initial states s₀ of Q(s₀, π_e(s₀)) (averaged over
+ * sampled actions for stochastic policies). Built from the training machinery (src/rl: MLPs on the
+ * fused dense kernel, Adam, soft updates, the seeded RNG) so that FQE and the critics it evaluates share
+ * one implementation of every layer.
+ *
+ * Heads: column 0 of Q is the value of r; with per-response values (TSCAC's multi-critic) column h is
+ * the value of feedback column v_h, trained on the same minibatches with the same penalty. Each head
+ * learns in units of its scale (mean |v| / (1 − γ)), so that one learning rate suits all of them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { FqeConfig } from './config.ts';
+import type { OpeData } from './data.ts';
+import type { PolicyActions } from './policies.ts';
+import { Adam, cloneMlp, createMlp, disposeMlp, mlp, mlpVariables, Rng, softUpdate, type Mlp } from './rl.ts';
+
+/** One minibatch, normalised. Q(s, a) and Q(s, π_e(s)) share one forward pass over 2m rows. */
+export interface FqeMinibatch {
+  /** [2m, S]: s twice */
+  ss: tf.Tensor2D;
+  /** [2m, A]: the logged a, then π_e(s) */
+  aPi: tf.Tensor2D;
+  /** [m, S] */
+  s2: tf.Tensor2D;
+  /** [m, A]: π_e(s′) */
+  aNext: tf.Tensor2D;
+  /** [m, H]: per-head reward, scaled */
+  r: tf.Tensor2D;
+  /** [m, 1] */
+  notDone: tf.Tensor2D;
+  /** [m, 1]: 0 on truncated rows (no TD target) */
+  mask: tf.Tensor2D;
+}
+
+/** Eq. (9)'s regression target y = r + γ(1 − done)·Q′(s′, π_e(s′)), [m, H]. */
+export function computeFqeTarget(Qtarget: Mlp, mb: Pick<FqeMinibatch, 's2' | 'aNext' | 'r' | 'notDone'>, gamma: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const nextQ = mlp(Qtarget, [mb.s2, mb.aNext]);
+    return tf.add(mb.r, tf.mul(gamma, tf.mul(mb.notDone, nextQ)));
+  });
+}
+
+/**
+ * Eq. (9): α·(mean Q(s, π_e(s)) − mean Q(s, a)) + ½·mean_masked (Q(s, a) − y)², summed over heads.
+ * Truncated rows count in the penalty (their (s, a) are data) but not in the TD term.
+ */
+export function computeFqeLoss(Q: Mlp, mb: Pick<FqeMinibatch, 'ss' | 'aPi' | 'mask'>, y: tf.Tensor2D, alpha: number) {
+  const [m, H] = y.shape;
+  const q = mlp(Q, [mb.ss, mb.aPi]);
+  const qData = tf.slice(q, [0, 0], [m, H]);
+  const qPi = tf.slice(q, [m, 0], [m, H]);
+  const rows = tf.maximum(tf.sum(mb.mask), 1);
+  const td = tf.div(tf.mul(0.5, tf.sum(tf.mul(mb.mask, tf.squaredDifference(qData, y)))), rows) as tf.Scalar;
+  const gap = tf.div(tf.sub(tf.sum(qPi), tf.sum(qData)), m) as tf.Scalar;
+  const penalty = tf.mul(alpha, gap) as tf.Scalar;
+  return { loss: tf.add(td, penalty) as tf.Scalar, td, penalty, qData, qPi };
+}
+
+/** Rows and samples drawn uniformly (with replacement) from `pool`, as tensors. */
+export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32Array, rng: Rng, m: number): FqeMinibatch {
+  const { stateDim: S, actionDim: A, n } = d;
+  const H = d.heads.length;
+  const ss = new Float32Array(2 * m * S);
+  const aPi = new Float32Array(2 * m * A);
+  const s2 = new Float32Array(m * S);
+  const aNext = new Float32Array(m * A);
+  const r = new Float32Array(m * H);
+  const notDone = new Float32Array(m);
+  const mask = new Float32Array(m);
+  const copy = (dst: Float32Array, at: number, src: Float32Array, from: number, len: number) => {
+    for (let c = 0; c < len; c++) dst[at + c] = src[from + c];
+  };
+  for (let b = 0; b < m; b++) {
+    const i = pool[rng.int(pool.length)];
+    const k = acts.samples > 1 ? rng.int(acts.samples) : 0;
+    copy(ss, b * S, d.s, i * S, S);
+    copy(ss, (m + b) * S, d.s, i * S, S);
+    copy(aPi, b * A, d.a, i * A, A);
+    copy(aPi, (m + b) * A, acts.pi, (k * n + i) * A, A);
+    copy(s2, b * S, d.s2, i * S, S);
+    copy(aNext, b * A, acts.pi2, (k * n + i) * A, A);
+    copy(r, b * H, d.y, i * H, H);
+    notDone[b] = d.notDone[i];
+    mask[b] = d.mask[i];
+  }
+  return {
+    ss: tf.tensor2d(ss, [2 * m, S]),
+    aPi: tf.tensor2d(aPi, [2 * m, A]),
+    s2: tf.tensor2d(s2, [m, S]),
+    aNext: tf.tensor2d(aNext, [m, A]),
+    r: tf.tensor2d(r, [m, H]),
+    notDone: tf.tensor2d(notDone, [m, 1]),
+    mask: tf.tensor2d(mask, [m, 1]),
+  };
+}
+
+function disposeMinibatch(mb: FqeMinibatch): void {
+  tf.dispose([mb.ss, mb.aPi, mb.s2, mb.aNext, mb.r, mb.notDone, mb.mask]);
+}
+
+export interface FqeCurves {
+  step: number[];
+  /** ½ TD² (scaled units, summed over heads), mean over the interval */
+  tdLoss: number[];
+  /** α·(E_π Q − E_D Q) (scaled units, summed over heads), mean over the interval */
+  penalty: number[];
+  /** V̂ (head 0, reward units) of the current iterate on the initial states at that step */
+  vHat: number[];
+}
+
+export interface FqeFitOptions {
+  cfg: FqeConfig;
+  /** the initial-state rows of Eq. (10); repeats allowed (bootstrap resamples) */
+  starts: Int32Array;
+  /** rows minibatches are drawn from; repeats allowed (bootstrap); default every row */
+  pool?: Int32Array;
+  /** overrides cfg.iterations (bootstrap refits) */
+  iterations?: number;
+  /** seed of this fit's initialisation and minibatches (default cfg.seed) */
+  seed?: number;
+  /** also return Q(s, a) and Q(s, π_e(s)) of head 0 on every row (doubly robust) */
+  tables?: boolean;
+  /** skip the curves (bootstrap refits) */
+  curves?: boolean;
+  /** start from these weights (a previous fit's `weights`) instead of a fresh initialisation */
+  init?: Float32Array[] | null;
+  /** return the read-out weights (to warm-start bootstrap refits) */
+  keepWeights?: boolean;
+  onStep?: (step: number) => void;
+}
+
+export interface FqeFit {
+  /** V̂ per head, in the head's own units (reward, then each feedback column) */
+  value: number[];
+  curves: FqeCurves;
+  /** reward units, head 0, every row: Q(s_i, a_i) and mean_k Q(s_i, π_e,k(s_i)) */
+  qData: Float64Array | null;
+  qPi: Float64Array | null;
+  /** the read-out network's weights, layer by layer W, b (with keepWeights) */
+  weights: Float32Array[] | null;
+  iterations: number;
+  seconds: number;
+}
+
+/** Algorithm 2: K steps of conservative FQE, then Eq. (10). Leaves no tensor behind. */
+export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFit {
+  const { cfg } = o;
+  const K = o.iterations ?? cfg.iterations;
+  const rng = new Rng(o.seed ?? cfg.seed);
+  const H = d.heads.length;
+  const pool = o.pool ?? Int32Array.from({ length: d.n }, (_, i) => i);
+  if (pool.length === 0 || o.starts.length === 0) throw new RangeError('fitFqe: needs at least one row and one initial state');
+  const Q = createMlp([d.stateDim + d.actionDim, ...cfg.hidden, H], rng);
+  if (o.init) {
+    const vars = mlpVariables('Q', Q);
+    if (o.init.length !== vars.length) throw new RangeError(`fitFqe: init has ${o.init.length} tensors, Q has ${vars.length}`);
+    tf.tidy(() => vars.forEach(([, v], i) => v.assign(tf.tensor(o.init![i], v.shape))));
+  }
+  const noTarget = cfg.targetEta === 1 && cfg.targetUpdateInterval === 1;
+  const Qtarget = noTarget ? Q : cloneMlp(Q);
+  // Polyak–Ruppert: the running mean of Q's weights over the last `averageLast` of the steps is what
+  // V̂ is read from; a single iterate wanders by several percent from step to step (Adam, lr 1e-4).
+  const averageFrom = Math.min(K, Math.floor(K * (1 - cfg.averageLast)) + 1);
+  const Qavg = cfg.averageLast > 0 ? cloneMlp(Q) : Q;
+  let averaged = 0;
+  const opt = new Adam(mlpVariables('Q', Q), { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
+  const curves: FqeCurves = { step: [], tdLoss: [], penalty: [], vHat: [] };
+  const starts = startInputs(d, acts, o.starts);
+  const t0 = performance.now();
+  let sumTd = 0;
+  let sumPen = 0;
+  let count = 0;
+  try {
+    for (let step = 1; step <= K; step++) {
+      const mb = sampleFqeMinibatch(d, acts, pool, rng, cfg.batchSize);
+      try {
+        const stats = tf.tidy(() => {
+          const y = computeFqeTarget(Qtarget, mb, cfg.gamma);
+          let td!: tf.Scalar;
+          let pen!: tf.Scalar;
+          const loss = opt.minimize(() => {
+            const l = computeFqeLoss(Q, mb, y, cfg.alpha);
+            td = tf.keep(l.td);
+            pen = tf.keep(l.penalty);
+            return l.loss;
+          });
+          const out = tf.stack([td, pen]);
+          tf.dispose([td, pen, loss]);
+          return out;
+        });
+        const v = stats.dataSync();
+        stats.dispose();
+        sumTd += v[0];
+        sumPen += v[1];
+        count++;
+        if (!Number.isFinite(v[0]) || !Number.isFinite(v[1])) throw new Error(`FQE diverged: TD loss ${v[0]}, penalty ${v[1]} at step ${step} (lower fqe.lr)`);
+      } finally {
+        disposeMinibatch(mb);
+      }
+      if (!noTarget && step % cfg.targetUpdateInterval === 0) {
+        softUpdate(pairVariables(Q, Qtarget), cfg.targetEta);
+      }
+      if (Qavg !== Q && step >= averageFrom) {
+        averaged += 1;
+        softUpdate(pairVariables(Q, Qavg), 1 / averaged);
+      }
+      if (o.curves !== false && (step % cfg.logEvery === 0 || step === K)) {
+        curves.step.push(step);
+        curves.tdLoss.push(sumTd / count);
+        curves.penalty.push(sumPen / count);
+        curves.vHat.push(headValues(Q, starts, H)[0] * d.headScale[0]);
+        sumTd = sumPen = count = 0;
+      }
+      o.onStep?.(step);
+    }
+    const value = headValues(Qavg, starts, H).map((v, h) => v * d.headScale[h]);
+    let qData: Float64Array | null = null;
+    let qPi: Float64Array | null = null;
+    if (o.tables) [qData, qPi] = rowTables(Qavg, d, acts);
+    const weights = o.keepWeights ? mlpVariables('Q', Qavg).map(([, v]) => Float32Array.from(v.dataSync() as Float32Array)) : null;
+    return { value, curves, qData, qPi, weights, iterations: K, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    disposeMlp(Q);
+    if (!noTarget) disposeMlp(Qtarget);
+    if (Qavg !== Q) disposeMlp(Qavg);
+    opt.dispose();
+    tf.dispose([starts.s, starts.a]);
+  }
+}
+
+/** (online, copy) variable pairs of two MLPs of the same shape. */
+function pairVariables(online: Mlp, copy: Mlp): [tf.Variable, tf.Variable][] {
+  const c = mlpVariables('Q', copy);
+  return mlpVariables('Q', online).map(([, x], i): [tf.Variable, tf.Variable] => [x, c[i][1]]);
+}
+
+/** The initial states, each repeated once per action sample: s₀ and π_e,k(s₀), normalised. */
+function startInputs(d: OpeData, acts: PolicyActions, starts: Int32Array): { s: tf.Tensor2D; a: tf.Tensor2D } {
+  const { stateDim: S, actionDim: A, n } = d;
+  const rows = starts.length * acts.samples;
+  const s = new Float32Array(rows * S);
+  const a = new Float32Array(rows * A);
+  let r = 0;
+  for (let k = 0; k < acts.samples; k++) {
+    for (const i of starts) {
+      s.set(d.s.subarray(i * S, (i + 1) * S), r * S);
+      a.set(acts.pi.subarray((k * n + i) * A, (k * n + i + 1) * A), r * A);
+      r++;
+    }
+  }
+  return { s: tf.tensor2d(s, [rows, S]), a: tf.tensor2d(a, [rows, A]) };
+}
+
+/** Eq. (10) per head, in scaled units: the mean of Q over the (initial state, sample) rows. */
+function headValues(Q: Mlp, x: { s: tf.Tensor2D; a: tf.Tensor2D }, H: number): number[] {
+  const v = tf.tidy(() => tf.mean(mlp(Q, [x.s, x.a]), 0).dataSync());
+  return Array.from({ length: H }, (_, h) => v[h]);
+}
+
+/** Q(s_i, a_i) and mean_k Q(s_i, π_e,k(s_i)) of head 0 on every row, reward units. */
+function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions): [Float64Array, Float64Array] {
+  const { n, stateDim: S, actionDim: A } = d;
+  const H = d.heads.length;
+  const qData = new Float64Array(n);
+  const qPi = new Float64Array(n);
+  const CHUNK = 4096;
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const m = Math.min(CHUNK, n - i0);
+    tf.tidy(() => {
+      const s = tf.tensor2d(d.s.subarray(i0 * S, (i0 + m) * S), [m, S]);
+      const q0 = mlp(Q, [s, tf.tensor2d(d.a.subarray(i0 * A, (i0 + m) * A), [m, A])]).dataSync();
+      for (let i = 0; i < m; i++) qData[i0 + i] = q0[i * H] * d.headScale[0];
+      for (let k = 0; k < acts.samples; k++) {
+        const off = k * n * A;
+        const q1 = mlp(Q, [s, tf.tensor2d(acts.pi.subarray(off + i0 * A, off + (i0 + m) * A), [m, A])]).dataSync();
+        for (let i = 0; i < m; i++) qPi[i0 + i] += (q1[i * H] * d.headScale[0]) / acts.samples;
+      }
+    });
+  }
+  return [qData, qPi];
+}

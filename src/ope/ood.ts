@@ -1,0 +1,181 @@
+/**
+ * Out-of-distribution indicator and action distributions.
+ *
+ * OOD: for a sample of logged states, the k nearest logged states (standardised Euclidean distance)
+ * and their logged actions form "what the data shows at similar states". A policy's action is far when
+ * its distance (normalised action units) to the nearest of those actions exceeds a threshold calibrated
+ * on the logged actions themselves: the `quantile` of each logged action's distance to its neighbours'
+ * actions (leave-one-out). So the logged policy scores 1 − quantile by construction, and a policy
+ * inside the logged support scores about the same.
+ */
+import type { OpeData } from './data.ts';
+import { Rng } from './rl.ts';
+import { quantile } from './bootstrap.ts';
+
+export interface Neighbourhoods {
+  /** the query rows */
+  queries: Int32Array;
+  /** [queries × k] row indices of the nearest logged rows (the query row excluded) */
+  neighbours: Int32Array;
+  k: number;
+  /** far ⇔ distance to the nearest neighbour action > threshold (normalised action units) */
+  threshold: number;
+  quantile: number;
+}
+
+export interface OodOptions {
+  states: number;
+  neighbours: number;
+  reference: number;
+  quantile: number;
+  seed: number;
+}
+
+/** Query rows, their neighbours among up to `reference` logged rows, and the calibrated threshold. */
+export function buildNeighbourhoods(d: Pick<OpeData, 'n' | 'stateDim' | 'actionDim' | 's' | 'a'>, o: OodOptions): Neighbourhoods {
+  const rng = new Rng(o.seed ^ 0x00d00d);
+  const sample = (m: number) => {
+    if (m >= d.n) return Int32Array.from({ length: d.n }, (_, i) => i);
+    const a = Int32Array.from({ length: d.n }, (_, i) => i);
+    for (let i = 0; i < m; i++) {
+      const j = i + rng.int(d.n - i);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a.slice(0, m).sort();
+  };
+  const ref = sample(o.reference);
+  const queries = sample(o.states);
+  const k = Math.max(1, Math.min(o.neighbours, ref.length - 1));
+  const S = d.stateDim;
+  const neighbours = new Int32Array(queries.length * k);
+  const bestD = new Float64Array(k);
+  const bestI = new Int32Array(k);
+  for (let q = 0; q < queries.length; q++) {
+    const qi = queries[q];
+    bestD.fill(Infinity);
+    bestI.fill(-1);
+    for (const r of ref) {
+      if (r === qi) continue;
+      let dist = 0;
+      for (let c = 0; c < S; c++) {
+        const x = d.s[qi * S + c] - d.s[r * S + c];
+        dist += x * x;
+        if (dist >= bestD[k - 1]) break;
+      }
+      if (dist >= bestD[k - 1]) continue;
+      let p = k - 1;
+      while (p > 0 && bestD[p - 1] > dist) {
+        bestD[p] = bestD[p - 1];
+        bestI[p] = bestI[p - 1];
+        p--;
+      }
+      bestD[p] = dist;
+      bestI[p] = r;
+    }
+    neighbours.set(bestI, q * k);
+  }
+  const nb: Neighbourhoods = { queries, neighbours, k, threshold: 0, quantile: o.quantile };
+  const self = nearestActionDistance(d, nb, d.a);
+  nb.threshold = quantile(self, o.quantile);
+  return nb;
+}
+
+/** For each query: distance from its action in `actions` (normalised, [samples × n × A], draw `sample`) to the nearest neighbour action. */
+export function nearestActionDistance(d: Pick<OpeData, 'n' | 'actionDim' | 'a'>, nb: Neighbourhoods, actions: Float32Array, sample = 0): Float64Array {
+  const A = d.actionDim;
+  const out = new Float64Array(nb.queries.length);
+  const off = sample * d.n * A;
+  for (let q = 0; q < nb.queries.length; q++) {
+    const qi = nb.queries[q];
+    let best = Infinity;
+    for (let m = 0; m < nb.k; m++) {
+      const r = nb.neighbours[q * nb.k + m];
+      if (r < 0) continue;
+      let dist = 0;
+      for (let c = 0; c < A; c++) {
+        const x = actions[off + qi * A + c] - d.a[r * A + c];
+        dist += x * x;
+      }
+      if (dist < best) best = dist;
+    }
+    out[q] = Math.sqrt(best);
+  }
+  return out;
+}
+
+export interface OodSummary {
+  /** share of query states whose action is far from every neighbour action */
+  share: number;
+  threshold: number;
+  distance_p50: number;
+  distance_p95: number;
+  states: number;
+  neighbours: number;
+}
+
+export function oodSummary(d: Pick<OpeData, 'n' | 'actionDim' | 'a'>, nb: Neighbourhoods, actions: Float32Array): OodSummary {
+  const dist = nearestActionDistance(d, nb, actions);
+  let far = 0;
+  for (const x of dist) if (x > nb.threshold) far++;
+  return {
+    share: dist.length ? far / dist.length : 0,
+    threshold: nb.threshold,
+    distance_p50: quantile(dist, 0.5),
+    distance_p95: quantile(dist, 0.95),
+    states: dist.length,
+    neighbours: nb.k,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// action distributions (the paper's Fig. 6/7)
+
+export interface ActionSummary {
+  mean: number[];
+  std: number[];
+  p5: number[];
+  p50: number[];
+  p95: number[];
+  /** per dim: share of rows in each bin of the shared edges */
+  histogram: number[][];
+}
+
+/** Shared bin edges per dim over every action set given (logged units), so histograms compare. */
+export function histogramEdges(sets: Float32Array[], A: number, bins: number): number[][] {
+  const edges: number[][] = [];
+  for (let j = 0; j < A; j++) {
+    const all: number[] = [];
+    for (const x of sets) for (let i = j; i < x.length; i += A) all.push(x[i]);
+    let lo = quantile(all, 0.001);
+    let hi = quantile(all, 0.999);
+    if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
+    edges.push(Array.from({ length: bins + 1 }, (_, b) => lo + ((hi - lo) * b) / bins));
+  }
+  return edges;
+}
+
+/** Mean, std, quantiles and histogram (values outside the edges go to the end bins) per action dim. */
+export function summarizeActions(x: Float32Array, A: number, edges: number[][]): ActionSummary {
+  const n = x.length / A;
+  const s: ActionSummary = { mean: [], std: [], p5: [], p50: [], p95: [], histogram: [] };
+  for (let j = 0; j < A; j++) {
+    const col = new Float64Array(n);
+    for (let i = 0; i < n; i++) col[i] = x[i * A + j];
+    let m = 0;
+    for (const v of col) m += v / n;
+    let v2 = 0;
+    for (const v of col) v2 += (v - m) ** 2 / n;
+    s.mean.push(m);
+    s.std.push(Math.sqrt(v2));
+    s.p5.push(quantile(col, 0.05));
+    s.p50.push(quantile(col, 0.5));
+    s.p95.push(quantile(col, 0.95));
+    const e = edges[j];
+    const bins = e.length - 1;
+    const h = new Array<number>(bins).fill(0);
+    const w = (e[bins] - e[0]) / bins;
+    for (const v of col) h[Math.min(bins - 1, Math.max(0, Math.floor((v - e[0]) / w)))] += 1 / n;
+    s.histogram.push(h);
+  }
+  return s;
+}

@@ -1,0 +1,131 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { FqeConfigSchema } from '../../src/ope/config.ts';
+import { computeFqeLoss, computeFqeTarget, fitFqe } from '../../src/ope/fqe.ts';
+import { sessionStarts } from '../../src/ope/data.ts';
+import { behaviorPolicy, constantPolicy, policyActions } from '../../src/ope/policies.ts';
+import { createMlp, disposeMlp, initBackend, Rng, type Mlp } from '../../src/ope/rl.ts';
+import { chainSessions, identityData, makeBatch } from './helpers.ts';
+
+before(async () => {
+  await initBackend('cpu');
+});
+
+/** Q(s, a) = w_s·s + w_a·a + b: one linear layer with the weights written out. */
+function linearQ(ws: number, wa: number, b: number): Mlp {
+  const net = createMlp([2, 1], new Rng(0));
+  net.layers[0].W.assign(tf.tensor2d([[ws], [wa]]));
+  net.layers[0].b.assign(tf.tensor1d([b]));
+  return net;
+}
+
+const close = (a: number, b: number, tol = 1e-5, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
+
+test('Eq. (9) target: y = r + γ(1 − done)·Q′(s′, π_e(s′)), by hand', () => {
+  const Q = linearQ(1, 2, 0.5);
+  const y = tf.tidy(() =>
+    computeFqeTarget(
+      Q,
+      {
+        s2: tf.tensor2d([[1], [3]]),
+        aNext: tf.tensor2d([[2], [-1]]),
+        r: tf.tensor2d([[1], [4]]),
+        notDone: tf.tensor2d([[1], [0]]),
+      },
+      0.9,
+    ).arraySync(),
+  );
+  // row 0: Q′ = 1·1 + 2·2 + 0.5 = 5.5 → 1 + 0.9·5.5 = 5.95; row 1 is terminal: y = r = 4.
+  close(y[0][0], 5.95);
+  close(y[1][0], 4);
+  disposeMlp(Q);
+});
+
+test('Eq. (9) loss: α·(mean Q(s, π_e(s)) − mean Q(s, a)) + ½·masked mean TD², by hand', () => {
+  const Q = linearQ(1, 2, 0.5);
+  const out = tf.tidy(() => {
+    // m = 2 rows: (s, a) = (1, 0), (2, 1); π_e(s) = 1, 3; y = 2, 10; row 1 truncated (mask 0).
+    const l = computeFqeLoss(Q, { ss: tf.tensor2d([[1], [2], [1], [2]]), aPi: tf.tensor2d([[0], [1], [1], [3]]), mask: tf.tensor2d([[1], [0]]) }, tf.tensor2d([[2], [10]]), 0.1);
+    return [l.loss, l.td, l.penalty].map((t) => t.dataSync()[0]);
+  });
+  // Q(s,a) = 1.5, 4.5; Q(s,π) = 3.5, 8.5. TD only row 0: ½(1.5 − 2)² / 1 = 0.125.
+  // penalty = 0.1·((3.5 + 8.5) − (1.5 + 4.5)) / 2 = 0.3.
+  close(out[1], 0.125, 1e-6, 'td');
+  close(out[2], 0.3, 1e-6, 'penalty');
+  close(out[0], 0.425, 1e-6, 'loss');
+  disposeMlp(Q);
+});
+
+test('the gradient of Eq. (9) flows through Q(s, a) and Q(s, π_e(s)) but not through the target', () => {
+  const Q = linearQ(1, 2, 0.5);
+  const { b } = tf.tidy(() => {
+    const mb = { ss: tf.tensor2d([[1], [1]]), aPi: tf.tensor2d([[0], [1]]), mask: tf.tensor2d([[1]]) };
+    const y = tf.tensor2d([[2]]);
+    const g = tf.variableGrads(() => computeFqeLoss(Q, mb, y, 0.1).loss, [Q.layers[0].b]);
+    return { b: g.grads[Q.layers[0].b.name].dataSync()[0] };
+  });
+  // d/db: TD (Q − y) = 1.5 − 2 = −0.5; penalty α·(1 − 1) = 0. Total −0.5.
+  close(b, -0.5, 1e-6);
+  disposeMlp(Q);
+});
+
+const tiny = (extra: Record<string, unknown> = {}) =>
+  FqeConfigSchema.parse({ iterations: 1500, batchSize: 32, lr: 3e-3, gamma: 0.5, hidden: [16], alpha: 0, logEvery: 500, perResponse: false, ...extra });
+
+test('FQE recovers a hand-computed value, and a cut session is not treated as terminal', async () => {
+  // reward 1 per step, sessions of 3 steps, γ = 0.5: V(s₀) = 1 + 0.5 + 0.25 = 1.75. Half the sessions are
+  // cut by the window after 2 steps; treated as terminal they would give V = 1 + 0.5·(1.5 + 1)/2 = 1.625.
+  const d = identityData(makeBatch(chainSessions(20, 3, (j) => (j % 2 ? 'cut' : 'done'))), 0.5);
+  const acts = await policyActions(behaviorPolicy(), d, 1);
+  const before = tf.memory().numTensors;
+  const fit = fitFqe(d, acts, { cfg: tiny(), starts: sessionStarts(d), tables: true });
+  assert.equal(tf.memory().numTensors, before, 'fitFqe leaves no tensor behind');
+  close(fit.value[0], 1.75, 0.04, 'V̂');
+  // tables: Q(s, a) of the rows at step 1 ≈ 1.5
+  const step1 = [...Array(d.n).keys()].filter((i) => d.batch.step[i] === 1);
+  for (const i of step1) close(fit.qData![i], 1.5, 0.06, `Q(s1) row ${i}`);
+  assert.equal(fit.curves.step.at(-1), 1500);
+  // For the logged policy the penalty is identically 0: π_e(s) is the logged a.
+  assert.ok(fit.curves.penalty.every((p) => p === 0));
+});
+
+test('the CQL penalty lowers the value of an out-of-distribution policy (and not of the logged one)', async () => {
+  // One logged action (0); the evaluated policy plays 1, which the data never shows.
+  const d = identityData(makeBatch(chainSessions(20, 3)), 0.5);
+  const ood = await policyActions(constantPolicy([1]), d, 1);
+  const logged = await policyActions(behaviorPolicy(), d, 1);
+  const starts = sessionStarts(d);
+  const free = fitFqe(d, ood, { cfg: tiny({ alpha: 0, iterations: 600 }), starts }).value[0];
+  const penal = fitFqe(d, ood, { cfg: tiny({ alpha: 0.05, iterations: 600 }), starts }).value[0];
+  assert.ok(penal < free - 0.05, `penalised ${penal} should be below unpenalised ${free}`);
+  const lf = fitFqe(d, logged, { cfg: tiny({ alpha: 0, iterations: 600 }), starts }).value[0];
+  const lp = fitFqe(d, logged, { cfg: tiny({ alpha: 0.05, iterations: 600 }), starts }).value[0];
+  close(lp, lf, 1e-9, 'the penalty cancels for the logged policy');
+});
+
+test('per-response heads: Σ w_i·v̂_i ≈ V̂ when r = Σ w_i·v_i', async () => {
+  const sessions = chainSessions(20, 3).map((s) => ({ ...s, rewards: s.rewards.map(() => 1 * 2 + 3 * 0.5), feedback: { a: s.rewards.map(() => 2), b: s.rewards.map(() => 0.5) } }));
+  const d = identityData(makeBatch(sessions), 0.5, true);
+  assert.deepEqual(d.heads, ['reward', 'a', 'b']);
+  const acts = await policyActions(behaviorPolicy(), d, 1);
+  const v = fitFqe(d, acts, { cfg: tiny({ perResponse: true }), starts: sessionStarts(d) }).value;
+  // r = 3.5 per step → V = 3.5·1.75 = 6.125; a: 2·1.75 = 3.5; b: 0.5·1.75 = 0.875.
+  close(v[0], 6.125, 0.15, 'reward head');
+  close(v[1], 3.5, 0.1, 'head a');
+  close(v[2], 0.875, 0.03, 'head b');
+  close(v[1] + 3 * v[2], v[0], 0.15, 'Σ w·v̂');
+});
+
+test('same seed → same V̂; warm start from a fit continues from its weights', async () => {
+  const d = identityData(makeBatch(chainSessions(10, 3)), 0.5);
+  const acts = await policyActions(behaviorPolicy(), d, 1);
+  const starts = sessionStarts(d);
+  const cfg = tiny({ iterations: 200 });
+  const a = fitFqe(d, acts, { cfg, starts, keepWeights: true });
+  const b = fitFqe(d, acts, { cfg, starts });
+  assert.equal(a.value[0], b.value[0]);
+  // 1 step of lr 1e-9 from a's weights reads (almost) a's value.
+  const c = fitFqe(d, acts, { cfg: tiny({ iterations: 1, lr: 1e-9, averageLast: 0 }), starts, init: a.weights });
+  close(c.value[0], a.value[0], 1e-4, 'warm start');
+});

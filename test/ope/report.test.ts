@@ -1,0 +1,110 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { evaluatePolicies } from '../../src/ope/evaluate.ts';
+import { decide } from '../../src/ope/evaluate.ts';
+import { behaviorPolicy, constantPolicy } from '../../src/ope/policies.ts';
+import { writeOpeReport } from '../../src/ope/report.ts';
+import { OpeReport, renderOpeReportSchema } from '../../src/ope/schemas.ts';
+import { initBackend, Rng } from '../../src/ope/rl.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { makeBatch, type SessionSpec } from './helpers.ts';
+
+before(async () => {
+  await initBackend('cpu');
+});
+
+/** Sessions of 2–6 steps; α ~ N(0.5, 0.2²) per dim with its log-density logged; r = 2 − (α₀ − 0.8)² + u. */
+function loggedSessions(count: number, seed: number): SessionSpec[] {
+  const rng = new Rng(seed);
+  const logN = (x: number) => -0.5 * ((x - 0.5) / 0.2) ** 2 - Math.log(0.2) - 0.5 * Math.log(2 * Math.PI);
+  return Array.from({ length: count }, (_, j) => {
+    const L = 2 + rng.int(5);
+    const u = rng.uniform();
+    const actions = Array.from({ length: L }, () => [0.5 + 0.2 * rng.normal(), 0.5 + 0.2 * rng.normal()]);
+    const rewards = actions.map((a) => 2 - (a[0] - 0.8) ** 2 + u);
+    return {
+      states: Array.from({ length: L }, (_, t) => [t / 6, u]),
+      actions,
+      rewards,
+      end: j % 10 === 9 ? 'cut' : 'done',
+      logp: actions.map((a) => logN(a[0]) + logN(a[1])),
+      feedback: { play: rewards, one: rewards.map(() => 1) },
+    };
+  });
+}
+
+const tinyConfig = {
+  fqe: { iterations: 60, batchSize: 32, hidden: [8], lr: 1e-3, logEvery: 20, gamma: 0.9 },
+  bootstrap: 2,
+  bootstrapIterations: 20,
+  oodStates: 50,
+  oodNeighbours: 5,
+  histogramBins: 5,
+  backend: 'cpu' as const,
+};
+
+test('evaluatePolicies → a report that satisfies its schema, policies in the given order, a self-contained page', async () => {
+  const batch = makeBatch(loggedSessions(60, 3));
+  const before = tf.memory().numTensors;
+  const report = await evaluatePolicies({
+    batch,
+    policies: [constantPolicy([0.8, 0.5], 'good'), behaviorPolicy(), constantPolicy([3, 3], 'far')],
+    baseline: constantPolicy([0.5, 0.5], 'live'),
+    config: tinyConfig,
+  });
+  assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  OpeReport.parse(report);
+  assert.deepEqual(report.policies.map((p) => p.name), ['good', 'behavior', 'far']);
+  for (const p of report.policies) {
+    assert.ok(Number.isFinite(p.v_hat));
+    assert.ok(p.ci95[0] <= p.v_hat && p.v_hat <= p.ci95[1]);
+    assert.equal(p.bootstrap.values.length, 2);
+    assert.deepEqual(p.per_response.map((r) => r.name), ['play', 'one']);
+    assert.ok(p.vs_baseline !== null);
+  }
+  const [good, behavior, far] = report.policies;
+  assert.equal(behavior.verdict, 'reference');
+  assert.equal(behavior.lift, null);
+  assert.equal(behavior.importance, null);
+  assert.ok(good.importance && good.importance.ess.length > 0, 'IS estimates when action_logp is logged');
+  assert.ok(far.ood.share > 0.9, `a constant far outside the logged actions is out of distribution (${far.ood.share})`);
+  assert.ok(good.ood.share < far.ood.share);
+  assert.equal(report.baseline!.name, 'live');
+  assert.equal(report.data.sessions, 60);
+  assert.equal(report.data.truncated_transitions, 6);
+  assert.equal(report.logged_actions.histogram.length, 2);
+
+  const dir = tempDir('mtf-ope-report-');
+  const files = writeOpeReport(dir, report);
+  assert.deepEqual(JSON.parse(readFileSync(files.json, 'utf8')).policies.map((p: { name: string }) => p.name), ['good', 'behavior', 'far']);
+  const html = readFileSync(join(dir, 'ope-report.html'), 'utf8');
+  assert.ok(!/<script[^>]+src=/i.test(html) && !/<link[^>]+href=/i.test(html), 'no external scripts or stylesheets');
+  assert.ok(html.includes('new Chart('), 'the charting code is inline');
+  assert.ok(html.includes('Chart.js v4') || html.includes('chart.js'), 'the Chart.js bundle is inline');
+});
+
+test('without action_logp: no importance estimates, and the report says why', async () => {
+  const batch = makeBatch(loggedSessions(30, 4).map((s) => ({ ...s, logp: undefined })));
+  const report = await evaluatePolicies({ batch, policies: [constantPolicy([0.8, 0.5], 'good')], config: tinyConfig });
+  assert.equal(report.policies[0].importance, null);
+  assert.match(report.policies[0].importance_note!, /no action_logp/);
+  assert.equal(report.data.has_action_logp, false);
+});
+
+test('verdicts: ship only when better with 95% confidence and in distribution', () => {
+  const d = (lo: number, hi: number) => ({ abs: (lo + hi) / 2, rel: (lo + hi) / 200, ci95: [lo, hi] as [number, number] });
+  assert.equal(decide(d(1, 3), 'ref', 0.05, 0.2, null).verdict, 'ship');
+  assert.equal(decide(d(-1, 3), 'ref', 0.05, 0.2, null).verdict, 'hold');
+  assert.equal(decide(d(-3, -1), 'ref', 0.05, 0.2, null).verdict, 'reject');
+  const ood = decide(d(1, 3), 'ref', 0.5, 0.2, null);
+  assert.equal(ood.verdict, 'hold');
+  assert.match(ood.reasons.join(' '), /50% of its actions are out of the logged distribution/);
+});
+
+test('schemas/ope-report.schema.json matches its zod source', () => {
+  const onDisk = readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'ope-report.schema.json'), 'utf8');
+  assert.equal(onDisk, renderOpeReportSchema(), 'schemas/ope-report.schema.json is stale: regenerate it (see schemas/ope-report.md)');
+});
