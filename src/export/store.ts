@@ -12,10 +12,10 @@
  * One publisher per model name at a time (a lock file, <name>/.lock, says who); readers take no lock.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, TransientError } from '../errors/index.ts';
-import { writeFileAtomic } from '../io/index.ts';
+import { fsyncPath, writeFileAtomic, writeFileSynced } from '../io/index.ts';
 import { ManifestSchema, MODEL_FILES, type Manifest, type ModelFile } from './manifest.ts';
 
 export const CURRENT_FILE = 'CURRENT';
@@ -141,8 +141,8 @@ export function writeVersion(input: WriteVersionInput): WrittenVersion {
     const tmp = join(dir, `.tmp-${version}-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmp);
     try {
-      for (const f of MODEL_FILES) writeSynced(join(tmp, f), input.files[f]);
-      writeSynced(join(tmp, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
+      for (const f of MODEL_FILES) writeFileSynced(join(tmp, f), input.files[f]);
+      writeFileSynced(join(tmp, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
       fsyncPath(tmp);
       renameSync(tmp, final);
       fsyncPath(dir);
@@ -251,25 +251,4 @@ function alive(pid: number): boolean {
   }
 }
 
-function writeSynced(path: string, data: Uint8Array): void {
-  const fd = openSync(path, 'w');
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
-function fsyncPath(path: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    fsyncSync(fd);
-  } catch {
-    // some file systems refuse fsync on directories; the renames are still atomic
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}

@@ -2,7 +2,7 @@
  * Atomic file-system writes (STYLE.md, habit 4): write into a temporary sibling, fsync, rename. A
  * reader sees the old content or the new, never half of either; a failure leaves the old intact.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync, writeSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -10,7 +10,8 @@ function tmpSibling(target: string, tag: string): string {
   return join(dirname(target), `.${basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-function fsyncPath(path: string): void {
+/** fsync a file or directory; file systems that refuse it on directories are tolerated (renames stay atomic). */
+export function fsyncPath(path: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
@@ -19,6 +20,18 @@ function fsyncPath(path: string): void {
     // Some file systems refuse fsync on directories; the rename is still atomic there.
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes the whole buffer and fsyncs it before closing (the first half of temp + fsync + rename). */
+export function writeFileSynced(path: string, data: Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,1 +1,1 @@
-export { writeFileAtomic, writeJsonAtomic, writeDirAtomic } from './atomic.ts';
+export { fsyncPath, writeFileAtomic, writeFileSynced, writeJsonAtomic, writeDirAtomic } from './atomic.ts';

@@ -7,10 +7,11 @@
  * naming the newest. Written atomically (STYLE habit 4): a checkpoint is assembled in a temporary
  * folder, fsynced, then renamed into place, and only then does LATEST move to it.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors/index.ts';
+import { fsyncPath, writeFileSynced } from '../io/index.ts';
 import type { Normalization } from './normalization.ts';
 import type { RngState } from './rng.ts';
 
@@ -70,13 +71,13 @@ export function writeCheckpoint(
   writeFileSynced(join(tmp, 'tensors.bin'), new Uint8Array(data.buffer));
   const full: CheckpointManifest = { format: CHECKPOINT_FORMAT, ...manifest, tensors };
   writeFileSynced(join(tmp, 'manifest.json'), Buffer.from(JSON.stringify(full, null, 1)));
-  fsyncDir(tmp);
+  fsyncPath(tmp);
   const final = join(dir, name);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
   writeFileSynced(join(dir, '.LATEST.tmp'), Buffer.from(name + '\n'));
   renameSync(join(dir, '.LATEST.tmp'), join(dir, 'LATEST'));
-  fsyncDir(dir);
+  fsyncPath(dir);
 
   const all = readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old), { recursive: true, force: true });
@@ -130,23 +131,4 @@ export function restoreVariables(ckpt: LoadedCheckpoint, vars: [string, tf.Varia
   }
 }
 
-function writeFileSynced(path: string, data: Uint8Array): void {
-  const fd = openSync(path, 'w');
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
-function fsyncDir(path: string): void {
-  try {
-    const fd = openSync(path, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch {
-    // some filesystems do not allow fsync on directories; the renames are still atomic
-  }
-}
