@@ -106,18 +106,20 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     return { policy, acts, fit, replicates, importance, importanceNote };
   };
 
-  const given = o.policies.map((p) => p);
-  const behaviorIdx = given.findIndex((p) => p.kind === 'behavior');
-  const behavior = await evaluateOne(behaviorIdx >= 0 ? given[behaviorIdx] : behaviorPolicy());
+  // The behavior policy is always evaluated (every lift refers to it), first, and only once.
+  const behavior = await evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy());
   const results: Evaluated[] = [];
-  for (const p of given) results.push(p.kind === 'behavior' ? behavior : await evaluateOne(p));
-  const baseline = o.baseline ? await evaluateOne(o.baseline) : null;
+  for (const p of o.policies) results.push(p.kind === 'behavior' ? behavior : await evaluateOne(p));
+  // The live model may also be one of the policies (so that tools reading only `policies`, such as the
+  // export gate, find it): evaluated once.
+  const baseline = o.baseline ? (results.find((r) => r.policy === o.baseline) ?? (await evaluateOne(o.baseline))) : null;
 
   // Shared histogram edges: logged actions and every evaluated policy's.
   const A = d.actionDim;
   const edges = histogramEdges([o.batch.action, ...results.map((r) => r.acts.raw), ...(baseline ? [baseline.acts.raw] : [])], A, cfg.histogramBins);
   const weights = md?.reward_weights ?? {};
-  const toResult = (e: Evaluated): OpePolicyResult => policyResult(e, { d, cfg, nb, edges, weights, behavior, baseline });
+  const behaviorIs = weightedEstimates(d, o.batch.reward, new Float64Array(d.n), { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon }).pdwis;
+  const toResult = (e: Evaluated): OpePolicyResult => policyResult(e, { d, cfg, nb, edges, weights, behavior, baseline, behaviorIs });
 
   const empAll = discountedReturns(d, o.batch.reward, cfg.fqe.gamma);
   const complete = Array.from({ length: d.sessions }, (_, j) => j).filter((j) => !d.sessionCut[j] && d.ptr[j + 1] > d.ptr[j]);
@@ -128,6 +130,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const half = (ec.ci95[1] - ec.ci95[0]) / 2;
   const ok = Math.abs(vComplete - ec.mean) <= half + 0.1 * Math.abs(ec.mean);
   const bRes = toResult(behavior);
+  const policies = results.map((r) => (r === behavior ? bRes : toResult(r)));
   const ts = o.batch.requestTs;
   let [first, last] = [Infinity, -Infinity];
   for (let i = 0; i < ts.length; i++) {
@@ -170,8 +173,8 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     },
     logged_actions: summarizeActions(o.batch.action, A, edges),
     action_histogram_edges: edges,
-    policies: results.map((r) => (r === behavior ? bRes : toResult(r))),
-    baseline: baseline ? toResult(baseline) : null,
+    policies,
+    baseline: baseline ? (results.includes(baseline) ? policies[results.indexOf(baseline)] : toResult(baseline)) : null,
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -184,6 +187,8 @@ interface Context {
   weights: Record<string, number>;
   behavior: Evaluated;
   baseline: Evaluated | null;
+  /** PDWIS with all weights 1 (= the empirical discounted return over isHorizon steps) */
+  behaviorIs: number;
 }
 
 function policyResult(e: Evaluated, c: Context): OpePolicyResult {
@@ -198,7 +203,14 @@ function policyResult(e: Evaluated, c: Context): OpePolicyResult {
     return { name, weight: c.weights[name] ?? 1, v_hat: e.fit.value[h], ci95: bootstrapInterval(e.fit.value[h], e.replicates.map((x) => x[h])).ci95 };
   });
   const ood = oodSummary(d, c.nb, e.acts.pi);
-  const { verdict, reasons } = isBehavior ? { verdict: 'reference' as const, reasons: ['the logged behavior policy: the reference of every lift'] } : decide(vsBaseline ?? lift!, vsBaseline ? 'the live model' : 'the behavior policy', ood.share, cfg.shipMaxOod, e.importance);
+  // The reference's value under the same estimator: the live model's WDR, or for the behavior policy
+  // (weights all 1) its empirical return over the same horizon.
+  const ref = vsBaseline ? c.baseline! : c.behavior;
+  const refWdr = ref.policy.kind === 'behavior' ? c.behaviorIs : (ref.importance?.wdr.mean ?? null);
+  const wdr = e.importance && refWdr !== null ? { ...e.importance.wdr, reference: refWdr } : null;
+  const { verdict, reasons } = isBehavior
+    ? { verdict: 'reference' as const, reasons: ['the logged behavior policy: the reference of every lift'] }
+    : decide(vsBaseline ?? lift!, vsBaseline ? 'the live model' : 'the behavior policy', ood.share, cfg.shipMaxOod, wdr);
   return {
     name: e.policy.name,
     source: e.policy.source,
@@ -235,15 +247,16 @@ function difference(a: Evaluated, b: Evaluated): NonNullable<OpePolicyResult['li
 
 /**
  * ship: better than the reference with 95% confidence and in distribution; reject: worse with 95%
- * confidence; hold: everything else, with the reasons. Importance sampling disagreeing in sign with a
- * confident FQE lift turns ship into hold.
+ * confidence; hold: everything else, with the reasons. A doubly robust estimate whose whole interval
+ * lies below the reference's turns ship into hold.
  */
 export function decide(
   diff: { abs: number; ci95: [number, number]; rel: number | null },
   reference: string,
   oodShare: number,
   maxOod: number,
-  is: OpePolicyResult['importance'] | null,
+  /** the policy's WDR estimate and the same estimator's value of the reference (null without action_logp) */
+  wdr: { mean: number; ci95: [number, number]; reference: number } | null,
 ): { verdict: 'ship' | 'hold' | 'reject'; reasons: string[] } {
   const reasons: string[] = [];
   const pct = (x: number | null) => (x === null ? `${diff.abs >= 0 ? '+' : ''}${diff.abs.toPrecision(3)}` : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`);
@@ -254,9 +267,9 @@ export function decide(
     verdict = 'hold';
     reasons.push(`${(100 * oodShare).toFixed(0)}% of its actions are out of the logged distribution (limit ${(100 * maxOod).toFixed(0)}%): FQE extrapolates there`);
   }
-  if (is && verdict === 'ship' && is.wdr.ci95[1] < 0) {
+  if (wdr && verdict === 'ship' && wdr.ci95[1] < wdr.reference) {
     verdict = 'hold';
-    reasons.push('the doubly robust estimate disagrees (its interval is below 0)');
+    reasons.push(`the doubly robust estimate disagrees: ${wdr.mean.toPrecision(4)} [${wdr.ci95[0].toPrecision(4)}, ${wdr.ci95[1].toPrecision(4)}] is below ${reference}'s ${wdr.reference.toPrecision(4)}`);
   }
   return { verdict, reasons };
 }

@@ -34,14 +34,19 @@ const pct = (x: number | null | undefined): string => (x === null || x === undef
 const ci = (c: [number, number] | null | undefined, f: (x: number) => string = (x) => num(x)): string => (c ? `[${f(c[0])}, ${f(c[1])}]` : '');
 const date = (ms: number | null): string => (ms === null ? '–' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC');
 
+/** The policies, then the live model unless it is one of them. */
+function withBaseline(r: OpeReport): OpePolicyResult[] {
+  return r.baseline && !r.policies.some((p) => p.name === r.baseline!.name) ? [...r.policies, r.baseline] : r.policies;
+}
+
 function verdictBadge(p: OpePolicyResult): string {
   return `<span class="badge ${p.verdict}">${esc(p.verdict)}</span>`;
 }
 
 function summaryTable(r: OpeReport): string {
   const hasBaseline = r.baseline !== null;
-  const rows = [...r.policies, ...(r.baseline ? [r.baseline] : [])].map((p) => {
-    const isLive = p === r.baseline;
+  const rows = withBaseline(r).map((p) => {
+    const isLive = p.name === r.baseline?.name;
     const liftCell = p.lift ? `${pct(p.lift.rel)}<br><small>${ci(p.lift.rel_ci95, pct)}</small>` : '–';
     const liveCell = p.vs_baseline ? `${pct(p.vs_baseline.rel)}<br><small>${ci(p.vs_baseline.rel_ci95, pct)}</small>` : '–';
     const is = p.importance ? `${num(p.importance.pdwis.mean)} / ${num(p.importance.wdr.mean)}<br><small>ESS₀ ${num(p.importance.ess[0], 3)}</small>` : `<small>${esc(p.importance_note ?? '–')}</small>`;
@@ -61,7 +66,7 @@ function summaryTable(r: OpeReport): string {
 }
 
 function perResponseTable(r: OpeReport): string {
-  const all = [...r.policies, ...(r.baseline ? [r.baseline] : [])];
+  const all = withBaseline(r);
   const names = all[0]?.per_response.map((x) => x.name) ?? [];
   if (names.length === 0) return '<p>Per-response values are off (fqe.perResponse = false).</p>';
   const head = names.map((n) => `<th>${esc(n)}<br><small>w = ${num(r.data.reward_weights[n] ?? 1, 3)}</small></th>`).join('');
@@ -78,16 +83,16 @@ function changesTable(r: OpeReport): string {
   const live = r.baseline;
   const names = r.data.action_names;
   const rows = r.policies
-    .filter((p) => p.kind !== 'behavior')
+    .filter((p) => p.kind !== 'behavior' && p.name !== live.name)
     .map((p) => {
       const cells = names.map((_, j) => {
         const dm = p.actions.mean[j] - live.actions.mean[j];
-        return `<td class="n">${num(live.actions.mean[j], 3)} → ${num(p.actions.mean[j], 3)}<br><small class="${Math.abs(dm) > live.actions.std[j] ? 'bad' : ''}">Δ ${dm >= 0 ? '+' : ''}${num(dm, 2)}</small></td>`;
+        return `<td class="n">${num(live.actions.mean[j], 3)} → ${num(p.actions.mean[j], 3)}<br><small class="${Math.abs(dm) > r.logged_actions.std[j] ? 'bad' : ''}">Δ ${dm >= 0 ? '+' : ''}${num(dm, 2)}</small></td>`;
       });
       return `<tr><td><b>${esc(p.name)}</b><br><small>V̂ ${num(live.v_hat)} → ${num(p.v_hat)} (${pct(p.vs_baseline?.rel)})</small></td>${cells.join('')}</tr>`;
     });
   return `<h2>What changed since the live model (${esc(live.name)})</h2>
-  <p class="note">Mean α per dimension, live → new; Δ in red where it exceeds one standard deviation of the live model's α.</p>
+  <p class="note">Mean α per dimension, live → new; Δ in red where it exceeds one standard deviation of the logged α (the spread the data shows).</p>
   <table><thead><tr><th>policy</th>${names.map((n) => `<th>${esc(n)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
   <div class="grid" id="changes"></div>`;
 }
@@ -140,12 +145,20 @@ const R = REPORT;
 Chart.defaults.animation = false;
 Chart.defaults.font.size = 11;
 const COLORS = ['#1565c0','#c62828','#2e7d32','#6a1b9a','#ef6c00','#00838f','#5d4037','#ad1457','#9e9d24','#455a64'];
-const all = R.policies.concat(R.baseline ? [R.baseline] : []);
+const all = R.policies.concat(R.baseline && !R.policies.some(p => p.name === R.baseline.name) ? [R.baseline] : []);
 const color = (i) => COLORS[i % COLORS.length];
 function canvas(parent, cls, title){ const d=document.createElement('div'); d.className='chart '+(cls||''); const c=document.createElement('canvas'); d.appendChild(c); document.getElementById(parent).appendChild(d); return c; }
 // V̂ with intervals: floating bars [lo, hi] and the point estimate
 (function(){
-  const labels = all.map(p => p.name + (p === R.baseline ? ' (live)' : ''));
+  // The axis spans the values near the behavior policy's return (±60%); an estimate beyond it (a
+  // diverged or heavily penalised one) is named in its label instead of flattening every other bar.
+  const ref = Math.abs(R.behavior.empirical_all.mean) || 1;
+  const near = (v) => v > R.behavior.empirical_all.mean - 0.6 * ref && v < R.behavior.empirical_all.mean + 0.6 * ref;
+  const inside = all.flatMap(p => [p.v_hat, ...p.ci95]).concat([R.behavior.empirical_all.mean]).filter(near);
+  const span = Math.max(...inside) - Math.min(...inside) || ref * 0.1;
+  const step = Math.pow(10, Math.floor(Math.log10(span)));
+  const yMin = Math.floor((Math.min(...inside) - 0.1 * span) / step) * step, yMax = Math.ceil((Math.max(...inside) + 0.1 * span) / step) * step;
+  const labels = all.map(p => p.name + (R.baseline && p.name === R.baseline.name ? ' (live)' : '') + (near(p.v_hat) ? '' : ' (V̂ ' + Math.round(p.v_hat) + ', off scale)'));
   const ds = [
     { type:'bar', label:'FQE 95% CI', data: all.map(p => p.ci95), backgroundColor: all.map((p,i)=>color(i)+'55'), borderColor: all.map((p,i)=>color(i)), borderWidth:1 },
     { type:'scatter', label:'FQE V̂', data: all.map((p,i)=>({x: labels[i], y: p.v_hat})), backgroundColor:'#000', pointRadius:5, pointStyle:'line', borderWidth:3, borderColor:'#000' },
@@ -155,15 +168,21 @@ function canvas(parent, cls, title){ const d=document.createElement('div'); d.cl
     ds.push({ type:'scatter', label:'WDR', data: all.filter(p=>p.importance).map(p=>({x: labels[all.indexOf(p)], y: p.importance.wdr.mean})), backgroundColor:'#9c27b0', pointRadius:5, pointStyle:'rectRot' });
   }
   ds.push({ type:'line', label:'behavior (empirical return)', data: labels.map(()=>R.behavior.empirical_all.mean), borderColor:'#888', borderDash:[6,4], pointRadius:0, borderWidth:1 });
-  new Chart(canvas('values','wide'), { data:{ labels, datasets: ds }, options:{ maintainAspectRatio:false, scales:{ x:{ type:'category' }, y:{ title:{display:true,text:'V̂ (discounted return)'} } }, plugins:{ title:{display:true,text:'Estimated value per policy'} } } });
+  new Chart(canvas('values','wide'), { data:{ labels, datasets: ds }, options:{ maintainAspectRatio:false, scales:{ x:{ type:'category' }, y:{ min: yMin, max: yMax, title:{display:true,text:'V̂ (discounted return)'} } }, plugins:{ title:{display:true,text:'Estimated value per policy (bars: FQE 95% interval)'} } } });
   new Chart(canvas('values','wide'), { type:'bar', data:{ labels, datasets:[{ label:'out-of-distribution share', data: all.map(p=>100*p.ood.share), backgroundColor: all.map(p => p.ood.share > R.config.shipMaxOod ? '#c62828' : '#78909c') }] }, options:{ maintainAspectRatio:false, scales:{ y:{ min:0, max:100, title:{display:true,text:'% of states'} } }, plugins:{ title:{display:true,text:'Actions far from every logged action at similar states (limit '+Math.round(100*R.config.shipMaxOod)+'%)'} } } });
 })();
-// FQE training curves
+// FQE training curves: one chart per policy (their scales differ by orders of magnitude), V̂ of the
+// current iterate on the left axis, the TD loss on the right; the penalties of all in one chart.
 (function(){
-  const line = (key, title, ylab) => new Chart(canvas('curves'), { type:'line', data:{ datasets: all.map((p,i)=>({ label:p.name, data: p.fqe.curves.step.map((s,k)=>({x:s,y:p.fqe.curves[key][k]})), borderColor: color(i), pointRadius:0, borderWidth:1.5 })) }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', title:{display:true,text:'FQE step'} }, y:{ title:{display:true,text:ylab}, ticks:{ callback:(v)=>{ const x = Number(v); return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(1) : Number(x.toPrecision(3)); } } } }, plugins:{ title:{display:true,text:title} } } });
-  line('v_hat', 'V̂ of the current iterate', 'V̂');
-  line('td_loss', 'TD loss ½·TD² (scaled units)', 'loss');
-  line('penalty', 'CQL penalty α·(E_π Q − E_D Q)', 'penalty');
+  const fmt = (v) => { const x = Number(v); return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(1) : Number(x.toPrecision(3)); };
+  all.forEach((p, i) => {
+    const c = p.fqe.curves;
+    new Chart(canvas('curves'), { type:'line', data:{ datasets: [
+      { label:'V̂', yAxisID:'y', data: c.step.map((s,k)=>({x:s,y:c.v_hat[k]})), borderColor: color(i), pointRadius:0, borderWidth:1.8 },
+      { label:'TD loss', yAxisID:'y1', data: c.step.map((s,k)=>({x:s,y:c.td_loss[k]})), borderColor:'#9e9e9e', borderDash:[4,3], pointRadius:0, borderWidth:1.2 },
+    ] }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', min:0, max:c.step[c.step.length-1], title:{display:true,text:'FQE step'} }, y:{ position:'left', title:{display:true,text:'V̂'}, ticks:{ callback: fmt } }, y1:{ position:'right', grid:{ drawOnChartArea:false }, title:{display:true,text:'½·TD² (scaled)'}, ticks:{ callback: fmt } } }, plugins:{ title:{display:true,text:'FQE of ' + p.name} } } });
+  });
+  new Chart(canvas('curves'), { type:'line', data:{ datasets: all.map((p,i)=>({ label:p.name, data: p.fqe.curves.step.map((s,k)=>({x:s,y:p.fqe.curves.penalty[k]})), borderColor: color(i), pointRadius:0, borderWidth:1.5 })) }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', title:{display:true,text:'FQE step'} }, y:{ title:{display:true,text:'penalty (scaled)'}, ticks:{ callback: fmt } } }, plugins:{ title:{display:true,text:'CQL penalty α·(E_π Q − E_D Q)'} } } });
 })();
 // Action distributions per dim: logged vs each policy
 // The first set is the reference (filled); a constant policy is a 100% spike, so the y axis is cut at
@@ -180,7 +199,7 @@ function histCharts(parent, sets) {
 }
 histCharts('actions', [{ label:'logged', summary: R.logged_actions, color:'#9e9e9e', fill:'rgba(158,158,158,0.35)' }].concat(all.filter(p=>p.kind!=='behavior').map((p)=>({ label:p.name, summary:p.actions, color: color(all.indexOf(p)) }))));
 if (R.baseline && document.getElementById('changes')) {
-  histCharts('changes', [{ label: R.baseline.name+' (live)', summary: R.baseline.actions, color:'#607d8b', fill:'rgba(96,125,139,0.3)' }].concat(R.policies.filter(p=>p.kind!=='behavior').map((p)=>({ label:p.name, summary:p.actions, color: color(all.indexOf(p)) }))));
+  histCharts('changes', [{ label: R.baseline.name+' (live)', summary: R.baseline.actions, color:'#607d8b', fill:'rgba(96,125,139,0.3)' }].concat(R.policies.filter(p=>p.kind!=='behavior' && p.name!==R.baseline.name).map((p)=>({ label:p.name, summary:p.actions, color: color(all.indexOf(p)) }))));
 }
 // Importance sampling: effective sample size per step
 if (all.some(p => p.importance)) {

@@ -21,6 +21,12 @@ export interface Minibatch {
   notDone: tf.Tensor2D;
   /** [B, 1]: 1 − truncated. A truncated row has no known s′, so it is left out of the critic loss. */
   mask: tf.Tensor2D;
+  /**
+   * [B, 1]: the weight of the bootstrapped value in the critic target, γ^m·(1 − done) for rows whose
+   * target spans m logged steps (n-step returns: r then holds Σ_{k<m} γ^k r_{t+k} and s2 the state
+   * after them). Absent or null: one-step targets, weight γ·notDone.
+   */
+  discount?: tf.Tensor2D | null;
   /** [B·n, S]: s′ repeated n times row by row, when the algorithm asks for n > 0 repeats */
   s2Rep: tf.Tensor2D | null;
 }

@@ -40,6 +40,8 @@ export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqCo
  * Eq. (7): y = r + γ·(1 − done)·max_i [λ·min_j Q′_j(s′, a′_i) + (1 − λ)·max_j Q′_j(s′, a′_i)],
  * a′_i = ξ_φ′(s′, D(s′, z_i)), z_i ~ clip(N(0, 1), −zClip, zClip), i = 1…n.
  * s2Rep is s′ repeated n times row by row, z the [B·n, latent] samples. Returns y as [B, 1].
+ * With `discount` ([B, 1], n-step rows: γ^m·(1 − done)), y = r + discount·max_i[…] instead, r being
+ * the discounted sum of the m rewards and s′ the state after them.
  */
 export function computeTarget(
   nets: BcqNetworks,
@@ -48,6 +50,7 @@ export function computeTarget(
   s2Rep: tf.Tensor2D,
   z: tf.Tensor2D,
   cfg: Pick<BcqConfig, 'gamma' | 'lambda' | 'rho'>,
+  discount?: tf.Tensor2D | null,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const B = r.shape[0];
@@ -58,6 +61,7 @@ export function computeTarget(
     const qLambda =
       cfg.lambda === 1 ? minQ : tf.add(tf.mul(cfg.lambda, minQ), tf.mul(1 - cfg.lambda, tf.maximum(q1Next, q2Next)));
     const nextQ = tf.max(tf.reshape(qLambda, [B, -1]), 1, true) as tf.Tensor2D; // max over the n samples
+    if (discount) return tf.add(r, tf.mul(discount, nextQ));
     return tf.add(r, tf.mul(cfg.gamma, tf.mul(notDone, nextQ)));
   });
 }
@@ -128,7 +132,7 @@ export class Bcq implements Algorithm {
 
       // 2. Critics on the target of Eq. (7), computed without gradient.
       const zNext = normal(rng, B * cfg.numSamples, L, cfg.zClip);
-      const y = computeTarget(nets, mb.r, mb.notDone, s2Rep, zNext, cfg);
+      const y = computeTarget(nets, mb.r, mb.notDone, s2Rep, zNext, cfg, mb.discount);
       let q1!: tf.Tensor2D;
       const lossQ = this.optQ.minimize(() => {
         const t = computeCriticLoss(Q, mb.s, mb.a, y, mb.mask);

@@ -12,10 +12,20 @@ const posInt = () => z.int().positive();
 const prob = () => z.number().min(0).max(1);
 const layers = () => z.array(posInt()).min(1);
 
+/** Deviations from the paper's defaults, measured in src/rl/README.md §3. */
+export const NSTEP_DEFAULT = 3;
+export const REWARD_SCALE_DEFAULT = 'auto' as const;
+
 /** Fields shared by every algorithm: the TD machinery and the optimiser. */
 const commonShape = {
   batchSize: posInt().default(256).describe('minibatch size (paper §4.2: 256)'),
   gamma: prob().default(0.95).describe('discount factor γ (paper §4.2: 0.95)'),
+  nStep: posInt().default(NSTEP_DEFAULT).describe(
+    'critic targets bootstrap after n logged steps: y = Σ_{k<m} γ^k r_{t+k} + γ^m·Q′(s_{t+m}, ·), m = min(n, steps to the session end or cut) (paper: 1; default from src/rl/README.md §3)',
+  ),
+  rewardScale: z.union([z.number().positive(), z.literal('auto')]).default(REWARD_SCALE_DEFAULT).describe(
+    'rewards are multiplied by this for training; auto = 1 / mean |r| of the train rows (Q then counts discounted mean-reward steps); losses are in scaled units, reported Q in reward units (paper: 1; default from src/rl/README.md §3)',
+  ),
   targetUpdateInterval: posInt().default(10).describe('soft-update the target networks every L steps (paper: L = 10)'),
   eta: z.number().gt(0).max(1).default(0.05).describe('soft-update rate η_t: θ′ ← η·θ + (1−η)·θ′ (paper: 0.05)'),
   actorHidden: layers().default([256, 256]).describe('hidden ReLU widths of the actor / perturbation network'),

@@ -75,6 +75,8 @@ export interface TrainingReport {
   config: Record<string, unknown>;
   dataset: { rows: number; terminalRows: number; truncatedRows: number; stateDim: number; actionDim: number; fingerprint: string };
   actionNames?: string[];
+  /** the factor rewards were multiplied by for training (config rewardScale, 'auto' resolved); absent in reports before it existed */
+  rewardScale?: number;
   stepsDone: number;
   stepsRequested: number;
   resumedFrom: number | null;

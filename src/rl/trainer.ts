@@ -4,6 +4,11 @@
  * - Truncated rows (the data window cut the session; s′ unknown) stay in the data for the VAE and the
  *   actor but get weight 0 in the critic loss: their TD target has nothing to bootstrap from, and
  *   treating them as terminal would teach the critic that cut sessions end.
+ * - Critic targets span `nStep` logged steps (README §3): the rewards of the next m ≤ n rows of the
+ *   session, then γ^m·Q′ at the state after them (no bootstrap when the session ends inside; an n-step
+ *   window that reaches a truncated row bootstraps from that row's state, which is known).
+ * - Rewards are multiplied by `rewardScale` for training; the reported Q statistics are divided by it
+ *   again, so curves and reports read in reward units.
  * - All randomness comes from one Rng(seed): initialisation, minibatch indices, noise. Same seed + same
  *   backend → the same weights, bit for bit; `resume` restores the RNG with the weights, so an
  *   interrupted and resumed run equals an uninterrupted one.
@@ -89,7 +94,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         opts.stats?.action ?? dimStats(batch.action, batch.n, batch.actionDim),
       );
 
-  const data = prepareData(batch, norm);
+  const targets = targetOptions(algoCfg, batch.reward);
+  const data = prepareData(batch, norm, targets);
   const rng = new Rng(trainer.seed);
   const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
   let step = 0;
@@ -123,6 +129,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       fingerprint,
     },
     actionNames: opts.actionNames,
+    rewardScale: targets.rewardScale,
     stepsDone: step,
     stepsRequested: trainer.steps,
     resumedFrom: ckpt ? step : null,
@@ -176,13 +183,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       step += 1;
       for (const [k, v] of Object.entries(stats)) if (!Number.isFinite(v)) throw new NonFiniteError(k, step, v);
+      unscaleStats(stats, targets.rewardScale);
       interval.add(stats);
       progress.tick(step);
       opts.onStep?.(step, stats);
       if (step % trainer.logEvery === 0 || step === trainer.steps) {
         const means = interval.means();
         interval.reset();
-        const probe = probePolicy(algo, data, probeIdx, norm, rng);
+        const probe = probePolicy(algo, data, probeIdx, norm, rng, targets.rewardScale);
         appendRecord(curves, step, means, probe);
         progress.record(step, summarize(means, probe.qMean));
       }
@@ -231,26 +239,115 @@ export interface PreparedData {
   s2: Float32Array;
   notDone: Float32Array;
   mask: Float32Array;
+  /** n-step targets: the weight γ^m·(1 − done) of the bootstrapped value per row; null = one-step (γ·notDone) */
+  discount: Float32Array | null;
 }
 
-export function prepareData(b: TransitionBatch, norm: Normalization): PreparedData {
+/** How the critic targets are built from the logged rows (the algorithm config's fields). */
+export interface TargetOptions {
+  gamma: number;
+  /** rows per target (1 = the paper's one-step target) */
+  nStep: number;
+  /** rewards × rewardScale */
+  rewardScale: number;
+}
+
+const ONE_STEP: TargetOptions = { gamma: 0.95, nStep: 1, rewardScale: 1 };
+
+/**
+ * The target fields of an algorithm config (BC has none: it never builds a target). rewardScale 'auto'
+ * resolves to 1 / mean |r| over `reward` (the train rows), or 1 where that is 0 or not finite.
+ */
+export function targetOptions(cfg: AlgoConfig, reward?: ArrayLike<number>): TargetOptions {
+  const c = cfg as { gamma?: number; nStep?: number; rewardScale?: number | 'auto' };
+  let rewardScale = c.rewardScale ?? 1;
+  if (rewardScale === 'auto') {
+    if (!reward) throw new RangeError("rewardScale 'auto' needs the rewards it is computed from");
+    rewardScale = autoRewardScale(reward);
+  }
+  return { gamma: c.gamma ?? ONE_STEP.gamma, nStep: c.nStep ?? 1, rewardScale };
+}
+
+/** 1 / mean |r| (rewards in units of the mean logged reward per step); 1 for all-zero or non-finite rewards. */
+export function autoRewardScale(reward: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < reward.length; i++) s += Math.abs(reward[i]);
+  const m = s / Math.max(reward.length, 1);
+  return m > 0 && Number.isFinite(m) ? 1 / m : 1;
+}
+
+/**
+ * The normalised dataset. With nStep = n > 1 each row t carries an n-step target instead of the
+ * one-step one: r_t ← Σ_{k<m} γ^k r_{t+k}, s′_t ← the state after those m rows, discount γ^m·(1 − done),
+ * where m ≤ n stops early at the session's end (done: no bootstrap), at a truncated row t + m (whose
+ * own state is known and is bootstrapped from) or where the session's rows stop. A truncated row keeps
+ * mask 0 (its own s′ is unknown). Rows of a session must be consecutive and in step order (as ingest
+ * writes them); a gap just ends the window there.
+ */
+export function prepareData(b: TransitionBatch, norm: Normalization, targets: TargetOptions = ONE_STEP): PreparedData {
   const notDone = new Float32Array(b.n);
   const mask = new Float32Array(b.n);
   for (let i = 0; i < b.n; i++) {
     notDone[i] = b.done[i] ? 0 : 1;
     mask[i] = b.truncated[i] ? 0 : 1;
   }
-  return {
+  const base = {
     n: b.n,
     stateDim: b.stateDim,
     actionDim: b.actionDim,
     s: normalizeStates(b.state, norm),
     a: normalizeActions(b.action, norm),
-    r: Float32Array.from(b.reward),
-    s2: normalizeStates(b.nextState, norm),
     notDone,
     mask,
   };
+  const { gamma, nStep, rewardScale } = targets;
+  if (!(Number.isInteger(nStep) && nStep >= 1)) throw new RangeError(`nStep must be a positive integer, got ${nStep}`);
+  if (nStep === 1) {
+    const r = Float32Array.from(b.reward);
+    if (rewardScale !== 1) for (let i = 0; i < r.length; i++) r[i] *= rewardScale;
+    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null };
+  }
+  const S = b.stateDim;
+  const r = new Float32Array(b.n);
+  const discount = new Float32Array(b.n);
+  const next = new Float32Array(b.n * S);
+  const continues = (j: number) => j + 1 < b.n && b.sessionIndex[j + 1] === b.sessionIndex[j] && b.step[j + 1] === b.step[j] + 1;
+  for (let t = 0; t < b.n; t++) {
+    let g = 0;
+    let w = 1; // γ^(j − t)
+    let j = t;
+    for (;;) {
+      if (b.truncated[j] && j > t) {
+        // the window reaches a cut: bootstrap from the cut row's own (known) state after j − t rows
+        next.set(b.state.subarray(j * S, (j + 1) * S), t * S);
+        discount[t] = w;
+        break;
+      }
+      g += w * b.reward[j];
+      w *= gamma;
+      if (b.done[j] || b.truncated[j]) {
+        // session end (no bootstrap), or row t itself truncated (mask 0: its target is never used)
+        next.set(b.nextState.subarray(j * S, (j + 1) * S), t * S);
+        discount[t] = 0;
+        break;
+      }
+      if (j - t + 1 === nStep || !continues(j)) {
+        next.set(b.nextState.subarray(j * S, (j + 1) * S), t * S);
+        discount[t] = w;
+        break;
+      }
+      j++;
+    }
+    r[t] = g * rewardScale;
+  }
+  return { ...base, r, s2: normalizeStates(next, norm), discount };
+}
+
+/** Q statistics back into reward units (the losses stay in the scaled units they are minimised in). */
+const Q_STATS = ['qMean', 'qStd', 'targetMean'];
+function unscaleStats(stats: Record<string, number>, scale: number): void {
+  if (scale === 1) return;
+  for (const k of Q_STATS) if (k in stats) stats[k] /= scale;
 }
 
 /** B rows drawn uniformly with replacement from the run's RNG, as tensors. */
@@ -265,6 +362,7 @@ export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: n
     s2: tf.tensor2d(s2, [B, S]),
     notDone: tf.tensor2d(gatherRows(d.notDone, 1, idx, 1), [B, 1]),
     mask: tf.tensor2d(gatherRows(d.mask, 1, idx, 1), [B, 1]),
+    discount: d.discount ? tf.tensor2d(gatherRows(d.discount, 1, idx, 1), [B, 1]) : null,
     s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s2, S, idx, repeats), [B * repeats, S]) : null,
   };
 }
@@ -283,10 +381,11 @@ function gatherRows(src: Float32Array, dim: number, idx: Int32Array, times: numb
 function disposeMinibatch(mb: Minibatch): void {
   tf.dispose([mb.s, mb.a, mb.r, mb.s2, mb.notDone, mb.mask]);
   if (mb.s2Rep) mb.s2Rep.dispose();
+  if (mb.discount) mb.discount.dispose();
 }
 
-/** π on the probe states: per-dim mean/std of α (logged units) and mean/std of Q1(s, π(s)). */
-function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: Normalization, rng: Rng) {
+/** π on the probe states: per-dim mean/std of α (logged units) and mean/std of Q1(s, π(s)) (reward units). */
+function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: Normalization, rng: Rng, rewardScale: number) {
   const [S, A, m] = [d.stateDim, d.actionDim, idx.length];
   const s = new Float32Array(m * S);
   for (let i = 0; i < m; i++) s.set(d.s.subarray(idx[i] * S, (idx[i] + 1) * S), i * S);
@@ -308,6 +407,8 @@ function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: No
   if (q) {
     qMean = q.reduce((x, y) => x + y, 0) / m;
     qStd = Math.sqrt(Math.max(q.reduce((x, y) => x + y * y, 0) / m - qMean * qMean, 0));
+    qMean /= rewardScale;
+    qStd /= rewardScale;
     if (!Number.isFinite(qMean)) throw new NonFiniteError('Q1(s, π(s)) on the probe states', 0, qMean);
   }
   return { actionMean: mean, actionStd: sq.map((v, j) => Math.sqrt(Math.max(v - mean[j] * mean[j], 0))), qMean, qStd };

@@ -68,7 +68,9 @@ export function registerEvaluate(program: Command): void {
         if (names.has(p.name)) throw new InputError(`--policy: two policies are named '${p.name}'; name them with name=spec`, { field: '--policy' });
         names.add(p.name);
       }
-      const baseline = o.baseline !== undefined ? await ope.loadEvalPolicy(String(o.baseline), { ...dims, field: '--baseline' }) : null;
+      // A --baseline that is also a --policy is the same object: evaluated once, listed in policies too.
+      const same = o.baseline !== undefined ? specs.indexOf(String(o.baseline)) : -1;
+      const baseline = o.baseline === undefined ? null : same >= 0 ? policies[same] : await ope.loadEvalPolicy(String(o.baseline), { ...dims, field: '--baseline' });
       try {
         const report = await ope.evaluatePolicies({
           batch,
@@ -81,9 +83,10 @@ export function registerEvaluate(program: Command): void {
         });
         const files = ope.writeOpeReport(String(o.out), report);
         const fmt = (x: number) => x.toPrecision(5);
-        const lines = [...report.policies, ...(report.baseline ? [report.baseline] : [])].map((p) => {
+        const extra = report.baseline && !report.policies.some((p) => p.name === report.baseline!.name) ? [report.baseline] : [];
+        const lines = [...report.policies, ...extra].map((p) => {
           const lift = p.lift?.rel != null ? ` lift ${(100 * p.lift.rel).toFixed(1)}%` : '';
-          return `  ${p.name.padEnd(24)} V̂ ${fmt(p.v_hat)} [${fmt(p.ci95[0])}, ${fmt(p.ci95[1])}]${lift}  OOD ${(100 * p.ood.share).toFixed(0)}%  ${p === report.baseline ? 'live' : p.verdict}`;
+          return `  ${p.name.padEnd(24)} V̂ ${fmt(p.v_hat)} [${fmt(p.ci95[0])}, ${fmt(p.ci95[1])}]${lift}  OOD ${(100 * p.ood.share).toFixed(0)}%  ${p.name === report.baseline?.name ? 'live' : p.verdict}`;
         });
         const b = report.behavior;
         process.stdout.write(
@@ -96,7 +99,7 @@ export function registerEvaluate(program: Command): void {
           ].join('\n'),
         );
       } finally {
-        for (const p of [...policies, ...(baseline ? [baseline] : [])]) if (p.kind === 'fn') await p.dispose?.();
+        for (const p of new Set([...policies, ...(baseline ? [baseline] : [])])) if (p.kind === 'fn') await p.dispose?.();
       }
     });
 }

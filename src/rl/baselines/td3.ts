@@ -27,12 +27,13 @@ export function actor(mu: Mlp, s: tf.Tensor2D): tf.Tensor2D {
   return mlp(mu, s, 'tanh');
 }
 
-/** TD3 target: y = r + γ(1 − done)·min_j Q′_j(s′, clip(μ′(s′) + clip(σε, −c, c), −1, 1)). */
+/** TD3 target: y = r + γ(1 − done)·min_j Q′_j(s′, clip(μ′(s′) + clip(σε, −c, c), −1, 1)) (n-step rows: γ^m(1 − done), see Minibatch.discount). */
 export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config): tf.Tensor2D {
   return tf.tidy(() => {
     const smoothing = tf.clipByValue(tf.mul(noise, cfg.policyNoise), -cfg.noiseClip, cfg.noiseClip);
     const aNext = tf.clipByValue(tf.add(actor(nets.muTarget, mb.s2), smoothing), -1, 1) as tf.Tensor2D;
     const nextQ = tf.minimum(q(nets.QTarget.q1, mb.s2, aNext), q(nets.QTarget.q2, mb.s2, aNext));
+    if (mb.discount) return tf.add(mb.r, tf.mul(mb.discount, nextQ)); // n-step rows: γ^m·(1 − done)
     return tf.add(mb.r, tf.mul(cfg.gamma, tf.mul(mb.notDone, nextQ)));
   });
 }
