@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
 import { createAlgorithm } from '../../src/rl/algorithms.ts';
+import { initBackend } from '../../src/rl/backend.ts';
 import { readLatestCheckpoint, restoreVariables } from '../../src/rl/checkpoint.ts';
 import { ALGOS, runConfigSchema, splitRunConfig, type AlgoName } from '../../src/rl/config.ts';
 import { loadPolicy, train } from '../../src/rl/index.ts';
@@ -87,10 +88,20 @@ export interface StudyRow {
   train: { seconds: number; itPerSec: number; steps: number; dir: string } | null;
 }
 
+/** BCQ (seed s) − another policy (the same seed where it has one), paired over the same sessions. */
+export interface VersusRow {
+  bcq: string;
+  other: string;
+  discounted_return: Estimate;
+  relative: Estimate;
+}
+
 export interface StudyResult {
   options: Omit<StudyOptions, 'log'>;
   data: { trainRows: number; trainSessions: number; testSessions: number };
   rows: StudyRow[];
+  /** BCQ against every other trained or reference policy (empty without BCQ) */
+  versus: VersusRow[];
   commands: string[];
   seconds: { data: number; train: number; truth: number };
 }
@@ -176,6 +187,7 @@ async function criticView(dir: string, starts: Float32Array, states: Float32Arra
   const ckpt = readLatestCheckpoint(dir)!;
   const m = ckpt.manifest;
   const { trainer, algo: cfg } = splitRunConfig(m.config);
+  await initBackend(trainer.backend, { threads: trainer.threads }); // as loadPolicy does (training may have been cached)
   const algo = createAlgorithm(trainer.algo, m.stateDim, m.actionDim, cfg, new Rng(trainer.seed));
   try {
     restoreVariables(ckpt, algo.variables());
@@ -231,7 +243,9 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   o.log?.(`rolling out ${o.truthSessions} sessions per policy (seed ${o.truthSeed})`);
   const base = await roll(behaviorPolicy());
   const rows: StudyRow[] = [];
+  const results = new Map<string, RolloutResult>();
   const addRow = (name: string, kind: StudyRow['kind'], seed: number | null, r: RolloutResult, extra: Pick<StudyRow, 'criticQ0' | 'atBoxEdge' | 'train'>) => {
+    results.set(name, r);
     const c = compareResults(base, r, 'behavior', name);
     rows.push({ name, kind, seed, truth: pickMetrics(c.b), lift: c.diff, liftRelative: c.relative, ...extra });
   };
@@ -254,12 +268,21 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
       policy.dispose();
     }
   }
+  const versus: VersusRow[] = [];
+  for (const b of rows.filter((x) => x.kind === 'bcq')) {
+    for (const x of rows) {
+      if (x.kind === 'bcq' || (x.seed !== null && x.seed !== b.seed)) continue;
+      const c = compareResults(results.get(x.name)!, results.get(b.name)!, x.name, b.name);
+      versus.push({ bcq: b.name, other: x.name, discounted_return: c.diff.discounted_return, relative: c.relative.discounted_return });
+    }
+  }
   const tTruth = performance.now();
   const { log: _log, ...options } = o;
   return {
     options,
     data: { trainRows: data.batch.n, trainSessions: data.batch.sessionIds.length, testSessions: test.batch.sessionIds.length },
     rows,
+    versus,
     commands: commandsFor(o, runs),
     seconds: { data: (tData - t0) / 1000, train: (tTrain - tData) / 1000, truth: (tTruth - tTrain) / 1000 },
   };
@@ -299,6 +322,10 @@ export function markdownTable(r: StudyResult): string {
     lines.push(
       `| ${x.name} | ${ci(x.truth.discounted_return)} | ${lift} | ${rel} | ${f(x.truth.return.mean)} | ${f(x.truth.dwell_time.mean)} | ${f(x.truth.interaction_rate.mean, 4)} | ${x.criticQ0 === null ? '—' : f(x.criticQ0)} | ${x.atBoxEdge === null ? '—' : `${(100 * x.atBoxEdge).toFixed(1)}%`} |`,
     );
+  }
+  if (r.versus.length) {
+    lines.push('', '| BCQ − policy (same sessions, paired 95% CI) | discounted return | relative |', '|---|---|---|');
+    for (const v of r.versus) lines.push(`| ${v.bcq} − ${v.other} | ${ci(v.discounted_return)} | ${pct(v.relative)} |`);
   }
   return lines.join('\n');
 }
