@@ -1,0 +1,76 @@
+/**
+ * The embedded runner (`mtf run`): one machine, no Redis. It claims the run exactly as a trigger does
+ * and calls the same stage functions the BullMQ processors call, in order, recording each stage. A run
+ * that was interrupted (Ctrl-C, a crash) continues where it stopped when started again: finished
+ * stages are skipped, training resumes from its last checkpoint.
+ */
+import type { PipelineConfig } from '../config/pipeline.ts';
+import { oneLine } from '../errors/index.ts';
+import { claimRun, readStage, runOutcome, specOf, stageFinished, stageStarted, type RunOutcome, type RunRecord, type RunSpec } from './run.ts';
+import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
+
+export interface EmbeddedOptions {
+  rerun?: boolean;
+  say?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface EmbeddedResult {
+  record: RunRecord;
+  /** false: the run existed already and was not started again */
+  started: boolean;
+  outcome: RunOutcome;
+}
+
+export async function runEmbedded(pipeline: PipelineConfig, date: string, o: EmbeddedOptions = {}): Promise<EmbeddedResult> {
+  const say = o.say ?? (() => {});
+  const claim = claimRun(pipeline, date, 'embedded', { rerun: o.rerun });
+  if (!claim.claimed && claim.outcome.status !== 'running') {
+    say(`run ${claim.record.run_id} already ${claim.outcome.status} (${claim.outcome.detail}); --rerun starts a new attempt of a failed or rejected run`);
+    return { record: claim.record, started: false, outcome: claim.outcome };
+  }
+  const record = claim.record;
+  const spec = claim.claimed ? claim.spec : specOf(record);
+  say(`run ${spec.runId}: ${claim.claimed ? 'started' : 'continuing'} (logs ${pipeline.paths.logs}, window ${pipeline.ingest.window_days} days to ${date})`);
+
+  const run = async <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>): Promise<T> => {
+    const prev = readStage(spec, key);
+    if (prev?.status === 'done' && prev.result) {
+      say(`${key}: done earlier, skipped`);
+      return prev.result as T;
+    }
+    const rec = stageStarted(spec, key);
+    let lastPct = -10;
+    const ctx: StageContext = {
+      log: (line) => say(line),
+      progress: (pct, eta) => {
+        if (pct - lastPct < 10 && pct < 100) return;
+        lastPct = pct;
+        say(`${key}: ${pct.toFixed(0)}%${eta === null ? '' : `, ETA ${Math.ceil(eta)} s`}`);
+      },
+      signal: o.signal,
+    };
+    try {
+      const result = await fn(ctx);
+      stageFinished(spec, rec, result.status === 'stopped' ? 'interrupted' : 'done', result, null);
+      return result;
+    } catch (err) {
+      stageFinished(spec, rec, 'failed', null, oneLine(err));
+      throw err;
+    }
+  };
+
+  const keys = await planIngest(spec);
+  for (const key of keys) await run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx));
+  await run('ingest', (ctx) => mergeStage(spec, keys, ctx));
+  const trained = await run('train', (ctx) => trainStage(spec, ctx));
+  if (trained.status === 'stopped') {
+    say(`train: interrupted at step ${trained.steps}; run the same command again to continue from the checkpoint`);
+    return { record, started: true, outcome: { status: 'running', detail: 'interrupted in training' } };
+  }
+  await run('evaluate', (ctx) => evaluateStage(spec, ctx));
+  await run('publish', (ctx) => publishStage(spec, ctx));
+  return { record, started: true, outcome: runOutcome(record) };
+}
+
+export type { RunSpec };

@@ -1,0 +1,29 @@
+/**
+ * Public API of the pipeline stages: the run record (claim, stage records, outcome), the stage
+ * functions the BullMQ processors and the embedded runner share, and the embedded runner itself.
+ */
+export {
+  STAGES,
+  RUN_RECORD_FORMAT,
+  RunRecord,
+  StageRecord,
+  DATE_RE,
+  claimRun,
+  readRunRecord,
+  readStage,
+  listStages,
+  listRuns,
+  runOutcome,
+  runDirs,
+  runIdOf,
+  specOf,
+  stageStarted,
+  stageFinished,
+  workerName,
+  type RunSpec,
+  type RunOutcome,
+  type ClaimResult,
+  type StageName,
+} from './run.ts';
+export { planIngest, ingestShardStage, mergeStage, ingestStage, trainStage, evaluateStage, publishStage, versionOf, CANDIDATE, quietContext, type StageContext } from './stages.ts';
+export { runEmbedded, type EmbeddedOptions, type EmbeddedResult } from './embedded.ts';

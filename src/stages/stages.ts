@@ -1,0 +1,215 @@
+/**
+ * The stages of a pipeline run as plain functions: the embedded runner (`mtf run`) calls them in a row,
+ * the BullMQ processors (jobs/) call one each. Every stage reads what the previous one left in the
+ * run's directories (src/stages/run.ts) and writes its own output atomically, so a stage that is run
+ * again — a retry, a stalled job picked up by another worker — finds either nothing or a complete
+ * result, never half of one.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors/index.ts';
+import { runDirs, type RunSpec } from './run.ts';
+
+export interface StageContext {
+  /** a line for the job log / terminal */
+  log: (line: string) => void;
+  /** progress of this stage, 0…100, with an ETA when known */
+  progress: (percent: number, etaSeconds: number | null) => void;
+  /** abort = stop at the next safe point (training: checkpoint and return 'interrupted') */
+  signal?: AbortSignal;
+}
+
+export const quietContext: StageContext = { log: () => {}, progress: () => {} };
+
+function windowOf(spec: RunSpec) {
+  return { endDate: spec.date, days: spec.pipeline.ingest.window_days };
+}
+
+function rewardOf(spec: RunSpec) {
+  return { weights: { ...spec.pipeline.ingest.reward_weights! } };
+}
+
+// ---- ingest: plan → shards (fan-out) → merge ----
+
+/** The shard keys of the run's window (one per dt= partition), in read order. */
+export async function planIngest(spec: RunSpec): Promise<string[]> {
+  const { planShards } = await import('../data/shards.ts');
+  const plan = planShards(spec.pipeline.paths.logs, windowOf(spec));
+  if (plan.length === 0) {
+    throw new InputError(`${spec.pipeline.paths.logs}: no log files for the window ending ${spec.date} (${spec.pipeline.ingest.window_days} days)`, { file: spec.pipeline.paths.logs });
+  }
+  return plan.map((s) => s.key);
+}
+
+export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageContext) {
+  const { planShards, readShard } = await import('../data/shards.ts');
+  const shard = planShards(spec.pipeline.paths.logs, windowOf(spec)).find((s) => s.key === key);
+  if (!shard) throw new InputError(`${spec.pipeline.paths.logs}: partition ${key} of the run's window is gone (it was there when the run was planned)`, { file: spec.pipeline.paths.logs });
+  const out = join(runDirs(spec).shards, key);
+  const meta = await readShard({ shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, onProgress: ctx.log });
+  const rejected = Object.values(meta.rows_rejected).reduce((a, b) => a + (b ?? 0), 0);
+  ctx.log(`shard ${key}: ${meta.files.length} files, ${meta.rows_read} rows read, ${rejected} rejected`);
+  return { shard: key, dir: out, files: meta.files.length, rows_read: meta.rows_read, rows_kept: meta.rows, rows_rejected: rejected };
+}
+
+export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContext) {
+  const { mergeShards } = await import('../data/shards.ts');
+  const dirs = runDirs(spec);
+  const shards = keys.map((k) => join(dirs.shards, k));
+  const ing = spec.pipeline.ingest;
+  const r = await mergeShards({
+    logs: spec.pipeline.paths.logs,
+    window: windowOf(spec),
+    reward: rewardOf(spec),
+    out: dirs.trajectories,
+    shards,
+    inactivityGapMinutes: ing.inactivity_gap_minutes,
+    testFraction: ing.test_fraction,
+  });
+  const rep = r.report;
+  ctx.log(`ingest: ${rep.rows_read} rows → ${rep.sessions} sessions (${rep.train_sessions} train / ${rep.test_sessions} test), ${rep.sessions_dropped} dropped`);
+  return { trajectories: dirs.trajectories, rows_read: rep.rows_read, sessions: rep.sessions, transitions: rep.transitions, sessions_dropped: rep.sessions_dropped };
+}
+
+/** The whole ingest in one process (the embedded runner): the same shards and merge, one after another. */
+export async function ingestStage(spec: RunSpec, ctx: StageContext) {
+  const keys = await planIngest(spec);
+  for (const [i, key] of keys.entries()) {
+    await ingestShardStage(spec, key, ctx);
+    ctx.progress((100 * (i + 1)) / (keys.length + 1), null);
+  }
+  return mergeStage(spec, keys, ctx);
+}
+
+// ---- train ----
+
+export async function trainStage(spec: RunSpec, ctx: StageContext) {
+  const { readTrajectories } = await import('../data/index.ts');
+  const { train } = await import('../rl/index.ts');
+  const dirs = runDirs(spec);
+  const t = spec.pipeline.train;
+  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'train');
+  // A retry or a stalled job picked up elsewhere continues from the last checkpoint.
+  const resume = existsSync(join(dirs.train, 'checkpoints', 'LATEST'));
+  if (resume) ctx.log(`train: resuming from ${join(dirs.train, 'checkpoints')}`);
+  const t0 = performance.now();
+  let first: number | null = null;
+  let lastReport = 0;
+  const { policy, report } = await train({
+    batch,
+    stats: { state: metadata.state_stats, action: metadata.action_stats },
+    actionNames: metadata.action_names,
+    config: { ...t.config, algo: t.algo, steps: t.steps, checkpointEvery: t.checkpoint_every },
+    outDir: dirs.train,
+    resume,
+    progress: 'none',
+    signal: ctx.signal,
+    onStep: (step) => {
+      first ??= step - 1;
+      const now = performance.now();
+      if (now - lastReport < 1000 && step < t.steps) return;
+      lastReport = now;
+      const rate = (step - first) / Math.max((now - t0) / 1000, 1e-9);
+      ctx.progress((100 * step) / t.steps, rate > 0 ? (t.steps - step) / rate : null);
+    },
+  });
+  policy.dispose();
+  ctx.log(`train ${report.algo}: ${report.status} at step ${report.stepsDone}/${report.stepsRequested}, ${report.itPerSec.toFixed(1)} it/s on ${report.backend}`);
+  return { status: report.status, train: dirs.train, steps: report.stepsDone, algo: report.algo, it_per_s: report.itPerSec, resumed: resume };
+}
+
+// ---- evaluate: the candidate, the live model and the references ----
+
+export const CANDIDATE = 'candidate';
+
+export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
+  const { readTrajectories } = await import('../data/index.ts');
+  const ope = await import('../ope/index.ts');
+  const { loadEvalPolicy } = await import('../ope/policies.ts');
+  const { OpeConfigSchema } = await import('../ope/config.ts');
+  const { readCurrent, modelDir } = await import('../export/index.ts');
+  const dirs = runDirs(spec);
+  const p = spec.pipeline;
+  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'test');
+  const parsed = OpeConfigSchema.safeParse(p.evaluate.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`pipeline ${p.name}: field 'evaluate.config.${issue.path.join('.')}': ${issue.message}`, { field: `evaluate.config.${issue.path.join('.')}` });
+  }
+  const dims = { stateDim: batch.stateDim, actionDim: batch.actionDim, backend: parsed.data.backend };
+  const policies = [await loadEvalPolicy(`${CANDIDATE}=${dirs.train}`, { ...dims, field: 'candidate' })];
+  for (const s of p.evaluate.policies) policies.push(await loadEvalPolicy(s, { ...dims, field: 'evaluate.policies' }));
+  const live = readCurrent(p.paths.store, p.publish.model);
+  const baseline = live ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' }) : null;
+  try {
+    const report = await ope.evaluatePolicies({
+      batch,
+      metadata,
+      dataDir: dirs.trajectories,
+      policies,
+      baseline,
+      config: parsed.data,
+      onProgress: (line) => ctx.log(`evaluate: ${line}`),
+    });
+    const files = ope.writeOpeReport(dirs.ope, report);
+    const all = [...report.policies, ...(report.baseline && !report.policies.some((x) => x.name === report.baseline!.name) ? [report.baseline] : [])];
+    const values = Object.fromEntries(all.map((x) => [x.name, { v_hat: x.v_hat, ci95: x.ci95 }]));
+    ctx.log(`evaluate: ${all.map((x) => `${x.name} V̂ ${x.v_hat.toPrecision(4)} [${x.ci95[0].toPrecision(4)}, ${x.ci95[1].toPrecision(4)}]`).join('; ')}`);
+    return { report: files.json, html: files.html, live: baseline?.name ?? null, values };
+  } finally {
+    for (const x of new Set([...policies, ...(baseline ? [baseline] : [])])) if (x.kind === 'fn') await x.dispose?.();
+  }
+}
+
+// ---- publish: export, gate, store (exactly one version per run) ----
+
+export function versionOf(spec: RunSpec): string {
+  return spec.runId;
+}
+
+export async function publishStage(spec: RunSpec, ctx: StageContext) {
+  const exp = await import('../export/index.ts');
+  const { writeFileAtomic } = await import('../io/index.ts');
+  const dirs = runDirs(spec);
+  const p = spec.pipeline;
+  const version = versionOf(spec);
+  const dir = join(exp.modelDir(p.paths.store, p.publish.model), version);
+  // Run again after a crash? The version directory appears atomically (rename), so it is either
+  // absent (export again) or complete: then only CURRENT may lag behind, if the crash fell between
+  // the rename and the CURRENT write.
+  if (existsSync(join(dir, exp.MANIFEST_FILE))) {
+    const m = exp.ManifestSchema.parse(JSON.parse(readFileSync(join(dir, exp.MANIFEST_FILE), 'utf8')));
+    const current = exp.readCurrent(p.paths.store, p.publish.model);
+    if (m.status === 'published' && current !== version && current === m.replaces) {
+      writeFileAtomic(join(exp.modelDir(p.paths.store, p.publish.model), exp.CURRENT_FILE), version + '\n');
+      ctx.log(`publish: ${version} was written by an earlier try; CURRENT moved to it now`);
+    } else ctx.log(`publish: ${version} was written by an earlier try (${m.status}); nothing to do`);
+    return { version, decision: m.gate.decision, reason: m.gate.reason, dir, current: exp.readCurrent(p.paths.store, p.publish.model) };
+  }
+  try {
+    const v = await exp.exportModel({
+      checkpoint: dirs.train,
+      opeReport: join(dirs.ope, 'ope-report.json'),
+      storeDir: p.paths.store,
+      name: p.publish.model,
+      data: dirs.trajectories,
+      candidate: CANDIDATE,
+      tolerance: p.publish.tolerance,
+      keep: p.publish.keep,
+      version,
+    });
+    ctx.log(`publish: ${version} ${v.manifest.gate.decision}: ${v.manifest.gate.reason}`);
+    return { version, decision: v.manifest.gate.decision, reason: v.manifest.gate.reason, dir: v.dir, current: exp.readCurrent(p.paths.store, p.publish.model) };
+  } catch (err) {
+    if (!(err instanceof exp.GateRejectedError)) throw err;
+    // A rejection is a decision, not a failure of the stage: the run ends 'rejected', CURRENT unchanged.
+    ctx.log(`publish: ${version} rejected: ${err.message}`);
+    return { version, decision: 'rejected', reason: err.message, dir, current: exp.readCurrent(p.paths.store, p.publish.model) };
+  }
+}
+
+/** Shard keys whose shard directories exist (status, tests). */
+export function shardsOnDisk(spec: RunSpec): string[] {
+  const d = runDirs(spec).shards;
+  return existsSync(d) ? readdirSync(d).filter((x) => !x.startsWith('.')).sort() : [];
+}

@@ -1,0 +1,67 @@
+/**
+ * The embedded runner end to end on a tiny simulated log: claims the run, runs ingest (shards + merge),
+ * train, evaluate and publish, publishes exactly one version, and a second call for the same date does
+ * not start a second run. An interrupted training continues from its checkpoint when run again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listStages, readRunRecord, runEmbedded, specOf } from '../../src/stages/index.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { END_DATE, simulatedLogs, tinyPipeline } from './fixtures.ts';
+
+test('mtf run (embedded): one run per date, one model, stages recorded', { timeout: 300_000 }, async () => {
+  const work = tempDir();
+  const logs = await simulatedLogs(join(work, 'logs'));
+  const p = tinyPipeline(work, logs);
+  const lines: string[] = [];
+  const r = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
+  assert.equal(r.started, true);
+  assert.equal(r.outcome.status, 'published', lines.join('\n'));
+  const versions = readdirSync(join(p.paths.store, 'fusion')).filter((d) => !d.startsWith('.') && d !== 'CURRENT');
+  assert.deepEqual(versions, ['nightly-2026-11-20']);
+  assert.equal(readFileSync(join(p.paths.store, 'fusion', 'CURRENT'), 'utf8').trim(), 'nightly-2026-11-20');
+  const stages = listStages(specOf(readRunRecord(p, END_DATE)!)).map((s) => `${s.stage}:${s.status}`);
+  assert.deepEqual(stages, ['ingest-dt=2026-11-18:done', 'ingest-dt=2026-11-19:done', 'ingest-dt=2026-11-20:done', 'ingest:done', 'train:done', 'evaluate:done', 'publish:done']);
+
+  // The same date again: nothing runs, nothing is published twice.
+  const again = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
+  assert.equal(again.started, false);
+  assert.equal(again.outcome.status, 'published');
+  assert.equal(readdirSync(join(p.paths.store, 'fusion')).filter((d) => d.startsWith('nightly-')).length, 1);
+
+  // The next day's run evaluates against the live model and gates against it.
+  const next = await runEmbedded(p, '2026-11-21', { say: (l) => lines.push(l) });
+  assert.ok(['published', 'rejected'].includes(next.outcome.status), next.outcome.detail);
+  const ope = JSON.parse(readFileSync(join(p.paths.artifacts, 'runs', 'nightly', '2026-11-21', 'a1', 'ope', 'ope-report.json'), 'utf8'));
+  assert.equal(ope.baseline?.name, 'fusion@nightly-2026-11-20', 'the live model is the baseline');
+});
+
+test('mtf run (embedded): an interrupted training continues from its checkpoint', { timeout: 300_000 }, async () => {
+  const work = tempDir();
+  const logs = await simulatedLogs(join(work, 'logs'));
+  const p = tinyPipeline(work, logs, { steps: 80, checkpointEvery: 10 });
+  const abort = new AbortController();
+  const first = await runEmbedded(p, END_DATE, {
+    signal: abort.signal,
+    say: (l) => {
+      if (/^train: [3-9]\d%/.test(l)) abort.abort();
+    },
+  });
+  assert.equal(first.outcome.status, 'running', 'stopped in training');
+  const spec = specOf(first.record);
+  const stopped = listStages(spec).find((s) => s.stage === 'train')!;
+  assert.equal(stopped.status, 'interrupted');
+  const stepAtStop = Number(stopped.result!.steps);
+  assert.ok(stepAtStop > 0 && stepAtStop < 80, `stopped at ${stepAtStop}`);
+  const lines: string[] = [];
+  const second = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
+  assert.equal(second.outcome.status, 'published', lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('ingest: done earlier, skipped')), 'ingest is not redone');
+  const train = listStages(spec).find((s) => s.stage === 'train')!;
+  assert.equal(train.result!.resumed, true);
+  assert.equal(train.result!.steps, 80);
+  assert.equal(train.tries, 2);
+  assert.ok(existsSync(join(p.paths.store, 'fusion', 'nightly-2026-11-20', 'policy.onnx')));
+});
