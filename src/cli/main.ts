@@ -13,6 +13,8 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerTruth } from './commands/truth.ts';
 import { registerExport } from './commands/export.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerRun } from './commands/run.ts';
+import { registerQueueCommands } from './commands/queue.ts';
 
 export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
 
@@ -22,6 +24,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerDemo(program);
+  registerRun(program);
   registerIngest(program);
   registerTrain(program);
   registerEvaluate(program);
@@ -29,6 +32,7 @@ export function buildProgram(): Command {
   registerTruth(program);
   registerExport(program);
   registerServe(program);
+  registerQueueCommands(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

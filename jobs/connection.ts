@@ -1,0 +1,50 @@
+/**
+ * Redis for the queues: `REDIS_URL` (redis://[user:password@]host:port[/db], rediss:// for TLS;
+ * default redis://127.0.0.1:6379) and a key prefix (`MTF_QUEUE_PREFIX`, default `mtf`). With Redis
+ * Cluster, give the prefix a hash tag — `{mtf}` — so that every key of a queue lands in one slot, as
+ * BullMQ requires.
+ */
+import type { RedisOptions } from 'bullmq';
+import { InputError } from '../src/errors/index.ts';
+
+export interface QueueConnection {
+  /** ioredis options (BullMQ creates its connections from them) */
+  redis: RedisOptions;
+  prefix: string;
+  /** the URL with the password masked, for logs */
+  display: string;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_PREFIX = 'mtf';
+
+export function queueConnection(env: NodeJS.ProcessEnv = process.env, over: { url?: string; prefix?: string } = {}): QueueConnection {
+  const text = over.url ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InputError(`REDIS_URL: not a URL: '${text}' (expected redis://host:port or rediss://… for TLS)`, { field: 'REDIS_URL' });
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InputError(`REDIS_URL: expected redis:// or rediss://, got '${url.protocol}//'`, { field: 'REDIS_URL' });
+  }
+  const db = url.pathname && url.pathname !== '/' ? Number(url.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new InputError(`REDIS_URL: database '${url.pathname.slice(1)}' is not a number`, { field: 'REDIS_URL' });
+  const prefix = over.prefix ?? env.MTF_QUEUE_PREFIX ?? DEFAULT_PREFIX;
+  if (!/^[{}A-Za-z0-9_.-]+$/.test(prefix)) throw new InputError(`MTF_QUEUE_PREFIX: letters, digits, _ . - and {} only, got '${prefix}'`, { field: 'MTF_QUEUE_PREFIX' });
+  const redis: RedisOptions = {
+    host: url.hostname || '127.0.0.1',
+    port: url.port ? Number(url.port) : 6379,
+    db,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    tls: url.protocol === 'rediss:' ? { servername: url.hostname } : undefined,
+    // BullMQ workers block on Redis; they must wait for a reconnect rather than fail a command.
+    maxRetriesPerRequest: null,
+    // Reconnect forever, backing off to 2 s: a restarted Redis is picked up again.
+    retryStrategy: (times: number) => Math.min(100 * times, 2000),
+  };
+  const display = `${url.protocol}//${url.username ? `${url.username}:***@` : url.password ? ':***@' : ''}${url.host}${db ? `/${db}` : ''}`;
+  return { redis, prefix, display };
+}

@@ -1,0 +1,117 @@
+/**
+ * The processor of every stage queue, run sandboxed (a child process per concurrent job, see
+ * jobs/sandbox.mjs): training and evaluation keep a core busy for minutes, and in the worker's own
+ * process they would starve its lock renewals until BullMQ declared the job stalled.
+ *
+ * Per job: skip it if its stage record says done (a re-added flow never redoes work); record the
+ * start; run the stage function; record the outcome. Errors decide what BullMQ does next:
+ *   InputError (bad file, bad config), NonFiniteError (NaN in training: a retry from the same
+ *   checkpoint diverges again) → UnrecoverableError: failed at once, reason on the job;
+ *   anything else → thrown as is: retried with exponential backoff up to `jobs.attempts`.
+ * Cancellation (the worker got SIGTERM): training checkpoints and the job goes back to the queue
+ * without using up an attempt (moveToDelayed + DelayedError), to resume on any worker.
+ */
+import { InputError, oneLine } from '../../src/errors/index.ts';
+import {
+  evaluateStage,
+  ingestShardStage,
+  mergeStage,
+  publishStage,
+  readStage,
+  stageFinished,
+  stageStarted,
+  trainStage,
+  type StageContext,
+} from '../../src/stages/index.ts';
+import type { StageJobData, StageJobName } from '../queues.ts';
+
+/** The part of BullMQ's sandboxed job this processor uses. */
+export interface SandboxedJob {
+  id?: string;
+  name: string;
+  data: StageJobData;
+  attemptsMade: number;
+  opts: { attempts?: number };
+  updateProgress(progress: object | number): Promise<void>;
+  log(row: string): Promise<void>;
+  moveToDelayed(timestamp: number, token?: string): Promise<void>;
+}
+
+function named(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+const isUnrecoverable = (err: unknown) => err instanceof InputError || (err instanceof Error && (err.name === 'NonFiniteError' || err.name === 'InputError' || err.name === 'GateRejectedError'));
+
+export default async function processStage(job: SandboxedJob, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const name = job.name as StageJobName;
+  const spec = job.data.run;
+  const key = name === 'shard' ? `ingest-${job.data.shard}` : name === 'merge' ? 'ingest' : name;
+  const prev = readStage(spec, key);
+  if (prev?.status === 'done' && prev.result) {
+    await job.log(`${key}: done earlier (${prev.worker}, ${prev.finished_at}); not run again`);
+    return prev.result;
+  }
+  const rec = stageStarted(spec, key);
+  const tag = `[${spec.runId} ${key}]`;
+  let lastProgress = 0;
+  const ctx: StageContext = {
+    log: (line) => {
+      process.stdout.write(`${tag} ${line}\n`);
+      void job.log(line).catch(() => {});
+    },
+    progress: (percent, eta) => {
+      const now = Date.now();
+      if (now - lastProgress < 1000 && percent < 100) return;
+      lastProgress = now;
+      void job.updateProgress({ stage: key, percent: Math.round(percent * 10) / 10, eta_s: eta === null ? null : Math.ceil(eta) }).catch(() => {});
+    },
+    signal,
+  };
+  ctx.log(`started on ${rec.worker} (try ${rec.tries}, attempt ${job.attemptsMade + 1} of ${job.opts.attempts ?? 1})`);
+  let result: Record<string, unknown>;
+  try {
+    switch (name) {
+      case 'shard':
+        result = await ingestShardStage(spec, job.data.shard!, ctx);
+        break;
+      case 'merge':
+        result = await mergeStage(spec, job.data.shards!, ctx);
+        break;
+      case 'train':
+        result = await trainStage(spec, ctx);
+        break;
+      case 'evaluate':
+        result = await evaluateStage(spec, ctx);
+        break;
+      case 'publish':
+        result = await publishStage(spec, ctx);
+        break;
+      default:
+        throw new InputError(`job ${job.id}: unknown stage job '${name}'`);
+    }
+  } catch (err) {
+    const final = isUnrecoverable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const reason = `${key}: ${oneLine(err)}`;
+    stageFinished(spec, rec, final ? 'failed' : 'retrying', null, oneLine(err));
+    ctx.log(`${final ? 'failed' : 'failed, will retry'}: ${oneLine(err)}`);
+    if (isUnrecoverable(err)) throw named('UnrecoverableError', reason);
+    throw err;
+  }
+  if (result.status === 'stopped') {
+    // SIGTERM: the trainer wrote a checkpoint; hand the job back without spending an attempt.
+    stageFinished(spec, rec, 'interrupted', result, null);
+    ctx.log(`interrupted at step ${result.steps}: back to the queue, resumes from the checkpoint`);
+    await job.moveToDelayed(Date.now() + 500, token);
+    throw named('DelayedError', 'interrupted by worker shutdown; requeued');
+  }
+  stageFinished(spec, rec, 'done', result, null);
+  ctx.log(`done`);
+  if (name === 'publish' && result.decision !== 'published') {
+    // The run ends here, rejected: CURRENT did not move. The job fails so that nobody misses it.
+    throw named('UnrecoverableError', `gate rejected ${result.version}: ${result.reason}`);
+  }
+  return result;
+}

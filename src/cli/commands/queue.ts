@@ -1,0 +1,117 @@
+/**
+ * The commands of the nightly system on Redis: trigger, schedule, worker, status, dashboard. They
+ * wire the CLI to jobs/ (loaded only when one of them runs).
+ */
+import type { Command } from 'commander';
+import { InputError } from '../../errors/index.ts';
+import { DATE_RE } from '../../stages/run.ts';
+import { parseNumberFlag } from '../flags.ts';
+import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
+
+const REDIS_HELP = 'Redis from REDIS_URL (redis://[user:pass@]host:port[/db], rediss:// for TLS), key prefix from MTF_QUEUE_PREFIX (default mtf; {mtf} for Redis Cluster)';
+
+async function connection(o: { redisUrl?: string; prefix?: string }) {
+  const { queueConnection } = await import('../../../jobs/connection.ts');
+  return queueConnection(process.env, { url: o.redisUrl, prefix: o.prefix });
+}
+
+function redisOptions(cmd: Command): Command {
+  return cmd.option('--redis-url <url>', 'overrides REDIS_URL').option('--prefix <p>', 'overrides MTF_QUEUE_PREFIX');
+}
+
+export function registerQueueCommands(program: Command): void {
+  redisOptions(
+    pipelineOptions(
+      program.command('trigger').description(`start the pipeline's run for one data date as a BullMQ flow (a backfill, or by hand); a run that exists is not started twice. ${REDIS_HELP}`),
+    ),
+  )
+    .option('--date <YYYY-MM-DD>', 'the data date; required')
+    .option('--rerun', 'start a new attempt of a run that failed or was rejected')
+    .action(async (o: Record<string, string | boolean | undefined> & { date?: string }) => {
+      if (!o.date || !DATE_RE.test(o.date)) throw new InputError(`--date: expected YYYY-MM-DD, got '${o.date ?? ''}'`, { field: '--date' });
+      const pipeline = pipelineFrom(o as never, { logs: true });
+      const conn = await connection(o as never);
+      const { triggerRun } = await import('../../../jobs/trigger.ts');
+      const r = await triggerRun(conn, pipeline, o.date, 'manual', { rerun: !!o.rerun });
+      const what = r.action === 'exists' ? `exists (${r.outcome.status}${r.outcome.detail ? `: ${r.outcome.detail}` : ''}); nothing started` : `${r.action}: ${r.shards.length} ingest shards → train → evaluate → publish on ${conn.display}`;
+      process.stdout.write(`${r.record.run_id}: ${what}\n`);
+    });
+
+  redisOptions(
+    pipelineOptions(program.command('schedule').description(`upsert the pipeline's BullMQ job scheduler (one per pipeline; running it again changes it). ${REDIS_HELP}`)),
+  )
+    .option('--cron <pattern>', 'cron pattern (default: the pipeline\'s schedule.cron, "0 3 * * *")')
+    .option('--tz <zone>', 'IANA time zone of the pattern and the data date (default: schedule.tz)')
+    .option('--remove', 'remove the scheduler instead')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const base = pipelineFrom(o as never);
+      const pipeline = { ...base, schedule: { ...base.schedule, cron: (o.cron as string) ?? base.schedule.cron, tz: (o.tz as string) ?? base.schedule.tz } };
+      const conn = await connection(o as never);
+      const { upsertSchedule, removeSchedule, checkTimeZone } = await import('../../../jobs/schedule.ts');
+      if (o.remove) {
+        const removed = await removeSchedule(conn, pipeline);
+        process.stdout.write(`${pipeline.name}: scheduler ${removed ? 'removed' : 'was not there'}\n`);
+        return;
+      }
+      checkTimeZone(pipeline.schedule.tz);
+      const s = await upsertSchedule(conn, pipeline);
+      process.stdout.write(
+        `${s.id}: "${pipeline.schedule.cron}" (${pipeline.schedule.tz}) on ${conn.display}; next run ${s.next ? new Date(s.next).toISOString() : 'unknown'}; ` +
+          `each run processes the data date ${pipeline.schedule.lag_days} day(s) before its day. Start workers with \`mtf worker\`.\n`,
+      );
+    });
+
+  redisOptions(program.command('worker').description(`run BullMQ workers for the pipeline's queues until SIGTERM/SIGINT (which checkpoints training and exits cleanly). ${REDIS_HELP}`))
+    .option('--queues <list>', 'comma-separated: trigger,ingest,train,evaluate,publish (default all)')
+    .option('--concurrency <n>', 'concurrent jobs per queue in this process (default 1)')
+    .option('--lock-ms <n>', 'job lock duration: a dead worker\'s job moves to another worker after this (default 30000)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
+    .option('--dashboard-port <port>', 'serve the Bull Board dashboard on 127.0.0.1:<port>')
+    .action(async (o: Record<string, string | undefined>) => {
+      const { QUEUES } = await import('../../../jobs/queues.ts');
+      const all = Object.keys(QUEUES) as (keyof typeof QUEUES)[];
+      const queues = (o.queues ? o.queues.split(',').map((s) => s.trim()) : all) as (keyof typeof QUEUES)[];
+      for (const q of queues) if (!all.includes(q)) throw new InputError(`--queues: '${q}' is not one of ${all.join(', ')}`, { field: '--queues' });
+      const concurrency = o.concurrency ? parseNumberFlag(o.concurrency, '--concurrency', { integer: true, min: 1 }) : 1;
+      const lockMs = o.lockMs ? parseNumberFlag(o.lockMs, '--lock-ms', { integer: true, min: 1000 }) : undefined;
+      const metricsPort = o.metricsPort ? parseNumberFlag(o.metricsPort, '--metrics-port', { integer: true, min: 0, max: 65535 }) : null;
+      const dashboardPort = o.dashboardPort ? parseNumberFlag(o.dashboardPort, '--dashboard-port', { integer: true, min: 0, max: 65535 }) : null;
+      const conn = await connection(o);
+      const { startWorkers } = await import('../../../jobs/worker.ts');
+      const say = (line: string) => process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
+      const running = startWorkers({ conn, queues, concurrency, lockDurationMs: lockMs, say });
+      const servers: { close(): Promise<unknown> }[] = [];
+      if (metricsPort !== null || dashboardPort !== null) {
+        const { startHttp } = await import('../../../jobs/http.ts');
+        const s = await startHttp({ conn, metrics: metricsPort !== null ? running.metrics : null, metricsPort, dashboardPort });
+        for (const line of s.lines) say(line);
+        servers.push(...s.servers);
+      }
+      say(`worker ${process.pid}: queues ${queues.join(', ')} on ${conn.display} (prefix ${conn.prefix}), concurrency ${concurrency}`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          say(`${sig}: cancelling running jobs (training checkpoints and requeues), then closing`);
+          void running
+            .close()
+            .then(() => Promise.all(servers.map((s) => s.close())))
+            .then(() => resolve());
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      say('worker closed');
+    });
+
+  redisOptions(pipelineOptions(program.command('status').description('recent runs of the pipeline (from the run records), their stages, durations and outcomes, the queues, and the CURRENT model')))
+    .option('--runs <n>', 'how many runs (default 10)')
+    .option('--json', 'machine-readable output')
+    .option('--no-redis', 'only what is on disk (run records, model store)')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const pipeline = pipelineFrom(o as never);
+      const limit = o.runs ? parseNumberFlag(String(o.runs), '--runs', { integer: true, min: 1 }) : 10;
+      const { collectStatus, formatStatus } = await import('../../../jobs/status.ts');
+      const conn = o.redis === false ? null : await connection(o as never);
+      const s = await collectStatus(pipeline, conn, limit);
+      process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+    });
+}
