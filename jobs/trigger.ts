@@ -5,9 +5,20 @@
  */
 import { FlowProducer, Queue } from 'bullmq';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
-import { claimRun, planIngest, runOutcome, specOf, type RunOutcome, type RunRecord } from '../src/stages/index.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../src/io/index.ts';
+import { claimRun, planIngest, runDirs, runOutcome, specOf, workerName, type RunOutcome, type RunRecord, type RunSpec } from '../src/stages/index.ts';
 import type { QueueConnection } from './connection.ts';
 import { jobId, QUEUES, runFlow } from './queues.ts';
+
+/** A claim this young whose flow is not in Redis yet is being added by its claimer right now. */
+export const CLAIM_GRACE_MS = 60_000;
+
+/** Written after the run's flow was added: from then on, a flow missing from Redis was lost. */
+function flowMarker(spec: RunSpec): string {
+  return join(runDirs(spec).work, 'flow.json');
+}
 
 export interface TriggerResult {
   record: RunRecord;
@@ -31,13 +42,16 @@ export async function triggerRun(
   const spec = claim.claimed ? claim.spec : specOf(record);
   if (!claim.claimed) {
     if (claim.outcome.status !== 'running') return { record, action: 'exists', outcome: claim.outcome, shards: [] };
-    // Claimed but unfinished: are its jobs in Redis? (job ids are fixed per run, so this is exact)
+    // Claimed but unfinished. Its flow is in Redis (job ids are fixed per run, so this is exact), or
+    // the claimer is adding it right now, or the claimer died before adding it / Redis lost it.
     const q = new Queue(QUEUES.publish, { connection: conn.redis, prefix: conn.prefix });
     try {
       if (await q.getJob(jobId(spec.runId, 'publish'))) return { record, action: 'exists', outcome: claim.outcome, shards: [] };
     } finally {
       await q.close();
     }
+    const added = existsSync(flowMarker(spec));
+    if (!added && Date.now() - Date.parse(record.created_at) < CLAIM_GRACE_MS) return { record, action: 'exists', outcome: claim.outcome, shards: [] };
   }
   const shards = await planIngest(spec);
   const flow = new FlowProducer({ connection: conn.redis, prefix: conn.prefix });
@@ -46,6 +60,7 @@ export async function triggerRun(
   } finally {
     await flow.close();
   }
+  writeJsonAtomic(flowMarker(spec), { added_at: new Date().toISOString(), by: workerName(), shards });
   return { record, action: claim.claimed ? 'started' : 'requeued', outcome: runOutcome(record), shards };
 }
 

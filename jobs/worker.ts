@@ -8,6 +8,7 @@
  * killed outright (SIGKILL, power loss) leaves its jobs active; BullMQ's stalled check hands them to
  * another worker after `lockDurationMs`, and they resume from what is on disk.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import { oneLine } from '../src/errors/index.ts';
@@ -43,6 +44,8 @@ export const DEFAULT_LOCK_MS = 30_000;
 
 export function startWorkers(o: WorkerOptions): RunningWorkers {
   const say = o.say ?? ((line: string) => process.stdout.write(line + '\n'));
+  // Inherited by the sandboxed children: stage records name the worker process and the child.
+  process.env.MTF_WORKER_ID ??= `${hostname()}/${process.pid}`;
   const metrics = o.metrics ?? new WorkerMetrics();
   const lockDuration = o.lockDurationMs ?? DEFAULT_LOCK_MS;
   const common = {

@@ -83,7 +83,8 @@ export function runDirs(spec: RunSpec) {
   };
 }
 
-export const workerName = () => `${hostname()}/${process.pid}`;
+/** host/pid of the worker process, and #pid of the sandboxed child when a BullMQ worker runs the stage. */
+export const workerName = () => (process.env.MTF_WORKER_ID ? `${process.env.MTF_WORKER_ID}#${process.pid}` : `${hostname()}/${process.pid}`);
 
 function readJson<T extends z.ZodType>(path: string, schema: T): z.infer<T> {
   let raw: unknown;
