@@ -43,6 +43,9 @@ export class NonFiniteError extends Error {
   }
 }
 
+/** at most this long between two turns of the event loop while training with a signal */
+const YIELD_MS = 250;
+
 export interface TrainOptions {
   batch: TransitionBatch;
   /** train-split statistics from the trajectory metadata; computed from `batch` when absent */
@@ -169,7 +172,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   progress.start(trainer.steps, step);
   try {
+    let yieldedAt = performance.now();
     while (step < trainer.steps) {
+      // Let the event loop run a few times a second: an abort arriving as a message (a sandboxed
+      // BullMQ job cancelled by SIGTERM) or a parent process's disconnect is seen only then.
+      if (opts.signal && performance.now() - yieldedAt > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yieldedAt = performance.now();
+      }
       if (opts.signal?.aborted) {
         report.status = 'stopped';
         break;
