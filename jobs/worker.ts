@@ -84,7 +84,8 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
     w.on('failed', (job, err) => {
       if (!job) return;
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-      metrics.failed(job.name, final, /^gate rejected/.test(err.message));
+      // A parent failed because its child did ("child <key> failed"): counted once, at the child.
+      if (!/^child .+ failed$/.test(err.message)) metrics.failed(job.name, final, /^gate rejected/.test(err.message));
       say(`${QUEUES[key]} ${job.id}: failed${final ? '' : ', will retry'}: ${oneLine(err)}`);
     });
     w.on('stalled', (jobId) => say(`${QUEUES[key]} ${jobId}: stalled (its worker stopped renewing the lock); handed to the next worker`));
