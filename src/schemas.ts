@@ -7,9 +7,11 @@ import { FEEDBACK_TYPES, LOG_CONTRACT, LOG_CONTRACT_VERSION } from './data/logCo
 import { IngestReport, TrajectoryMetadata } from './data/reportSchemas.ts';
 import { renderManifestSchema } from './export/manifest.ts';
 import { renderOpeReportSchema } from './ope/schemas.ts';
+import { PipelineConfig } from './config/pipeline.ts';
+import { RunRecord, StageRecord } from './stages/run.ts';
 
-function jsonSchema(schema: z.ZodType, id: string, title: string): string {
-  const body = z.toJSONSchema(schema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+function jsonSchema(schema: z.ZodType, id: string, title: string, io: 'input' | 'output' = 'output'): string {
+  const body = z.toJSONSchema(schema, { target: 'draft-2020-12', io }) as Record<string, unknown>;
   return JSON.stringify({ $id: id, title, ...body }, null, 2) + '\n';
 }
 
@@ -33,5 +35,9 @@ export function renderSchemas(): Record<string, string> {
     'ingest-report.schema.json': jsonSchema(IngestReport, 'batchrl-mtf/ingest-report.schema.json', 'ingest-report.json of an ingest output'),
     'manifest.schema.json': renderManifestSchema(),
     'ope-report.schema.json': renderOpeReportSchema(),
+    // a file people write: fields with defaults are optional
+    'pipeline.schema.json': jsonSchema(PipelineConfig, 'batchrl-mtf/pipeline.schema.json', 'a pipeline definition (pipelines/*.yaml)', 'input'),
+    'run-record.schema.json': jsonSchema(RunRecord, 'batchrl-mtf/run-record.schema.json', 'run.json: the claim of one pipeline run (one data date)'),
+    'stage-record.schema.json': jsonSchema(StageRecord, 'batchrl-mtf/stage-record.schema.json', 'stages/<stage>.json: one stage (or ingest shard) of a run'),
   };
 }
