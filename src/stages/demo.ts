@@ -2,11 +2,16 @@
  * The embedded default (README's main job): simulate three days of logs, ingest them, train BCQ and
  * its baselines, evaluate every policy off-policy, gate and publish the BCQ model, and end with the
  * paper's Table 1 for our world — each policy's OPE V̂ with its CI next to the simulator's true value.
- * No Redis: the stages run in this process, through the same library functions the jobs call.
+ * No Redis: the pipeline's stages (src/stages/stages.ts, the functions `mtf run` and the BullMQ jobs
+ * call) run in this process; the baselines of Table 1 are trained beside them.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ingest, parseRewardWeights, readTrajectories } from '../data/index.ts';
+import { PipelineConfig } from '../config/pipeline.ts';
+import { readTrajectories } from '../data/index.ts';
+import { claimRun, runDirs } from './run.ts';
+import { recordedStage } from './embedded.ts';
+import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
 
 export interface DemoSizes {
   sessionsPerDay: number;
@@ -46,6 +51,8 @@ export interface DemoResult {
   rows: DemoRow[];
   published: { version: string; status: string; reason: string } | null;
   seconds: number;
+  /** the run's working directory: trajectories/, train/, ope/, stages/ */
+  runDir: string;
 }
 
 export async function runDemo(o: { out: string; quick: boolean; say: (line: string) => void }): Promise<DemoResult> {
@@ -53,88 +60,90 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
   const sizes = DEMO_SIZES[o.quick ? 'quick' : 'full'];
   const say = (line: string) => o.say(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
   mkdirSync(o.out, { recursive: true });
+  // The demo's own run and model store start afresh each time (its logs are simulated anew too).
+  for (const d of ['runs', 'models']) rmSync(join(o.out, d), { recursive: true, force: true });
   const sim = await import('../sim/index.ts');
+  const rl = await import('../rl/index.ts');
 
   // 1. Logs: three days of the production policy with mixed multi-exploration (paper §3.3).
   const logs = join(o.out, 'logs');
   say(`simulate: ${DAYS} days × ${sizes.sessionsPerDay} sessions → ${logs}`);
-  const simReport = await sim.simulateLogs({ out: logs, endDate: DEMO_END_DATE, days: DAYS, sessionsPerDay: sizes.sessionsPerDay, seed: LOG_SEED });
-  void simReport;
+  await sim.simulateLogs({ out: logs, endDate: DEMO_END_DATE, days: DAYS, sessionsPerDay: sizes.sessionsPerDay, seed: LOG_SEED });
 
-  // 2. Trajectories.
-  const trajectories = join(o.out, 'trajectories');
-  const ing = await ingest({ logs, window: { endDate: DEMO_END_DATE, days: DAYS }, reward: parseRewardWeights(sim.REWARD_SPEC), out: trajectories });
-  const r = ing.report;
-  say(`ingest: ${r.rows_read} rows → ${r.sessions} sessions (${r.train_sessions} train / ${r.test_sessions} test), ${r.truncated_transitions} truncated by the window's end`);
+  // The nightly pipeline at demo sizes; its stages are the ones `mtf run` and the BullMQ jobs run.
+  const baselines = join(o.out, 'baselines');
+  const best = [...sim.BEST_CONSTANT_ALPHA];
+  const pipeline = PipelineConfig.parse({
+    name: 'demo',
+    paths: { logs, artifacts: o.out, store: join(o.out, 'models') },
+    ingest: { window_days: DAYS, reward_weights: { ...sim.REWARD_WEIGHTS } },
+    train: { algo: 'bcq', steps: sizes.trainSteps, checkpoint_every: sizes.trainSteps, config: { ...hiddenFor('bcq', sizes.hidden), logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)) } },
+    evaluate: {
+      // the paper's Table 1 rows besides the candidate: behavior, best constant α, BC, TD3
+      policies: ['behavior', `best-constant=const:${best.join(',')}`, `bc=${join(baselines, 'bc')}`, `td3=${join(baselines, 'td3')}`],
+      config: { fqe: { iterations: sizes.fqeIterations }, bootstrap: sizes.bootstrap, bootstrapIterations: sizes.bootstrapIterations },
+    },
+    publish: { model: 'fusion' },
+  });
+  const claim = claimRun(pipeline, DEMO_END_DATE, 'embedded');
+  if (!claim.claimed) throw new Error(`demo: ${claim.record.run_id} exists although ${join(o.out, 'runs')} was just removed`);
+  const spec = claim.spec;
+  const dirs = runDirs(spec);
+  const stage = <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>) => recordedStage(spec, key, fn, say);
 
-  // 3. Training: BCQ and the paper's baselines (behavior cloning, TD3 without batch constraint).
-  const rl = await import('../rl/index.ts');
-  const { batch: train, metadata } = await readTrajectories(trajectories, 'train');
+  // 2. Trajectories (stage: ingest, fanned out per partition and merged).
+  const keys = await planIngest(spec);
+  for (const key of keys) await stage(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx));
+  const ing = await stage('ingest', (ctx) => mergeStage(spec, keys, ctx));
+  const report = JSON.parse(readFileSync(join(dirs.trajectories, 'ingest-report.json'), 'utf8')) as { truncated_transitions: number };
+  say(`ingest: ${ing.rows_read} rows → ${ing.sessions} sessions, ${report.truncated_transitions} truncated by the window's end`);
+
+  // 3. Training: the paper's baselines beside the pipeline (behavior cloning, TD3 without batch
+  //    constraint), then BCQ as the pipeline's train stage.
+  const { batch: train, metadata } = await readTrajectories(dirs.trajectories, 'train');
   const stats = { state: metadata.state_stats, action: metadata.action_stats };
-  const trained: Record<string, Awaited<ReturnType<typeof rl.train>>> = {};
-  for (const algo of ['bc', 'td3', 'bcq'] as const) {
-    const hidden = algo === 'bc' ? { vaeHidden: sizes.hidden } : algo === 'td3' ? { actorHidden: sizes.hidden, criticHidden: sizes.hidden } : { actorHidden: sizes.hidden, criticHidden: sizes.hidden, vaeHidden: sizes.hidden };
+  for (const algo of ['bc', 'td3'] as const) {
     const res = await rl.train({
       batch: train,
       stats,
       actionNames: metadata.action_names,
-      config: { algo, steps: sizes.trainSteps, checkpointEvery: sizes.trainSteps, logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)), ...hidden },
-      outDir: join(o.out, 'train', algo),
+      config: { algo, steps: sizes.trainSteps, checkpointEvery: sizes.trainSteps, logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)), ...hiddenFor(algo, sizes.hidden) },
+      outDir: join(baselines, algo),
       progress: 'none',
     });
-    trained[algo] = res;
+    res.policy.dispose();
     say(`train ${algo}: ${res.report.stepsDone} steps at ${res.report.itPerSec.toFixed(0)} it/s on ${res.backend.name}`);
   }
+  await stage('train', (ctx) => trainStage(spec, ctx));
 
-  // 4. Off-policy evaluation on the test split (conservative FQE, paper Alg. 2).
-  const ope = await import('../ope/index.ts');
-  const { batch: test } = await readTrajectories(trajectories, 'test');
-  const best = [...sim.BEST_CONSTANT_ALPHA];
-  const evalPolicies = [
-    ope.behaviorPolicy('behavior'),
-    ope.constantPolicy(best, 'best-constant'),
-    ope.fnPolicy('bc', trained.bc.policy.act),
-    ope.fnPolicy('td3', trained.td3.policy.act),
-    ope.fnPolicy('bcq', trained.bcq.policy.act),
-  ];
-  const opeDir = join(o.out, 'ope');
-  const report = await ope.evaluatePolicies({
-    batch: test,
-    metadata,
-    dataDir: trajectories,
-    policies: evalPolicies,
-    config: { fqe: { iterations: sizes.fqeIterations }, bootstrap: sizes.bootstrap, bootstrapIterations: sizes.bootstrapIterations },
-    onProgress: (line) => say(`evaluate: ${line}`),
-  });
-  const files = ope.writeOpeReport(opeDir, report);
-  say(`evaluate: → ${files.html}`);
+  // 4. Off-policy evaluation on the test split (stage: evaluate; conservative FQE, paper Alg. 2).
+  const ev = await stage('evaluate', (ctx) => evaluateStage(spec, ctx));
+  say(`evaluate: → ${ev.html}`);
 
-  // 5. Gate and publish the BCQ model (only if the evaluation says it is not worse).
-  const exp = await import('../export/index.ts');
-  let published: DemoResult['published'] = null;
-  try {
-    const v = await exp.exportModel({ checkpoint: join(o.out, 'train', 'bcq'), opeReport: files.json, storeDir: join(o.out, 'models'), name: 'fusion', data: trajectories, candidate: 'bcq', baseline: 'behavior' });
-    published = { version: v.version, status: v.manifest.gate.decision, reason: v.manifest.gate.reason };
-  } catch (err) {
-    if (!(err instanceof exp.GateRejectedError)) throw err;
-    published = { version: err.version, status: 'rejected', reason: err.message };
-  }
+  // 5. Gate and publish BCQ (stage: publish; only if the evaluation says it is not worse).
+  const pub = await stage('publish', (ctx) => publishStage(spec, ctx));
+  const published: DemoResult['published'] = { version: pub.version, status: pub.decision, reason: pub.reason };
   say(`publish: ${published.status} (${published.reason})`);
 
   // 6. Ground truth for every policy, common random numbers.
+  const policies = {
+    bc: await rl.loadPolicy(join(baselines, 'bc')),
+    td3: await rl.loadPolicy(join(baselines, 'td3')),
+    bcq: await rl.loadPolicy(dirs.train),
+  };
   const truthPolicies: [string, Parameters<typeof sim.groundTruth>[0]][] = [
     ['behavior', sim.behaviorPolicy()],
     ['best-constant', sim.constantPolicy(best, 'best')],
-    ['bc', sim.batchPolicy('bc', trained.bc.policy.act)],
-    ['td3', sim.batchPolicy('td3', trained.td3.policy.act)],
-    ['bcq', sim.batchPolicy('bcq', trained.bcq.policy.act)],
+    ['bc', sim.batchPolicy('bc', policies.bc.act)],
+    ['td3', sim.batchPolicy('td3', policies.td3.act)],
+    ['bcq', sim.batchPolicy('bcq', policies.bcq.act)],
   ];
   const rows: DemoRow[] = [];
   let behaviorTrue = NaN;
   for (const [name, policy] of truthPolicies) {
     const t = await sim.groundTruth(policy, { sessions: sizes.truthSessions, seed: TRUTH_SEED });
     if (name === 'behavior') behaviorTrue = t.discounted_return.mean;
-    const est = report.policies.find((p) => p.name === name);
+    const est = ev.values[name];
     rows.push({
       policy: name,
       vHat: est?.v_hat ?? null,
@@ -146,8 +155,12 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
       liftVsBehavior: name === 'behavior' ? null : t.discounted_return.mean / behaviorTrue - 1,
     });
   }
-  for (const t of Object.values(trained)) t.policy.dispose();
-  return { out: o.out, rows, published, seconds: (performance.now() - t0) / 1000 };
+  for (const p of Object.values(policies)) p.dispose();
+  return { out: o.out, rows, published, seconds: (performance.now() - t0) / 1000, runDir: dirs.work };
+}
+
+function hiddenFor(algo: 'bc' | 'td3' | 'bcq', hidden: number[]) {
+  return algo === 'bc' ? { vaeHidden: hidden } : algo === 'td3' ? { actorHidden: hidden, criticHidden: hidden } : { actorHidden: hidden, criticHidden: hidden, vaeHidden: hidden };
 }
 
 /** The paper's Table 1 for our world, as a terminal table. */

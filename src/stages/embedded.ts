@@ -33,32 +33,7 @@ export async function runEmbedded(pipeline: PipelineConfig, date: string, o: Emb
   const spec = claim.claimed ? claim.spec : specOf(record);
   say(`run ${spec.runId}: ${claim.claimed ? 'started' : 'continuing'} (logs ${pipeline.paths.logs}, window ${pipeline.ingest.window_days} days to ${date})`);
 
-  const run = async <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>): Promise<T> => {
-    const prev = readStage(spec, key);
-    if (prev?.status === 'done' && prev.result) {
-      say(`${key}: done earlier, skipped`);
-      return prev.result as T;
-    }
-    const rec = stageStarted(spec, key);
-    let lastPct = -10;
-    const ctx: StageContext = {
-      log: (line) => say(line),
-      progress: (pct, eta) => {
-        if (pct - lastPct < 10 && pct < 100) return;
-        lastPct = pct;
-        say(`${key}: ${pct.toFixed(0)}%${eta === null ? '' : `, ETA ${Math.ceil(eta)} s`}`);
-      },
-      signal: o.signal,
-    };
-    try {
-      const result = await fn(ctx);
-      stageFinished(spec, rec, result.status === 'stopped' ? 'interrupted' : 'done', result, null);
-      return result;
-    } catch (err) {
-      stageFinished(spec, rec, 'failed', null, oneLine(err));
-      throw err;
-    }
-  };
+  const run = <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>) => recordedStage(spec, key, fn, say, o.signal);
 
   const keys = await planIngest(spec);
   for (const key of keys) await run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx));
@@ -73,4 +48,39 @@ export async function runEmbedded(pipeline: PipelineConfig, date: string, o: Emb
   return { record, started: true, outcome: runOutcome(record) };
 }
 
-export type { RunSpec };
+/**
+ * Runs one stage in this process under its stage record: skipped when the record says done (its
+ * result returned), else recorded as running, then done, interrupted or failed.
+ */
+export async function recordedStage<T extends Record<string, unknown>>(
+  spec: RunSpec,
+  key: string,
+  fn: (ctx: StageContext) => Promise<T>,
+  say: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<T> {
+  const prev = readStage(spec, key);
+  if (prev?.status === 'done' && prev.result) {
+    say(`${key}: done earlier, skipped`);
+    return prev.result as T;
+  }
+  const rec = stageStarted(spec, key);
+  let lastPct = -10;
+  const ctx: StageContext = {
+    log: say,
+    progress: (pct, eta) => {
+      if (pct - lastPct < 10 && pct < 100) return;
+      lastPct = pct;
+      say(`${key}: ${pct.toFixed(0)}%${eta === null ? '' : `, ETA ${Math.ceil(eta)} s`}`);
+    },
+    signal,
+  };
+  try {
+    const result = await fn(ctx);
+    stageFinished(spec, rec, result.status === 'stopped' ? 'interrupted' : 'done', result, null);
+    return result;
+  } catch (err) {
+    stageFinished(spec, rec, 'failed', null, oneLine(err));
+    throw err;
+  }
+}

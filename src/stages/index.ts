@@ -25,5 +25,5 @@ export {
   type ClaimResult,
   type StageName,
 } from './run.ts';
-export { planIngest, ingestShardStage, mergeStage, ingestStage, trainStage, evaluateStage, publishStage, versionOf, CANDIDATE, quietContext, type StageContext } from './stages.ts';
-export { runEmbedded, type EmbeddedOptions, type EmbeddedResult } from './embedded.ts';
+export { planIngest, ingestShardStage, mergeStage, trainStage, evaluateStage, publishStage, versionOf, candidateName, type StageContext } from './stages.ts';
+export { runEmbedded, recordedStage, type EmbeddedOptions, type EmbeddedResult } from './embedded.ts';

@@ -5,7 +5,7 @@
  * again — a retry, a stalled job picked up by another worker — finds either nothing or a complete
  * result, never half of one.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
 import { runDirs, type RunSpec } from './run.ts';
@@ -18,8 +18,6 @@ export interface StageContext {
   /** abort = stop at the next safe point (training: checkpoint and return 'interrupted') */
   signal?: AbortSignal;
 }
-
-export const quietContext: StageContext = { log: () => {}, progress: () => {} };
 
 function windowOf(spec: RunSpec) {
   return { endDate: spec.date, days: spec.pipeline.ingest.window_days };
@@ -71,16 +69,6 @@ export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContex
   return { trajectories: dirs.trajectories, rows_read: rep.rows_read, sessions: rep.sessions, transitions: rep.transitions, sessions_dropped: rep.sessions_dropped };
 }
 
-/** The whole ingest in one process (the embedded runner): the same shards and merge, one after another. */
-export async function ingestStage(spec: RunSpec, ctx: StageContext) {
-  const keys = await planIngest(spec);
-  for (const [i, key] of keys.entries()) {
-    await ingestShardStage(spec, key, ctx);
-    ctx.progress((100 * (i + 1)) / (keys.length + 1), null);
-  }
-  return mergeStage(spec, keys, ctx);
-}
-
 // ---- train ----
 
 export async function trainStage(spec: RunSpec, ctx: StageContext) {
@@ -120,7 +108,10 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
 
 // ---- evaluate: the candidate, the live model and the references ----
 
-export const CANDIDATE = 'candidate';
+/** The candidate's name in the OPE report and the gate: the algorithm that trained it (e.g. 'bcq'). */
+export function candidateName(spec: RunSpec): string {
+  return spec.pipeline.train.algo;
+}
 
 export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
   const { readTrajectories } = await import('../data/index.ts');
@@ -137,7 +128,7 @@ export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
     throw new InputError(`pipeline ${p.name}: field 'evaluate.config.${issue.path.join('.')}': ${issue.message}`, { field: `evaluate.config.${issue.path.join('.')}` });
   }
   const dims = { stateDim: batch.stateDim, actionDim: batch.actionDim, backend: parsed.data.backend };
-  const policies = [await loadEvalPolicy(`${CANDIDATE}=${dirs.train}`, { ...dims, field: 'candidate' })];
+  const policies = [await loadEvalPolicy(`${candidateName(spec)}=${dirs.train}`, { ...dims, field: 'candidate' })];
   for (const s of p.evaluate.policies) policies.push(await loadEvalPolicy(s, { ...dims, field: 'evaluate.policies' }));
   const live = readCurrent(p.paths.store, p.publish.model);
   const baseline = live ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' }) : null;
@@ -193,7 +184,7 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       storeDir: p.paths.store,
       name: p.publish.model,
       data: dirs.trajectories,
-      candidate: CANDIDATE,
+      candidate: candidateName(spec),
       tolerance: p.publish.tolerance,
       keep: p.publish.keep,
       version,
@@ -206,10 +197,4 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
     ctx.log(`publish: ${version} rejected: ${err.message}`);
     return { version, decision: 'rejected', reason: err.message, dir, current: exp.readCurrent(p.paths.store, p.publish.model) };
   }
-}
-
-/** Shard keys whose shard directories exist (status, tests). */
-export function shardsOnDisk(spec: RunSpec): string[] {
-  const d = runDirs(spec).shards;
-  return existsSync(d) ? readdirSync(d).filter((x) => !x.startsWith('.')).sort() : [];
 }

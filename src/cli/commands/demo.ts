@@ -10,7 +10,7 @@ export function registerDemo(program: Command): void {
       'the whole pipeline on one machine, no Redis: simulate 3 days of logs, ingest, train BCQ + baselines, ' +
         "evaluate off-policy, gate and publish, and print the paper's Table 1 for the simulated world",
     )
-    .option('--out <dir>', 'where to write logs, trajectories, training runs, the OPE report and the model store', 'out/demo')
+    .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines and the model store; its runs/ and models/ are replaced', 'out/demo')
     .option('--quick', `small sizes for a smoke test (${DEMO_SIZES.quick.sessionsPerDay} sessions/day, ${DEMO_SIZES.quick.trainSteps} steps)`)
     .action(async (o: { out: string; quick?: boolean }) => {
       const res = await runDemo({ out: o.out, quick: !!o.quick, say: (line) => process.stderr.write(line + '\n') });
@@ -23,7 +23,8 @@ export function registerDemo(program: Command): void {
           table,
           '',
           `model store: ${join(o.out, 'models')} — BCQ version ${res.published?.version}: ${res.published?.status} (${res.published?.reason})`,
-          `OPE report:  ${join(o.out, 'ope', 'ope-report.html')}`,
+          `OPE report:  ${join(res.runDir, 'ope', 'ope-report.html')}`,
+          `run record:  ${res.runDir} (npx mtf status --config … shows it)`,
           `finished in ${res.seconds.toFixed(0)} s`,
           '',
         ].join('\n'),
