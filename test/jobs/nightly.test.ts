@@ -101,6 +101,14 @@ test('duplicate triggers start one run, also after Redis lost its jobs; two work
   t.diagnostic(`stages by worker: ${stages.map((s) => `${s.stage}@${s.worker}`).join(', ')} (${procs.size} worker processes)`);
   for (const s of stages) assert.match(s.worker, /^[^#]+\/\d+#\d+$/, 'the worker process and its sandbox child');
 
+  // Progress (percent, ETA) and stage logs are on the jobs.
+  const trainQ = new Queue(QUEUES.train, { connection: conn.redis, prefix: conn.prefix });
+  const trainJob = (await trainQ.getJob(jobId(record.run_id, 'train')))!;
+  assert.deepEqual({ ...(trainJob.progress as object), eta_s: undefined }, { stage: 'train', percent: 100, eta_s: undefined });
+  const jobLogs = await trainQ.getJobLogs(trainJob.id!);
+  assert.ok(jobLogs.logs.some((l) => /^train bcq: completed at step 60\/60/.test(l)), jobLogs.logs.join('\n'));
+  await trainQ.close();
+
   // Redis forgets the run's jobs (flushed, or removed by retention): a new trigger still starts nothing.
   for (const name of Object.values(QUEUES)) {
     const q = new Queue(name, { connection: conn.redis, prefix: conn.prefix });
@@ -130,3 +138,33 @@ function runMtfEnv(args: string[], env: Record<string, string>) {
     Object.assign(process.env, saved);
   }
 }
+
+test('sweeps: two variants of a pipeline for the same date run as parallel flows, each gated on its own', { timeout: 300_000 }, async (t) => {
+  const work = tempDir();
+  const conn = testConnection();
+  const logs = await simulatedLogs(join(work, 'logs'));
+  const base = tinyPipeline(work, logs, { steps: 150 });
+  const variants = [16, 32].map((h) => ({
+    ...base,
+    name: `nightly-h${h}`,
+    train: { ...base.train, config: { ...base.train.config, actorHidden: [h, h], criticHidden: [h, h], vaeHidden: [h, h] } },
+    publish: { ...base.publish, model: `fusion-h${h}` },
+  }));
+  for (const v of variants) assert.equal((await triggerRun(conn, v, END_DATE, 'manual')).action, 'started');
+  const w1 = startWorker(conn, SHARED_REDIS);
+  const w2 = startWorker(conn, SHARED_REDIS);
+  for (const v of variants) await waitFor(() => runOutcome(readRunRecord(v, END_DATE)!).status !== 'running', 240_000, `${v.name}\n${w1.output()}\n${w2.output()}`);
+  const trains = variants.map((v) => listStages(specOf(readRunRecord(v, END_DATE)!)).find((s) => s.stage === 'train')!);
+  for (const [i, v] of variants.entries()) {
+    assert.equal(runOutcome(readRunRecord(v, END_DATE)!).status, 'published');
+    assert.deepEqual(readdirSync(join(v.paths.store, v.publish.model)).filter((d) => d.startsWith('nightly')), [`${v.name}-2026-11-20`]);
+    assert.equal(trains[i].tries, 1);
+  }
+  const [a, b] = trains.map((s) => [Date.parse(s.started_at), Date.parse(s.finished_at!)]);
+  const overlap = Math.max(0, Math.min(a[1], b[1]) - Math.max(a[0], b[0])) / 1000;
+  t.diagnostic(`the two training jobs overlapped for ${overlap.toFixed(1)} s (${trains.map((s) => s.worker).join(' and ')})`);
+  w1.proc.kill('SIGTERM');
+  w2.proc.kill('SIGTERM');
+  assert.equal(await w1.exited, 0);
+  assert.equal(await w2.exited, 0);
+});
