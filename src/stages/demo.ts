@@ -109,7 +109,7 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
       actionNames: metadata.action_names,
       config: { algo, steps: sizes.trainSteps, checkpointEvery: sizes.trainSteps, logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)), ...hiddenFor(algo, sizes.hidden) },
       outDir: join(baselines, algo),
-      progress: 'none',
+      progress: 'auto', // a bar on a terminal, a line per logEvery steps otherwise
     });
     res.policy.dispose();
     say(`train ${algo}: ${res.report.stepsDone} steps at ${res.report.itPerSec.toFixed(0)} it/s on ${res.backend.name}`);
