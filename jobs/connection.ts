@@ -5,7 +5,7 @@
  * BullMQ requires.
  */
 import type { RedisOptions } from 'bullmq';
-import { InputError } from '../src/errors/index.ts';
+import { InputError, TransientError } from '../src/errors/index.ts';
 
 export interface QueueConnection {
   /** ioredis options (BullMQ creates its connections from them) */
@@ -47,4 +47,20 @@ export function queueConnection(env: NodeJS.ProcessEnv = process.env, over: { ur
   };
   const display = `${url.protocol}//${url.username ? `${url.username}:***@` : url.password ? ':***@' : ''}${url.host}${db ? `/${db}` : ''}`;
   return { redis, prefix, display };
+}
+
+/** Fails fast, naming the URL, when Redis cannot be reached (commands that add work check first). */
+export async function checkReachable(conn: QueueConnection, timeoutMs = 5000): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis({ ...(conn.redis as object), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  let cause = '';
+  r.on('error', (err: Error) => (cause ||= err.message));
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (err) {
+    throw new TransientError(`REDIS_URL ${conn.display}: unreachable (${cause || (err as Error).message}); nothing was started`);
+  } finally {
+    r.disconnect();
+  }
 }

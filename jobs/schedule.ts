@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { InputError } from '../src/errors/index.ts';
-import type { QueueConnection } from './connection.ts';
+import { checkReachable, type QueueConnection } from './connection.ts';
 import { QUEUES } from './queues.ts';
 
 export interface TriggerJobData {
@@ -27,6 +27,7 @@ export function checkTimeZone(tz: string): void {
 
 export async function upsertSchedule(conn: QueueConnection, pipeline: PipelineConfig): Promise<{ id: string; next: number | null }> {
   checkTimeZone(pipeline.schedule.tz);
+  await checkReachable(conn);
   const q = new Queue(QUEUES.trigger, { connection: conn.redis, prefix: conn.prefix });
   try {
     const id = schedulerId(pipeline);

@@ -45,6 +45,7 @@ export async function collectStatus(p: PipelineConfig, conn: QueueConnection | n
     try {
       for (const name of Object.values(QUEUES)) {
         const q = new Queue(name, { connection: { ...conn.redis, maxRetriesPerRequest: 1, retryStrategy: () => null }, prefix: conn.prefix });
+        q.on('error', () => {}); // reported once below, as "unreachable"
         try {
           queues[name] = await q.getJobCounts('active', 'waiting', 'waiting-children', 'delayed', 'completed', 'failed');
           if (name === QUEUES.trigger) {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../src/io/index.ts';
 import { claimRun, planIngest, runDirs, runOutcome, specOf, workerName, type RunOutcome, type RunRecord, type RunSpec } from '../src/stages/index.ts';
-import type { QueueConnection } from './connection.ts';
+import { checkReachable, type QueueConnection } from './connection.ts';
 import { jobId, QUEUES, runFlow } from './queues.ts';
 
 /** A claim this young whose flow is not in Redis yet is being added by its claimer right now. */
@@ -37,6 +37,7 @@ export async function triggerRun(
   trigger: RunRecord['trigger'],
   opts: { rerun?: boolean } = {},
 ): Promise<TriggerResult> {
+  await checkReachable(conn); // before claiming: a claim without a flow would wait out the grace period
   const claim = claimRun(pipeline, date, trigger, opts);
   const record = claim.record;
   const spec = claim.claimed ? claim.spec : specOf(record);

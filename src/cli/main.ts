@@ -1,10 +1,10 @@
 /**
  * `mtf`: one CLI, one file per command under commands/. Each command parses its flags into a typed,
  * validated options object at this edge and calls the library; any error becomes one line on stderr
- * and a non-zero exit code (1 = bad input, 2 = usage, 3 = anything unexpected).
+ * and a non-zero exit code (1 = bad input, 2 = usage, 3 = anything unexpected, 4 = transient: try again).
  */
 import { Command, CommanderError } from 'commander';
-import { InputError, oneLine } from '../errors/index.ts';
+import { InputError, oneLine, TransientError } from '../errors/index.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerTrain } from './commands/train.ts';
@@ -16,7 +16,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerRun } from './commands/run.ts';
 import { registerQueueCommands } from './commands/queue.ts';
 
-export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3 } as const;
+export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3, transient: 4 } as const;
 
 export function buildProgram(): Command {
   const program = new Command('mtf')
@@ -49,6 +49,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`mtf: ${oneLine(err)}\n`);
     if (process.env.MTF_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    return err instanceof InputError ? EXIT.input : EXIT.internal;
+    return err instanceof InputError ? EXIT.input : err instanceof TransientError ? EXIT.transient : EXIT.internal;
   }
 }

@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -29,7 +29,7 @@ test('mtf run: the pipeline for one date, in process; again: nothing to do', { t
   assert.match(st.stdout, /nightly-2026-11-20\s+PUBLISHED\s+\(embedded/);
 });
 
-test('bad flags and files: one line naming the field, exit 1 or 2', () => {
+test('bad flags and files: one line naming the field, exit 1; Redis unreachable: exit 4', () => {
   const work = tempDir();
   const cases: [string[], RegExp, number][] = [
     [['run', '--end-date', '20-11-2026'], /^mtf: --end-date: expected YYYY-MM-DD/, 1],
@@ -39,6 +39,8 @@ test('bad flags and files: one line naming the field, exit 1 or 2', () => {
     [['schedule', '--tz', 'Mars/Olympus', '--redis-url', 'redis://127.0.0.1:1'], /^mtf: --tz: 'Mars\/Olympus' is not an IANA time zone/, 1],
     [['worker', '--queues', 'ingest,bogus'], /^mtf: --queues: 'bogus' is not one of/, 1],
     [['worker', '--concurrency', '0'], /^mtf: --concurrency: expected a whole number ≥ 1/, 1],
+    // Redis down: exit 4 (try again), and no run was claimed
+    [['trigger', '--date', '2026-11-20', '--logs', work, '--artifacts', join(work, 'artifacts'), '--redis-url', 'redis://127.0.0.1:1'], /^mtf: REDIS_URL redis:\/\/127\.0\.0\.1:1: unreachable \(connect ECONNREFUSED/, 4],
   ];
   for (const [args, msg, code] of cases) {
     const r = runMtf(args, { cwd: work });
@@ -46,6 +48,7 @@ test('bad flags and files: one line naming the field, exit 1 or 2', () => {
     assert.match(r.stderr, msg, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
   }
+  assert.ok(!existsSync(join(work, 'artifacts')), 'an unreachable Redis claims no run');
 });
 
 test('mtf worker --dashboard-port serves Bull Board with the mtf queues on 127.0.0.1', { timeout: 120_000 }, async () => {
