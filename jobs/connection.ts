@@ -4,6 +4,7 @@
  * Cluster, give the prefix a hash tag — `{mtf}` — so that every key of a queue lands in one slot, as
  * BullMQ requires.
  */
+import { isIP } from 'node:net';
 import type { RedisOptions } from 'bullmq';
 import { InputError, TransientError } from '../src/errors/index.ts';
 
@@ -39,7 +40,8 @@ export function queueConnection(env: NodeJS.ProcessEnv = process.env, over: { ur
     db,
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
-    tls: url.protocol === 'rediss:' ? { servername: url.hostname } : undefined,
+    // SNI carries host names only (RFC 6066); the certificate is checked against the host either way
+    tls: url.protocol === 'rediss:' ? (isIP(url.hostname) ? {} : { servername: url.hostname }) : undefined,
     // BullMQ workers block on Redis; they must wait for a reconnect rather than fail a command.
     maxRetriesPerRequest: null,
     // Reconnect forever, backing off to 2 s: a restarted Redis is picked up again.
