@@ -29,6 +29,13 @@ export interface Minibatch {
   discount?: tf.Tensor2D | null;
   /** [B·n, S]: s′ repeated n times row by row, when the algorithm asks for n > 0 repeats */
   s2Rep: tf.Tensor2D | null;
+  /**
+   * Per-response critics (config `responses`, R of them): [B, R] rewards r_i = κ·w_i·Σ_{k<m} γ_i^k v_{i,t+k}
+   * and [B, R] bootstrap weights γ_i^m·(1 − done), over the same m-row windows as r/discount. Absent
+   * or null without responses.
+   */
+  rR?: tf.Tensor2D | null;
+  discountR?: tf.Tensor2D | null;
 }
 
 /** The networks a deployed policy evaluates (weights copied out), for policy.ts and the ONNX export. */
@@ -57,8 +64,10 @@ export interface Algorithm {
   step(mb: Minibatch, rng: Rng): Record<string, number>;
   /** π(s) in normalised units for `count` normalised states, row-major. */
   act(states: Float32Array, count: number, rng: Rng): Float32Array;
-  /** Q1(s, a) for normalised inputs, or null where the algorithm has no critic. */
+  /** Q1(s, a) for normalised inputs, or null where the algorithm has no critic (with responses: Σ_i w_i·Q1_i, scaled units). */
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array | null;
+  /** With per-response critics: Q1_i(s, a) as [count × R] in the critics' units (κ·w_i per unit of response i); else null or absent. */
+  qResponses?(states: Float32Array, actions: Float32Array, count: number): Float32Array | null;
   /** every tensor of the training state by stable name: weights, targets, optimiser moments */
   variables(): [string, tf.Variable][];
   /** the integer counters of the training state (optimiser steps, update counts) */

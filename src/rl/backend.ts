@@ -1,6 +1,10 @@
 /**
  * Compute backend selection (issue 4 §2). `auto` tries, in order:
- *   tensorflow  @tensorflow/tfjs-node (native TensorFlow), when it is installed and loads;
+ *   tensorflow  @tensorflow/tfjs-node (native TensorFlow), when it is installed and loads. It is an
+ *               optionalDependency: where its install script cannot download libtensorflow, npm drops
+ *               the package and `npm ci` still succeeds; a half-installed copy (no native addon) or one
+ *               whose native library kills the process (e.g. SIGILL without AVX) is caught by loading
+ *               it first in a child process (`probeLoad`), so the fallback below is always reached;
  *   native      tfjs's CPU backend with its matmul kernels served by OpenBLAS (native/blas, built
  *               lazily) plus fused dense/Adam/soft-update kernels — registered as backend 'mtf-native',
  *               so that plain 'cpu' stays pure JS;
@@ -8,6 +12,8 @@
  *   cpu         the plain JS backend.
  * Each skipped candidate leaves its reason in `skipped`, and the CLI prints which one runs and why.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from './config.ts';
 import { installKernels } from './kernels.ts';
@@ -28,6 +34,55 @@ export interface BackendInfo {
 export interface BackendOptions {
   /** BLAS threads of the native backend (default 1) */
   threads?: number;
+  /**
+   * How the tensorflow candidate loads @tensorflow/tfjs-node: resolve, probe in a child process, import
+   * (default). Tests replace it to exercise the fallback; a rejection's message becomes the skip reason.
+   */
+  loadTensorflow?: () => Promise<void>;
+}
+
+export const TFJS_NODE = '@tensorflow/tfjs-node';
+
+/** The outcome of loading tfjs-node in this process (it is loaded at most once). */
+let tensorflowLoad: Promise<void> | null = null;
+
+/**
+ * The default loader: not installed → a reason naming the optional dependency; installed but failing
+ * in a child process (an exception, or a crash by signal) → that reason, without touching this process;
+ * else the in-process import.
+ */
+export async function loadTfjsNode(): Promise<void> {
+  let path: string;
+  try {
+    path = createRequire(import.meta.url).resolve(TFJS_NODE);
+  } catch {
+    throw new Error(`${TFJS_NODE} is not installed (an optionalDependency: npm drops it where its libtensorflow download fails)`);
+  }
+  const probe = probeLoad(path);
+  if (!probe.ok) throw new Error(`${TFJS_NODE} is installed but does not load: ${probe.reason}`);
+  try {
+    await import(TFJS_NODE);
+  } catch (err) {
+    throw new Error(`${TFJS_NODE} does not load (${firstLine(err)})`);
+  }
+}
+
+/**
+ * Loads a CommonJS module (by path or name) in a child Node process: ok, or why not — the first line of
+ * the error it threw, or the signal or exit code it died with (a native library can kill a process
+ * where no try/catch can catch it).
+ */
+export function probeLoad(module: string, timeoutMs = 60_000): { ok: true } | { ok: false; reason: string } {
+  const r = spawnSync(process.execPath, ['-e', `try { require(${JSON.stringify(module)}); } catch (e) { console.error(String(e && e.message || e).split('\\n')[0]); process.exit(3); }`], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+  });
+  if (r.error) return { ok: false, reason: `the probe process failed (${r.error.message})` };
+  if (r.signal) return { ok: false, reason: `loading it killed the probe process with ${r.signal}` };
+  if (r.status === 3) return { ok: false, reason: r.stderr.trim().split('\n')[0] || 'it threw' };
+  if (r.status !== 0) return { ok: false, reason: `loading it ended the probe process with exit code ${r.status}: ${r.stderr.trim().split('\n')[0]}` };
+  return { ok: true };
 }
 
 const NATIVE_TF_BACKEND = 'mtf-native';
@@ -48,11 +103,14 @@ type Try = { ok: true; detail: string } | { ok: false; reason: string };
 async function tryBackend(name: Exclude<BackendName, 'auto'>, opts: BackendOptions): Promise<Try> {
   switch (name) {
     case 'tensorflow': {
-      const spec = '@tensorflow/tfjs-node';
       try {
-        await import(spec);
+        if (opts.loadTensorflow) await opts.loadTensorflow();
+        else await (tensorflowLoad ??= loadTfjsNode());
       } catch (err) {
-        return { ok: false, reason: `${spec} is not installed or does not load (${firstLine(err)})` };
+        return { ok: false, reason: firstLine(err) };
+      }
+      if (!tf.findBackend('tensorflow')) {
+        return { ok: false, reason: `${TFJS_NODE} loaded but registered no 'tensorflow' backend with this @tensorflow/tfjs (a second copy of tfjs under it?)` };
       }
       if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: 'tf.setBackend("tensorflow") failed' };
       installKernels('tensorflow', { native: null, fastTransposedMatMul: true });

@@ -6,13 +6,31 @@
  *   3. the perturbation network by DPG through Q1 (Eq. 5);
  *   4. every L steps, soft target updates with rate η.
  * The policy is Eq. (4): the argmax of Q1 over n perturbed VAE samples.
+ *
+ * With `responses` (TSCAC's multi-critic, Cai et al.), step 2 trains one twin critic per response on its
+ * own rewards and γ_i (`computeResponseTargets`, `computeResponseCriticLoss`), and Q1 in steps 3 and
+ * Eq. (4) is the weighted sum Σ_i w_i·Q1_i (README §7).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from './adam.ts';
 import { normal, read, repeatRows, type Algorithm, type Minibatch, type PolicyNetworks } from './algorithm.ts';
 import type { BcqConfig } from './config.ts';
 import { lerpInto } from './kernels.ts';
-import { cloneTwinCritic, createTwinCritic, disposeTwinCritic, q, twinCriticVariables, type TwinCritic } from './networks/critic.ts';
+import {
+  cloneResponseTwinCritic,
+  cloneTwinCritic,
+  createResponseTwinCritic,
+  createTwinCritic,
+  disposeResponseTwinCritic,
+  disposeTwinCritic,
+  q,
+  qResponses,
+  responseTwinCriticVariables,
+  sumOfResponsesSpec,
+  twinCriticVariables,
+  type ResponseTwinCritic,
+  type TwinCritic,
+} from './networks/critic.ts';
 import { cloneMlp, disposeMlp, mlpSpec, mlpVariables, type Mlp } from './networks/mlp.ts';
 import { createPerturbation, perturb, type Perturbation } from './networks/perturbation.ts';
 import { createVae, decode, disposeVae, vaeLoss, vaeVariables, type Vae } from './networks/vae.ts';
@@ -28,10 +46,25 @@ export interface BcqNetworks {
   QTarget: TwinCritic;
 }
 
-export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqConfig, rng: Rng): BcqNetworks {
+/** BCQ with per-response critics (config `responses`): Q/QTarget give one column per response. */
+export interface BcqResponseNetworks extends Omit<BcqNetworks, 'Q' | 'QTarget'> {
+  Q: ResponseTwinCritic;
+  QTarget: ResponseTwinCritic;
+}
+
+export function isResponseNetworks(n: BcqNetworks | BcqResponseNetworks): n is BcqResponseNetworks {
+  return Array.isArray(n.Q.q1);
+}
+
+export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqConfig, rng: Rng): BcqNetworks | BcqResponseNetworks {
   const latentDim = cfg.latentDim ?? 2 * actionDim; // paper: latent dim 2·k
   const G = createVae(stateDim, actionDim, latentDim, cfg.vaeHidden, rng);
   const P = createPerturbation(stateDim, actionDim, cfg.actorHidden, rng);
+  if (cfg.responses) {
+    const names = cfg.responses.map((r) => r.name);
+    const Q = createResponseTwinCritic(stateDim, actionDim, cfg.criticHidden, names, cfg.responseCritic, rng);
+    return { G, P, PTarget: cloneMlp(P), Q, QTarget: cloneResponseTwinCritic(Q) };
+  }
   const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
   return { G, P, PTarget: cloneMlp(P), Q, QTarget: cloneTwinCritic(Q) };
 }
@@ -84,6 +117,58 @@ export function computeActorLoss(P: Perturbation, Q1: Mlp, s: tf.Tensor2D, aG: t
   return tf.neg(tf.mean(q(Q1, s, perturb(P, s, aG, rho)))) as tf.Scalar;
 }
 
+/**
+ * Eq. (7) per response (TSCAC's multi-critic). For each s′ the n candidates a′_k = ξ_φ′(s′, D(s′, z_k)) are
+ * those of Eq. (7); per response i, c_i(a′_k) = λ·min_j Q′_{j,i}(s′, a′_k) + (1 − λ)·max_j Q′_{j,i}(s′, a′_k)
+ * (clipped double Q per response). The max over the n samples is taken once, on the weighted sum:
+ * k* = argmax_k Σ_i c_i(a′_k) — the critics learn κ·w_i·v_i, so the plain sum of the columns is
+ * κ·Σ_i w_i·Q_i, the quantity the actor and Eq. (4) maximise — and every response bootstraps from that
+ * one action: y_i = r_i + discount_i·c_i(a′_{k*}), with r_i = κ·w_i·Σ_{k<m} γ_i^k v_{i,t+k} and
+ * discount_i = γ_i^m·(1 − done) (the trainer's n-step columns). rR, discountR: [B, R]; s2Rep, z as in
+ * `computeTarget`. Returns y as [B, R].
+ */
+export function computeResponseTargets(
+  nets: BcqResponseNetworks,
+  rR: tf.Tensor2D,
+  discountR: tf.Tensor2D,
+  s2Rep: tf.Tensor2D,
+  z: tf.Tensor2D,
+  cfg: Pick<BcqConfig, 'lambda' | 'rho'>,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const B = rR.shape[0];
+    const n = s2Rep.shape[0] / B;
+    const aNext = perturb(nets.PTarget, s2Rep, decode(nets.G, s2Rep, z), cfg.rho);
+    const q1Next = qResponses(nets.QTarget.q1, s2Rep, aNext); // [B·n, R]
+    const q2Next = qResponses(nets.QTarget.q2, s2Rep, aNext);
+    const minQ = tf.minimum(q1Next, q2Next);
+    const c = cfg.lambda === 1 ? minQ : tf.add(tf.mul(cfg.lambda, minQ), tf.mul(1 - cfg.lambda, tf.maximum(q1Next, q2Next)));
+    const best = tf.argMax(tf.reshape(tf.sum(c, 1), [B, n]), 1); // k* on the weighted sum (first maximum)
+    const rows = tf.add(tf.mul(tf.range(0, B, 1, 'int32'), tf.scalar(n, 'int32')), best);
+    const cBest = tf.gather(c, rows) as tf.Tensor2D; // [B, R]: every response at a′_{k*}
+    return tf.add(rR, tf.mul(discountR, cBest));
+  });
+}
+
+/**
+ * The per-response critics' regression onto y [B, R]: Σ_j mean_rows w·Σ_i (Q_{j,i}(s, a) − y_i)² (rows
+ * weighted by the truncation mask as in `computeCriticLoss`); each response's term is in its own
+ * (scaled) units. Returns the loss and Q1 as [B, R].
+ */
+export function computeResponseCriticLoss(Q: ResponseTwinCritic, s: tf.Tensor2D, a: tf.Tensor2D, y: tf.Tensor2D, mask: tf.Tensor2D) {
+  const q1 = qResponses(Q.q1, s, a);
+  const q2 = qResponses(Q.q2, s, a);
+  const rows = tf.maximum(tf.sum(mask), 1);
+  const se = tf.sum(tf.add(tf.squaredDifference(q1, y), tf.squaredDifference(q2, y)), 1, true); // [B, 1]
+  const loss = tf.div(tf.sum(tf.mul(mask, se)), rows) as tf.Scalar;
+  return { loss, q1 };
+}
+
+/** Eq. (5) with per-response critics: maximise Σ_i w_i·Q1_i(s, ξ_φ(s, a)), i.e. minimise −mean_rows Σ_i Q1_i (weights folded in the critics). */
+export function computeResponseActorLoss(P: Perturbation, Q1: Mlp[], s: tf.Tensor2D, aG: tf.Tensor2D, rho: number): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(qResponses(Q1, s, perturb(P, s, aG, rho)), 1))) as tf.Scalar;
+}
+
 /** θ′ ← η·θ + (1 − η)·θ′ for each pair of (online, target) variables. */
 export function softUpdate(pairs: [tf.Variable, tf.Variable][], eta: number): void {
   for (const [online, target] of pairs) lerpInto(target, online, eta);
@@ -92,7 +177,7 @@ export function softUpdate(pairs: [tf.Variable, tf.Variable][], eta: number): vo
 export class Bcq implements Algorithm {
   readonly name = 'bcq' as const;
   readonly nextStateRepeats: number;
-  readonly nets: BcqNetworks;
+  readonly nets: BcqNetworks | BcqResponseNetworks;
   private readonly optG: Adam;
   private readonly optP: Adam;
   private readonly optQ: Adam;
@@ -109,11 +194,18 @@ export class Bcq implements Algorithm {
     const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
     this.optG = new Adam(vaeVariables('G', this.nets.G), { ...adam, lr: cfg.lrVae });
     this.optP = new Adam(mlpVariables('P', this.nets.P), { ...adam, lr: cfg.lrActor });
-    this.optQ = new Adam(twinCriticVariables('Q', this.nets.Q), { ...adam, lr: cfg.lrCritic });
+    this.optQ = new Adam(this.criticVariables('Q'), { ...adam, lr: cfg.lrCritic });
+  }
+
+  private criticVariables(which: 'Q' | 'QTarget'): [string, tf.Variable][] {
+    const n = this.nets;
+    return isResponseNetworks(n) ? responseTwinCriticVariables(which, n[which]) : twinCriticVariables(which, n[which]);
   }
 
   step(mb: Minibatch, rng: Rng): Record<string, number> {
-    const { cfg, nets } = this;
+    if (isResponseNetworks(this.nets)) return this.stepResponses(this.nets, mb, rng);
+    const { cfg } = this;
+    const nets = this.nets;
     const { G, P, Q } = nets;
     const B = mb.s.shape[0];
     const L = G.latentDim;
@@ -158,13 +250,87 @@ export class Bcq implements Algorithm {
     return { vaeLoss: v[0], vaeRecon: v[1], vaeKl: v[2], criticLoss: v[3], actorLoss: v[4], qMean: v[5], qStd: v[6], targetMean: v[7] };
   }
 
+  /**
+   * One step with per-response critics: as `step`, with step 2 on `computeResponseTargets` /
+   * `computeResponseCriticLoss` (mb.rR, mb.discountR: the trainer's per-response columns) and step 3
+   * through Σ_i Q1_i. Besides the usual scalars (qMean, targetMean: of the weighted sum) it reports
+   * `qMean.<name>` and `targetMean.<name>`: the mean Q1_i and y_i per response divided by w_i (the
+   * trainer then divides by κ: response units, e.g. discounted seconds of play or likes).
+   */
+  private stepResponses(nets: BcqResponseNetworks, mb: Minibatch, rng: Rng): Record<string, number> {
+    const { cfg } = this;
+    const { G, P, Q } = nets;
+    const responses = cfg.responses!;
+    const B = mb.s.shape[0];
+    const L = G.latentDim;
+    if (!mb.s2Rep) throw new Error('BCQ needs the minibatch to carry s′ repeated n times (s2Rep)');
+    if (!mb.rR || !mb.discountR) throw new Error('BCQ with responses needs the per-response reward and discount columns (rR, discountR)');
+    const s2Rep = mb.s2Rep;
+    const [rR, discountR] = [mb.rR, mb.discountR];
+    const out = tf.tidy(() => {
+      // 1. Generative model, Eq. (3).
+      const eps = normal(rng, B, L);
+      let recon!: tf.Scalar, kl!: tf.Scalar;
+      const lossG = this.optG.minimize(() => {
+        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax);
+        recon = tf.keep(t.recon);
+        kl = tf.keep(t.kl);
+        return t.loss;
+      });
+
+      // 2. Per-response critics on Eq. (7) per response, computed without gradient.
+      const zNext = normal(rng, B * cfg.numSamples, L, cfg.zClip);
+      const y = computeResponseTargets(nets, rR, discountR, s2Rep, zNext, cfg);
+      let q1!: tf.Tensor2D;
+      const lossQ = this.optQ.minimize(() => {
+        const t = computeResponseCriticLoss(Q, mb.s, mb.a, y, mb.mask);
+        q1 = tf.keep(t.q1);
+        return t.loss;
+      });
+
+      // 3. Perturbation network by DPG through Σ_i Q1_i, Eq. (5).
+      const aG = decode(G, mb.s, normal(rng, B, L, cfg.zClip));
+      const lossP = this.optP.minimize(() => computeResponseActorLoss(P, Q.q1, mb.s, aG, cfg.rho));
+
+      // 4. Soft target updates every L steps.
+      this.steps += 1;
+      if (this.steps % cfg.targetUpdateInterval === 0) this.updateTargets();
+
+      const qSum = tf.sum(q1, 1);
+      const { mean: qMean, variance: qVar } = tf.moments(qSum);
+      const w = tf.tensor1d(responses.map((r) => r.weight));
+      const stats = tf.concat([
+        tf.stack([lossG, recon, kl, lossQ, lossP, qMean, tf.sqrt(qVar), tf.mean(tf.sum(y, 1))]),
+        tf.div(tf.mean(q1, 0), w),
+        tf.div(tf.mean(y, 0), w),
+      ]);
+      tf.dispose([recon, kl, q1]); // kept out of the gradient scopes above
+      return stats;
+    });
+    const v = out.dataSync();
+    out.dispose();
+    const res: Record<string, number> = { vaeLoss: v[0], vaeRecon: v[1], vaeKl: v[2], criticLoss: v[3], actorLoss: v[4], qMean: v[5], qStd: v[6], targetMean: v[7] };
+    const R = responses.length;
+    responses.forEach((r, i) => {
+      res[`qMean.${r.name}`] = v[8 + i];
+      res[`targetMean.${r.name}`] = v[8 + R + i];
+    });
+    return res;
+  }
+
   private updateTargets(): void {
     const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
     softUpdate(pairs(mlpVariables('P', this.nets.P), mlpVariables('P', this.nets.PTarget)), this.cfg.eta);
-    softUpdate(pairs(twinCriticVariables('Q', this.nets.Q), twinCriticVariables('Q', this.nets.QTarget)), this.cfg.eta);
+    softUpdate(pairs(this.criticVariables('Q'), this.criticVariables('QTarget')), this.cfg.eta);
   }
 
-  /** Eq. (4): π(s) = argmax_{a_i} Q1(s, a_i), a_i = ξ_φ(s, D(s, z_i)), i = 1…n. */
+  /** Q1(s, a) as [rows, 1]; with responses Σ_i w_i·Q1_i (the columns already carry w_i). */
+  private q1Sum(s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
+    const n = this.nets;
+    return isResponseNetworks(n) ? tf.sum(qResponses(n.Q.q1, s, a), 1, true) : q(n.Q.q1, s, a);
+  }
+
+  /** Eq. (4): π(s) = argmax_{a_i} Q1(s, a_i), a_i = ξ_φ(s, D(s, z_i)), i = 1…n (with responses: of Σ_i w_i·Q1_i). */
   act(states: Float32Array, count: number, rng: Rng): Float32Array {
     const { nets, cfg, stateDim, actionDim } = this;
     const n = cfg.numSamples;
@@ -172,7 +338,7 @@ export class Bcq implements Algorithm {
     const candidates = tf.tidy(() => {
       const s = tf.tensor2d(sRep, [count * n, stateDim]);
       const a = perturb(nets.P, s, decode(nets.G, s, normal(rng, count * n, nets.G.latentDim, cfg.zClip)), cfg.rho);
-      return [a, q(nets.Q.q1, s, a)];
+      return [a, this.q1Sum(s, a)];
     });
     const aAll = read(candidates[0]);
     const qAll = read(candidates[1]);
@@ -187,17 +353,24 @@ export class Bcq implements Algorithm {
   }
 
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array {
-    return tf.tidy(() => read(q(this.nets.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+    return tf.tidy(() => read(this.q1Sum(tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+  }
+
+  /** Q1_i(s, a) per response, [count × R] row-major, in the critics' units (κ·w_i per unit of response i); null without responses. */
+  qResponses(states: Float32Array, actions: Float32Array, count: number): Float32Array | null {
+    const n = this.nets;
+    if (!isResponseNetworks(n)) return null;
+    return tf.tidy(() => read(qResponses(n.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
   }
 
   variables(): [string, tf.Variable][] {
-    const { G, P, PTarget, Q, QTarget } = this.nets;
+    const { G, P, PTarget } = this.nets;
     return [
       ...vaeVariables('G', G),
       ...mlpVariables('P', P),
       ...mlpVariables('PTarget', PTarget),
-      ...twinCriticVariables('Q', Q),
-      ...twinCriticVariables('QTarget', QTarget),
+      ...this.criticVariables('Q'),
+      ...this.criticVariables('QTarget'),
       ...this.optG.slots('G'),
       ...this.optP.slots('P'),
       ...this.optQ.slots('Q'),
@@ -216,12 +389,14 @@ export class Bcq implements Algorithm {
   }
 
   policyNetworks(): PolicyNetworks {
-    const { G, P, Q } = this.nets;
+    const n = this.nets;
+    const { G, P } = n;
     return {
       kind: 'bcq',
       decoder: mlpSpec(G.decoder, 'tanh'),
       perturbation: mlpSpec(P, 'tanh'),
-      q1: mlpSpec(Q.q1),
+      // with responses: Σ_i w_i·Q1_i folded into one MLP, exactly (Eq. 4 needs only that sum)
+      q1: isResponseNetworks(n) ? sumOfResponsesSpec(n.Q.q1) : mlpSpec(n.Q.q1),
       latentDim: G.latentDim,
       zClip: this.cfg.zClip,
       rho: this.cfg.rho,
@@ -230,12 +405,17 @@ export class Bcq implements Algorithm {
   }
 
   dispose(): void {
-    const { G, P, PTarget, Q, QTarget } = this.nets;
-    disposeVae(G);
-    disposeMlp(P);
-    disposeMlp(PTarget);
-    disposeTwinCritic(Q);
-    disposeTwinCritic(QTarget);
+    const n = this.nets;
+    disposeVae(n.G);
+    disposeMlp(n.P);
+    disposeMlp(n.PTarget);
+    if (isResponseNetworks(n)) {
+      disposeResponseTwinCritic(n.Q);
+      disposeResponseTwinCritic(n.QTarget);
+    } else {
+      disposeTwinCritic(n.Q);
+      disposeTwinCritic(n.QTarget);
+    }
     this.optG.dispose();
     this.optP.dispose();
     this.optQ.dispose();

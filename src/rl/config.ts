@@ -16,6 +16,22 @@ const layers = () => z.array(posInt()).min(1);
 export const NSTEP_DEFAULT = 3;
 export const REWARD_SCALE_DEFAULT = 'auto' as const;
 
+/**
+ * One response of TSCAC's multi-critic (Cai et al.): a feedback column of the trajectories
+ * (`feedback.<name>`, e.g. play_time_s or like), its weight in the actor's objective and its own γ.
+ */
+export const ResponseSchema = z.strictObject({
+  name: z.string().min(1).describe('feedback column of the trajectories (a column of the ingest reward spec)'),
+  weight: z
+    .number()
+    .refine((w) => Number.isFinite(w) && w !== 0, 'expected a finite, non-zero weight')
+    .describe('w_i: the actor maximises Σ_i w_i·Q_i'),
+  gamma: prob().describe('γ_i of this response\'s critic (TSCAC: 0.95 for watch time, 0 for interactions)'),
+});
+export type Response = z.infer<typeof ResponseSchema>;
+export const RESPONSE_CRITICS = ['separate', 'multihead'] as const;
+export type ResponseCriticKind = (typeof RESPONSE_CRITICS)[number];
+
 /** Fields shared by every algorithm: the TD machinery and the optimiser. */
 const commonShape = {
   batchSize: posInt().default(256).describe('minibatch size (paper §4.2: 256)'),
@@ -26,6 +42,19 @@ const commonShape = {
   rewardScale: z.union([z.number().positive(), z.literal('auto')]).default(REWARD_SCALE_DEFAULT).describe(
     'rewards are multiplied by this for training; auto = 1 / mean |r| of the train rows (Q then counts discounted mean-reward steps); losses are in scaled units, reported Q in reward units (paper: 1; default from src/rl/README.md §3)',
   ),
+  responses: z
+    .array(ResponseSchema)
+    .min(1)
+    .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'response names must be distinct')
+    .nullable()
+    .default(null)
+    .describe(
+      'per-response critics (TSCAC): [{name, weight, gamma}, …]; each feedback column gets its own twin critics on κ·w_i·v_i with its own γ_i, targets per Eq. (7) at the sample maximising the weighted sum, the actor maximises Σ_i w_i·Q1_i; null = one critic on the logged r (the paper; src/rl/README.md §7)',
+    ),
+  responseCritic: z
+    .enum(RESPONSE_CRITICS)
+    .default('separate')
+    .describe('with responses: separate = one twin pair of MLPs per response (TSCAC; default); multihead = one twin pair with one output per response, shared hidden layers: ≈ R× cheaper, but measured worse (src/rl/README.md §7.1)'),
   targetUpdateInterval: posInt().default(10).describe('soft-update the target networks every L steps (paper: L = 10)'),
   eta: z.number().gt(0).max(1).default(0.05).describe('soft-update rate η_t: θ′ ← η·θ + (1−η)·θ′ (paper: 0.05)'),
   actorHidden: layers().default([256, 256]).describe('hidden ReLU widths of the actor / perturbation network'),

@@ -15,6 +15,7 @@ export {
   Td3ConfigSchema,
   Td3BcConfigSchema,
   TrainerConfigSchema,
+  ResponseSchema,
   runConfigSchema,
   describeConfig,
   type AlgoName,
@@ -24,6 +25,7 @@ export {
   type Td3Config,
   type Td3BcConfig,
   type TrainerConfig,
+  type Response,
 } from './config.ts';
 export { initBackend, type BackendInfo } from './backend.ts';
 export { normalizationFromStats, type Normalization, type DimStats } from './normalization.ts';

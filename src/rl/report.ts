@@ -10,7 +10,11 @@ export const REPORT_FORMAT = 'batchrl-mtf/training-report@1';
 /** Means over each logging interval of the step scalars, plus probes of π on fixed train states. */
 export interface Curves {
   step: number[];
-  /** step scalars (vaeLoss, criticLoss, actorLoss, qMean, qStd, …) averaged over the interval; null = not computed */
+  /**
+   * step scalars (vaeLoss, criticLoss, actorLoss, qMean, qStd, …) averaged over the interval; null = not
+   * computed. With per-response critics also `qMean.<name>`, `targetMean.<name>` (minibatch Q1_i and y_i)
+   * and `policyQMean.<name>` (Q1_i(s, π(s)) on the probe states), in response units (README §7).
+   */
   scalars: Record<string, (number | null)[]>;
   /** mean of π(s) per action dim on the probe states, logged units */
   actionMean: number[][];

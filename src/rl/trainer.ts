@@ -9,6 +9,9 @@
  *   window that reaches a truncated row bootstraps from that row's state, which is known).
  * - Rewards are multiplied by `rewardScale` for training; the reported Q statistics are divided by it
  *   again, so curves and reports read in reward units.
+ * - With `responses` (per-response critics, README §7) each named feedback column v_i gets its own n-step
+ *   columns κ·w_i·Σ γ_i^k v_{i,t+k} and γ_i^m·(1 − done) over the same windows; 'auto' κ is computed on
+ *   Σ_i w_i v_i, and the per-response statistics are reported in response units.
  * - All randomness comes from one Rng(seed): initialisation, minibatch indices, noise. Same seed + same
  *   backend → the same weights, bit for bit; `resume` restores the RNG with the weights, so an
  *   interrupted and resumed run equals an uninterrupted one.
@@ -24,7 +27,7 @@ import type { Algorithm, Minibatch } from './algorithm.ts';
 import { createAlgorithm } from './algorithms.ts';
 import { initBackend, type BackendInfo } from './backend.ts';
 import { readLatestCheckpoint, restoreVariables, writeCheckpoint } from './checkpoint.ts';
-import { runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type TrainerConfig } from './config.ts';
+import { runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type Response, type TrainerConfig } from './config.ts';
 import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './normalization.ts';
 import { Policy } from './policy.ts';
 import { createProgress, type ProgressMode } from './progress.ts';
@@ -82,11 +85,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const runConfig = parsed.data as Record<string, unknown>;
   const { trainer, algo: algoCfg } = splitRunConfig(runConfig);
+  const responses = (algoCfg as { responses?: Response[] | null }).responses ?? null;
+  if (responses) for (const r of responses) feedbackColumn(batch.feedback ?? {}, r.name); // names checked before any work
   const backend = await initBackend(trainer.backend, { threads: trainer.threads });
   const progress = createProgress(opts.progress ?? 'auto');
   progress.log(`backend: ${backend.detail}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
-  const fingerprint = fingerprintBatch(batch);
+  const fingerprint = fingerprintBatch(batch, responses?.map((r) => r.name));
   const ckpt = opts.resume && opts.outDir ? readLatestCheckpoint(opts.outDir) : null;
   if (opts.resume && !opts.outDir) throw new InputError('resume needs an output directory with checkpoints');
   if (ckpt) checkResumable(ckpt.manifest, trainer.algo, runConfig, fingerprint, batch);
@@ -97,7 +102,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         opts.stats?.action ?? dimStats(batch.action, batch.n, batch.actionDim),
       );
 
-  const targets = targetOptions(algoCfg, batch.reward);
+  const targets = targetOptions(algoCfg, batch.reward, batch.feedback);
   const data = prepareData(batch, norm, targets);
   const rng = new Rng(trainer.seed);
   const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
@@ -200,8 +205,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (step % trainer.logEvery === 0 || step === trainer.steps) {
         const means = interval.means();
         interval.reset();
-        const probe = probePolicy(algo, data, probeIdx, norm, rng, targets.rewardScale);
-        appendRecord(curves, step, means, probe);
+        const probe = probePolicy(algo, data, probeIdx, norm, rng, targets.rewardScale, targets.responses ?? null);
+        appendRecord(curves, step, { ...means, ...probe.perResponse }, probe);
         progress.record(step, summarize(means, probe.qMean));
       }
       report.stepsDone = step;
@@ -251,6 +256,8 @@ export interface PreparedData {
   mask: Float32Array;
   /** n-step targets: the weight γ^m·(1 − done) of the bootstrapped value per row; null = one-step (γ·notDone) */
   discount: Float32Array | null;
+  /** per-response critics: R, and [n × R] rewards κ·w_i·Σ_{k<m} γ_i^k v_{i,t+k} and bootstrap weights γ_i^m·(1 − done); null without */
+  responses: { R: number; r: Float32Array; discount: Float32Array } | null;
 }
 
 /** How the critic targets are built from the logged rows (the algorithm config's fields). */
@@ -260,22 +267,56 @@ export interface TargetOptions {
   nStep: number;
   /** rewards × rewardScale */
   rewardScale: number;
+  /** per-response critics (config `responses`): each feedback column's weight and γ; null/absent = one critic on r */
+  responses?: Response[] | null;
 }
 
 const ONE_STEP: TargetOptions = { gamma: 0.95, nStep: 1, rewardScale: 1 };
 
 /**
  * The target fields of an algorithm config (BC has none: it never builds a target). rewardScale 'auto'
- * resolves to 1 / mean |r| over `reward` (the train rows), or 1 where that is 0 or not finite.
+ * resolves to 1 / mean |r| over `reward` (the train rows), or 1 where that is 0 or not finite. With
+ * `responses`, the reward the scale is computed on is Σ_i w_i·v_i over `feedback` (the responses'
+ * weights, which may differ from the ingest spec's), so that κ·Σ_i Q_i reads as the single critic's Q.
  */
-export function targetOptions(cfg: AlgoConfig, reward?: ArrayLike<number>): TargetOptions {
-  const c = cfg as { gamma?: number; nStep?: number; rewardScale?: number | 'auto' };
+export function targetOptions(cfg: AlgoConfig, reward?: ArrayLike<number>, feedback?: Record<string, ArrayLike<number>>): TargetOptions {
+  const c = cfg as { gamma?: number; nStep?: number; rewardScale?: number | 'auto'; responses?: Response[] | null };
+  const responses = c.responses ?? null;
   let rewardScale = c.rewardScale ?? 1;
   if (rewardScale === 'auto') {
-    if (!reward) throw new RangeError("rewardScale 'auto' needs the rewards it is computed from");
-    rewardScale = autoRewardScale(reward);
+    if (responses) {
+      if (!feedback) throw new RangeError("rewardScale 'auto' with responses needs the feedback columns it is computed from");
+      rewardScale = autoRewardScale(weightedReward(responses, feedback));
+    } else {
+      if (!reward) throw new RangeError("rewardScale 'auto' needs the rewards it is computed from");
+      rewardScale = autoRewardScale(reward);
+    }
   }
-  return { gamma: c.gamma ?? ONE_STEP.gamma, nStep: c.nStep ?? 1, rewardScale };
+  const out: TargetOptions = { gamma: c.gamma ?? ONE_STEP.gamma, nStep: c.nStep ?? 1, rewardScale };
+  if (responses) out.responses = responses;
+  return out;
+}
+
+/** Σ_i w_i·v_i per row over the responses' feedback columns. */
+export function weightedReward(responses: Response[], feedback: Record<string, ArrayLike<number>>): Float64Array {
+  const cols = responses.map((r) => feedbackColumn(feedback, r.name));
+  const out = new Float64Array(cols[0].length);
+  responses.forEach((r, i) => {
+    for (let t = 0; t < out.length; t++) out[t] += r.weight * cols[i][t];
+  });
+  return out;
+}
+
+function feedbackColumn(feedback: Record<string, ArrayLike<number>>, name: string): ArrayLike<number> {
+  const col = Object.hasOwn(feedback, name) ? feedback[name] : undefined;
+  if (!col) {
+    const have = Object.keys(feedback);
+    throw new InputError(
+      `config: responses: '${name}' is not a feedback column of the training data (${have.length ? `it has ${have.join(', ')}` : 'it has none'}; the columns are those of the ingest reward spec)`,
+      { field: 'responses' },
+    );
+  }
+  return col;
 }
 
 /** 1 / mean |r| (rewards in units of the mean logged reward per step); 1 for all-zero or non-finite rewards. */
@@ -312,52 +353,99 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
   };
   const { gamma, nStep, rewardScale } = targets;
   if (!(Number.isInteger(nStep) && nStep >= 1)) throw new RangeError(`nStep must be a positive integer, got ${nStep}`);
+  const win = nStep > 1 || targets.responses ? nStepWindows(b, nStep) : null;
+  const responses = targets.responses ? responseColumns(b, win!, targets.responses, rewardScale) : null;
   if (nStep === 1) {
     const r = Float32Array.from(b.reward);
     if (rewardScale !== 1) for (let i = 0; i < r.length; i++) r[i] *= rewardScale;
-    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null };
+    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null, responses };
   }
   const S = b.stateDim;
+  const { len, boot, nextRow, nextIsState } = win!;
   const r = new Float32Array(b.n);
   const discount = new Float32Array(b.n);
   const next = new Float32Array(b.n * S);
-  const continues = (j: number) => j + 1 < b.n && b.sessionIndex[j + 1] === b.sessionIndex[j] && b.step[j + 1] === b.step[j] + 1;
   for (let t = 0; t < b.n; t++) {
     let g = 0;
-    let w = 1; // γ^(j − t)
+    let w = 1; // γ^k
+    for (let k = 0; k < len[t]; k++) {
+      g += w * b.reward[t + k];
+      w *= gamma;
+    }
+    discount[t] = boot[t] ? w : 0;
+    const j = nextRow[t];
+    next.set((nextIsState[t] ? b.state : b.nextState).subarray(j * S, (j + 1) * S), t * S);
+    r[t] = g * rewardScale;
+  }
+  return { ...base, r, s2: normalizeStates(next, norm), discount, responses };
+}
+
+/**
+ * Row t's n-step window (README §3): its target sums rows t … t + len − 1; then it bootstraps (boot = 1,
+ * weight γ^len) or not (the session ended inside, or row t is itself truncated). s′ is the state of row
+ * nextRow (nextIsState = 1: a truncated row's own, known state, where the window reached a cut) or that
+ * row's logged next state. m ≤ n stops early at the session's end, at a truncated row t + m or where the
+ * session's rows stop (a gap in the steps ends the window). nStep = 1 gives the one-step target's rows.
+ */
+export function nStepWindows(b: TransitionBatch, nStep: number) {
+  const len = new Int32Array(b.n);
+  const boot = new Uint8Array(b.n);
+  const nextRow = new Int32Array(b.n);
+  const nextIsState = new Uint8Array(b.n);
+  const continues = (j: number) => j + 1 < b.n && b.sessionIndex[j + 1] === b.sessionIndex[j] && b.step[j + 1] === b.step[j] + 1;
+  for (let t = 0; t < b.n; t++) {
     let j = t;
     for (;;) {
       if (b.truncated[j] && j > t) {
         // the window reaches a cut: bootstrap from the cut row's own (known) state after j − t rows
-        next.set(b.state.subarray(j * S, (j + 1) * S), t * S);
-        discount[t] = w;
+        [len[t], boot[t], nextRow[t], nextIsState[t]] = [j - t, 1, j, 1];
         break;
       }
-      g += w * b.reward[j];
-      w *= gamma;
       if (b.done[j] || b.truncated[j]) {
         // session end (no bootstrap), or row t itself truncated (mask 0: its target is never used)
-        next.set(b.nextState.subarray(j * S, (j + 1) * S), t * S);
-        discount[t] = 0;
+        [len[t], boot[t], nextRow[t]] = [j - t + 1, 0, j];
         break;
       }
       if (j - t + 1 === nStep || !continues(j)) {
-        next.set(b.nextState.subarray(j * S, (j + 1) * S), t * S);
-        discount[t] = w;
+        [len[t], boot[t], nextRow[t]] = [j - t + 1, 1, j];
         break;
       }
       j++;
     }
-    r[t] = g * rewardScale;
   }
-  return { ...base, r, s2: normalizeStates(next, norm), discount };
+  return { len, boot, nextRow, nextIsState };
 }
 
-/** Q statistics back into reward units (the losses stay in the scaled units they are minimised in). */
-const Q_STATS = ['qMean', 'qStd', 'targetMean'];
+/** The per-response target columns over the same windows: r_i = κ·w_i·Σ_{k<len} γ_i^k v_{i,t+k}, discount_i = boot·γ_i^len. */
+function responseColumns(b: TransitionBatch, win: ReturnType<typeof nStepWindows>, responses: Response[], rewardScale: number) {
+  const R = responses.length;
+  const r = new Float32Array(b.n * R);
+  const discount = new Float32Array(b.n * R);
+  responses.forEach(({ name, weight, gamma }, i) => {
+    const v = feedbackColumn(b.feedback, name);
+    const scale = rewardScale * weight;
+    for (let t = 0; t < b.n; t++) {
+      let g = 0;
+      let w = 1; // γ_i^k (γ_i = 0: the immediate response only)
+      for (let k = 0; k < win.len[t]; k++) {
+        g += w * v[t + k];
+        w *= gamma;
+      }
+      r[t * R + i] = g * scale;
+      discount[t * R + i] = win.boot[t] ? w : 0;
+    }
+  });
+  return { R, r, discount };
+}
+
+/**
+ * Q statistics back into reward units (the losses stay in the scaled units they are minimised in); the
+ * per-response ones (`qMean.<name>`, `targetMean.<name>`, already divided by w_i) into response units.
+ */
+const Q_STAT = /^(qMean|qStd|targetMean)(\.|$)/;
 function unscaleStats(stats: Record<string, number>, scale: number): void {
   if (scale === 1) return;
-  for (const k of Q_STATS) if (k in stats) stats[k] /= scale;
+  for (const k of Object.keys(stats)) if (Q_STAT.test(k)) stats[k] /= scale;
 }
 
 /** B rows drawn uniformly with replacement from the run's RNG, as tensors. */
@@ -374,6 +462,8 @@ export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: n
     mask: tf.tensor2d(gatherRows(d.mask, 1, idx, 1), [B, 1]),
     discount: d.discount ? tf.tensor2d(gatherRows(d.discount, 1, idx, 1), [B, 1]) : null,
     s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s2, S, idx, repeats), [B * repeats, S]) : null,
+    rR: d.responses ? tf.tensor2d(gatherRows(d.responses.r, d.responses.R, idx, 1), [B, d.responses.R]) : null,
+    discountR: d.responses ? tf.tensor2d(gatherRows(d.responses.discount, d.responses.R, idx, 1), [B, d.responses.R]) : null,
   };
 }
 
@@ -392,10 +482,15 @@ function disposeMinibatch(mb: Minibatch): void {
   tf.dispose([mb.s, mb.a, mb.r, mb.s2, mb.notDone, mb.mask]);
   if (mb.s2Rep) mb.s2Rep.dispose();
   if (mb.discount) mb.discount.dispose();
+  if (mb.rR) mb.rR.dispose();
+  if (mb.discountR) mb.discountR.dispose();
 }
 
-/** π on the probe states: per-dim mean/std of α (logged units) and mean/std of Q1(s, π(s)) (reward units). */
-function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: Normalization, rng: Rng, rewardScale: number) {
+/**
+ * π on the probe states: per-dim mean/std of α (logged units) and mean/std of Q1(s, π(s)) (reward units);
+ * with responses also the mean Q1_i(s, π(s)) per response in response units (`policyQMean.<name>`).
+ */
+function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: Normalization, rng: Rng, rewardScale: number, responses: Response[] | null) {
   const [S, A, m] = [d.stateDim, d.actionDim, idx.length];
   const s = new Float32Array(m * S);
   for (let i = 0; i < m; i++) s.set(d.s.subarray(idx[i] * S, (idx[i] + 1) * S), i * S);
@@ -421,7 +516,17 @@ function probePolicy(algo: Algorithm, d: PreparedData, idx: Int32Array, norm: No
     qStd /= rewardScale;
     if (!Number.isFinite(qMean)) throw new NonFiniteError('Q1(s, π(s)) on the probe states', 0, qMean);
   }
-  return { actionMean: mean, actionStd: sq.map((v, j) => Math.sqrt(Math.max(v - mean[j] * mean[j], 0))), qMean, qStd };
+  const perResponse: Record<string, number> = {};
+  const qr = responses ? (algo.qResponses?.(s, u, m) ?? null) : null;
+  if (responses && qr) {
+    const R = responses.length;
+    responses.forEach((r, i) => {
+      let acc = 0;
+      for (let k = 0; k < m; k++) acc += qr[k * R + i];
+      perResponse[`policyQMean.${r.name}`] = acc / m / (rewardScale * r.weight);
+    });
+  }
+  return { actionMean: mean, actionStd: sq.map((v, j) => Math.sqrt(Math.max(v - mean[j] * mean[j], 0))), qMean, qStd, perResponse };
 }
 
 function assertFiniteState(algo: Algorithm, step: number): void {
@@ -463,11 +568,19 @@ function count(x: Uint8Array): number {
   return c;
 }
 
-/** Same data ⇔ same fingerprint: a resume onto other data is an input error, not a silent mix. */
-export function fingerprintBatch(b: TransitionBatch): string {
+/**
+ * Same data ⇔ same fingerprint: a resume onto other data is an input error, not a silent mix. The feedback
+ * columns named by `responses` count too (only then: runs without responses keep their fingerprints).
+ */
+export function fingerprintBatch(b: TransitionBatch, feedbackNames: string[] = []): string {
   const h = createHash('sha256');
   h.update(`${b.n}:${b.stateDim}:${b.actionDim}`);
   for (const x of [b.state, b.action, b.reward, b.nextState, b.done, b.truncated]) h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  for (const name of feedbackNames) {
+    const x = Float32Array.from(feedbackColumn(b.feedback, name));
+    h.update(`:${name}:`);
+    h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  }
   return h.digest('hex').slice(0, 16);
 }
 

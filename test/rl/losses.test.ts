@@ -166,7 +166,7 @@ for (const { name, skip } of backends) {
       const cfg = BcqConfigSchema.parse({ vaeHidden: [4], actorHidden: [4], criticHidden: [4], numSamples: 2, batchSize: 4, targetUpdateInterval: 3, eta: 0.05 });
       const rng = new Rng(3);
       const bcq = new Bcq(2, 1, cfg, rng);
-      const w0 = Float32Array.from(bcq.nets.QTarget.q1.layers[0].W.dataSync());
+      const w0 = Float32Array.from((bcq.nets as BcqNetworks).QTarget.q1.layers[0].W.dataSync());
       const mb = {
         s: tf.randomNormal([4, 2], 0, 1, 'float32', 1) as tf.Tensor2D,
         a: tf.zeros([4, 1]) as tf.Tensor2D,
@@ -178,10 +178,10 @@ for (const { name, skip } of backends) {
       };
       bcq.step(mb, rng);
       bcq.step(mb, rng);
-      near(bcq.nets.QTarget.q1.layers[0].W.dataSync(), w0, 0); // untouched before step L = 3
+      near((bcq.nets as BcqNetworks).QTarget.q1.layers[0].W.dataSync(), w0, 0); // untouched before step L = 3
       bcq.step(mb, rng);
-      const online = bcq.nets.Q.q1.layers[0].W.dataSync();
-      near(bcq.nets.QTarget.q1.layers[0].W.dataSync(), w0.map((t, i) => 0.05 * online[i] + 0.95 * t));
+      const online = (bcq.nets as BcqNetworks).Q.q1.layers[0].W.dataSync();
+      near((bcq.nets as BcqNetworks).QTarget.q1.layers[0].W.dataSync(), w0.map((t, i) => 0.05 * online[i] + 0.95 * t));
       bcq.dispose();
       tf.dispose(Object.values(mb));
     });

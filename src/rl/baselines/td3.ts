@@ -5,13 +5,29 @@
  * which adds a behavior-cloning term to the actor: −λ·Q1(s, μ(s)) + (μ(s) − a)², λ = α / mean|Q1|.
  * Deviation from both references: target networks follow this repo's schedule (η every L steps,
  * the paper's BCQ setting) instead of τ = 0.005 after every actor update, so all algorithms share it.
+ *
+ * With `responses` (TSCAC's multi-critic) the twin critics give one column per response, each on its own
+ * rewards and γ_i (`computeTd3ResponseTargets`), and Q1 in the actor loss (and TD3+BC's λ) is Σ_i w_i·Q1_i.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../adam.ts';
 import { normal, read, type Algorithm, type Minibatch, type PolicyNetworks } from '../algorithm.ts';
-import { computeCriticLoss, softUpdate } from '../bcq.ts';
+import { computeCriticLoss, computeResponseCriticLoss, softUpdate } from '../bcq.ts';
 import type { Td3Config } from '../config.ts';
-import { cloneTwinCritic, createTwinCritic, disposeTwinCritic, q, twinCriticVariables, type TwinCritic } from '../networks/critic.ts';
+import {
+  cloneResponseTwinCritic,
+  cloneTwinCritic,
+  createResponseTwinCritic,
+  createTwinCritic,
+  disposeResponseTwinCritic,
+  disposeTwinCritic,
+  q,
+  qResponses,
+  responseTwinCriticVariables,
+  twinCriticVariables,
+  type ResponseTwinCritic,
+  type TwinCritic,
+} from '../networks/critic.ts';
 import { cloneMlp, createMlp, disposeMlp, mlp, mlpSpec, mlpVariables, type Mlp } from '../networks/mlp.ts';
 import type { Rng } from '../rng.ts';
 
@@ -20,6 +36,16 @@ export interface Td3Networks {
   muTarget: Mlp;
   Q: TwinCritic;
   QTarget: TwinCritic;
+}
+
+/** TD3 with per-response critics (config `responses`). */
+export interface Td3ResponseNetworks extends Omit<Td3Networks, 'Q' | 'QTarget'> {
+  Q: ResponseTwinCritic;
+  QTarget: ResponseTwinCritic;
+}
+
+function isResponseNetworks(n: Td3Networks | Td3ResponseNetworks): n is Td3ResponseNetworks {
+  return Array.isArray(n.Q.q1);
 }
 
 /** μ(s) = tanh(MLP(s)): an action in the normalised box. */
@@ -39,26 +65,47 @@ export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Ten
 }
 
 /**
+ * The TD3 target per response: y_i = r_i + discount_i·min_j Q′_{j,i}(s′, ã), ã the smoothed target action
+ * of `computeTd3Target` (one action for every response, so no choice among samples is needed); r_i,
+ * discount_i the trainer's per-response columns [B, R] (Minibatch.rR, discountR). Returns [B, R].
+ */
+export function computeTd3ResponseTargets(nets: Td3ResponseNetworks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config): tf.Tensor2D {
+  if (!mb.rR || !mb.discountR) throw new Error('TD3 with responses needs the per-response reward and discount columns (rR, discountR)');
+  const [rR, discountR] = [mb.rR, mb.discountR];
+  return tf.tidy(() => {
+    const smoothing = tf.clipByValue(tf.mul(noise, cfg.policyNoise), -cfg.noiseClip, cfg.noiseClip);
+    const aNext = tf.clipByValue(tf.add(actor(nets.muTarget, mb.s2), smoothing), -1, 1) as tf.Tensor2D;
+    const nextQ = tf.minimum(qResponses(nets.QTarget.q1, mb.s2, aNext), qResponses(nets.QTarget.q2, mb.s2, aNext));
+    return tf.add(rR, tf.mul(discountR, nextQ));
+  });
+}
+
+/** Q1 of the actor: the single critic, or Σ_i Q1_i (weights folded into the per-response critics). */
+function q1Of(Q1: Mlp | Mlp[], s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
+  return Array.isArray(Q1) ? tf.sum(qResponses(Q1, s, a), 1, true) : q(Q1, s, a);
+}
+
+/**
  * TD3: −mean Q1(s, μ(s)); TD3+BC: −λ·mean Q1(s, μ(s)) + mean (μ(s) − a)², where λ = α / mean|Q1(s, μ(s))|
  * is a constant of the step (computed by the caller with the same weights: no gradient flows through it).
  */
-export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp, s: tf.Tensor2D, a: tf.Tensor2D, lambda: number | null): tf.Scalar {
+export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp | Mlp[], s: tf.Tensor2D, a: tf.Tensor2D, lambda: number | null): tf.Scalar {
   const pi = actor(mu, s);
-  const qPi = q(Q1, s, pi);
+  const qPi = q1Of(Q1, s, pi);
   if (lambda === null) return tf.neg(tf.mean(qPi)) as tf.Scalar;
   return tf.add(tf.mul(-lambda, tf.mean(qPi)), tf.mean(tf.squaredDifference(pi, a))) as tf.Scalar;
 }
 
 /** TD3+BC's λ = α / mean|Q1(s, μ(s))| for the current weights. */
-export function td3bcLambda(mu: Mlp, Q1: Mlp, s: tf.Tensor2D, alpha: number): number {
-  const meanAbsQ = tf.tidy(() => tf.mean(tf.abs(q(Q1, s, actor(mu, s)))).dataSync()[0]);
+export function td3bcLambda(mu: Mlp, Q1: Mlp | Mlp[], s: tf.Tensor2D, alpha: number): number {
+  const meanAbsQ = tf.tidy(() => tf.mean(tf.abs(q1Of(Q1, s, actor(mu, s)))).dataSync()[0]);
   return alpha / Math.max(meanAbsQ, 1e-8);
 }
 
 export class Td3 implements Algorithm {
   readonly name: 'td3' | 'td3bc';
   readonly nextStateRepeats = 0;
-  readonly nets: Td3Networks;
+  readonly nets: Td3Networks | Td3ResponseNetworks;
   private readonly optMu: Adam;
   private readonly optQ: Adam;
   private steps = 0;
@@ -73,22 +120,34 @@ export class Td3 implements Algorithm {
   ) {
     this.name = alpha === null ? 'td3' : 'td3bc';
     const mu = createMlp([stateDim, ...cfg.actorHidden, actionDim], rng);
-    const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
-    this.nets = { mu, muTarget: cloneMlp(mu), Q, QTarget: cloneTwinCritic(Q) };
+    if (cfg.responses) {
+      const Q = createResponseTwinCritic(stateDim, actionDim, cfg.criticHidden, cfg.responses.map((r) => r.name), cfg.responseCritic, rng);
+      this.nets = { mu, muTarget: cloneMlp(mu), Q, QTarget: cloneResponseTwinCritic(Q) };
+    } else {
+      const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
+      this.nets = { mu, muTarget: cloneMlp(mu), Q, QTarget: cloneTwinCritic(Q) };
+    }
     const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
     this.optMu = new Adam(mlpVariables('mu', mu), { ...adam, lr: cfg.lrActor });
-    this.optQ = new Adam(twinCriticVariables('Q', Q), { ...adam, lr: cfg.lrCritic });
+    this.optQ = new Adam(this.criticVariables('Q'), { ...adam, lr: cfg.lrCritic });
+  }
+
+  private criticVariables(which: 'Q' | 'QTarget'): [string, tf.Variable][] {
+    const n = this.nets;
+    return isResponseNetworks(n) ? responseTwinCriticVariables(which, n[which]) : twinCriticVariables(which, n[which]);
   }
 
   step(mb: Minibatch, rng: Rng): Record<string, number> {
     const { cfg, nets } = this;
     this.steps += 1;
     const updateActor = this.steps % cfg.policyDelay === 0;
+    const responses = isResponseNetworks(nets) ? cfg.responses! : null;
     const out = tf.tidy(() => {
-      const y = computeTd3Target(nets, mb, normal(rng, mb.s.shape[0], this.actionDim), cfg);
+      const noise = normal(rng, mb.s.shape[0], this.actionDim);
+      const y = isResponseNetworks(nets) ? computeTd3ResponseTargets(nets, mb, noise, cfg) : computeTd3Target(nets, mb, noise, cfg);
       let q1!: tf.Tensor2D;
       const lossQ = this.optQ.minimize(() => {
-        const t = computeCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask);
+        const t = isResponseNetworks(nets) ? computeResponseCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask) : computeCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask);
         q1 = tf.keep(t.q1);
         return t.loss;
       });
@@ -100,10 +159,15 @@ export class Td3 implements Algorithm {
       if (this.steps % cfg.targetUpdateInterval === 0) {
         const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
         softUpdate(pairs(mlpVariables('mu', nets.mu), mlpVariables('mu', nets.muTarget)), cfg.eta);
-        softUpdate(pairs(twinCriticVariables('Q', nets.Q), twinCriticVariables('Q', nets.QTarget)), cfg.eta);
+        softUpdate(pairs(this.criticVariables('Q'), this.criticVariables('QTarget')), cfg.eta);
       }
-      const { mean, variance } = tf.moments(q1);
-      const stats = tf.stack([lossQ, lossMu, mean, tf.sqrt(variance), tf.mean(y)]);
+      const { mean, variance } = tf.moments(tf.sum(q1, 1)); // the one column, or Σ_i Q1_i
+      const parts: tf.Tensor[] = [tf.stack([lossQ, lossMu, mean, tf.sqrt(variance), tf.mean(tf.sum(y, 1))])];
+      if (responses) {
+        const w = tf.tensor1d(responses.map((r) => r.weight));
+        parts.push(tf.div(tf.mean(q1, 0), w), tf.div(tf.mean(y, 0), w));
+      }
+      const stats = parts.length === 1 ? parts[0] : tf.concat(parts);
       q1.dispose();
       return stats;
     });
@@ -111,6 +175,10 @@ export class Td3 implements Algorithm {
     out.dispose();
     const r: Record<string, number> = { criticLoss: v[0], qMean: v[2], qStd: v[3], targetMean: v[4] };
     if (updateActor) r.actorLoss = v[1];
+    responses?.forEach((x, i) => {
+      r[`qMean.${x.name}`] = v[5 + i];
+      r[`targetMean.${x.name}`] = v[5 + responses.length + i];
+    });
     return r;
   }
 
@@ -119,16 +187,23 @@ export class Td3 implements Algorithm {
   }
 
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array {
-    return tf.tidy(() => read(q(this.nets.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+    return tf.tidy(() => read(q1Of(this.nets.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+  }
+
+  /** Q1_i(s, a) per response, [count × R] in the critics' units (κ·w_i per unit of response i); null without responses. */
+  qResponses(states: Float32Array, actions: Float32Array, count: number): Float32Array | null {
+    const n = this.nets;
+    if (!isResponseNetworks(n)) return null;
+    return tf.tidy(() => read(qResponses(n.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
   }
 
   variables(): [string, tf.Variable][] {
-    const { mu, muTarget, Q, QTarget } = this.nets;
+    const { mu, muTarget } = this.nets;
     return [
       ...mlpVariables('mu', mu),
       ...mlpVariables('muTarget', muTarget),
-      ...twinCriticVariables('Q', Q),
-      ...twinCriticVariables('QTarget', QTarget),
+      ...this.criticVariables('Q'),
+      ...this.criticVariables('QTarget'),
       ...this.optMu.slots('mu'),
       ...this.optQ.slots('Q'),
     ];
@@ -149,11 +224,16 @@ export class Td3 implements Algorithm {
   }
 
   dispose(): void {
-    const { mu, muTarget, Q, QTarget } = this.nets;
-    disposeMlp(mu);
-    disposeMlp(muTarget);
-    disposeTwinCritic(Q);
-    disposeTwinCritic(QTarget);
+    const n = this.nets;
+    disposeMlp(n.mu);
+    disposeMlp(n.muTarget);
+    if (isResponseNetworks(n)) {
+      disposeResponseTwinCritic(n.Q);
+      disposeResponseTwinCritic(n.QTarget);
+    } else {
+      disposeTwinCritic(n.Q);
+      disposeTwinCritic(n.QTarget);
+    }
     this.optMu.dispose();
     this.optQ.dispose();
   }
