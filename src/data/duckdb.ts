@@ -90,14 +90,21 @@ export function rawItems<T extends Float32Array | Float64Array | Int32Array>(
   return items;
 }
 
-/** A LIST vector's flat child values and per-row offset/length (as Uint32 views: no BigInt per row). */
-export interface ListParts {
+/**
+ * A LIST vector as it is, without copying: its child values, its entries as uint32 words (row i's
+ * offset at words[4i], its length at words[4i+2]: DuckDB stores (offset, length) as uint64 pairs, and
+ * a vector holds < 2^32 items, so the high words are 0 on little-endian hosts) and the validity of
+ * the child values (uint32 words, bit j of word w = element 32w + j; null when every element is valid).
+ * `values` is the Node API's JavaScript copy of DuckDB's vector (vector_get_data copies), so it may be
+ * kept after the chunk is gone: the row store does (test/data/duckdbVectors.test.ts guards it).
+ */
+export interface ListView {
   values: Float32Array | Float64Array;
-  /** entries[2·i] = offset of row i into values; entries[2·i+1] = its length (vectors hold < 2^32 items) */
-  entries: Uint32Array;
+  words: Uint32Array;
+  childValid: Uint32Array | null;
 }
 
-export function listParts(vector: DuckDBVector): ListParts {
+export function listView(vector: DuckDBVector): ListView {
   const list = vector as unknown as { childVector: DuckDBVector; entryData?: BigUint64Array };
   const entryData = list.entryData;
   if (!(entryData instanceof BigUint64Array)) {
@@ -108,22 +115,38 @@ export function listParts(vector: DuckDBVector): ListParts {
   if (!(items instanceof Float32Array || items instanceof Float64Array)) {
     throw new Error(`internal: LIST child vector ${child.constructor.name} is not FLOAT or DOUBLE`);
   }
-  // entryData holds (offset, length) as uint64 pairs; on little-endian hosts the low words are at 4i and 4i+2.
-  const words = new Uint32Array(entryData.buffer, entryData.byteOffset, entryData.length * 2);
-  const n = entryData.length / 2;
-  const entries = new Uint32Array(n * 2);
-  for (let i = 0; i < n; i++) {
-    entries[2 * i] = words[4 * i];
-    entries[2 * i + 1] = words[4 * i + 2];
-  }
-  return { values: items, entries };
+  return { values: items, words: new Uint32Array(entryData.buffer, entryData.byteOffset, entryData.length * 2), childValid: validityWords(child) };
 }
 
-/** A UBIGINT vector (e.g. DuckDB's hash()) as Uint32 word pairs (lo, hi). */
+/** A vector's validity bits as uint32 words, or null when every item is valid. */
+export function validityWords(vector: DuckDBVector): Uint32Array | null {
+  const validity = (vector as unknown as { validity?: { data?: unknown; offset?: number } }).validity;
+  if (!validity || validity.offset !== 0) throw new Error(`internal: @duckdb/node-api vector ${vector.constructor.name} has no validity as expected`);
+  const data = validity.data;
+  if (data === null) return null;
+  if (!(data instanceof BigUint64Array)) throw new Error(`internal: unexpected validity data in ${vector.constructor.name}`);
+  return new Uint32Array(data.buffer, data.byteOffset, data.length * 2);
+}
+
+/** Are elements [off, off + len) all valid? */
+export function allValid(valid: Uint32Array | null, off: number, len: number): boolean {
+  if (valid === null) return true;
+  for (let j = off, end = off + len; j < end; j++) if (((valid[j >>> 5] >>> (j & 31)) & 1) === 0) return false;
+  return true;
+}
+
+/** A BIGINT vector's values (undefined where the validity says null). */
+export function i64Items(vector: DuckDBVector): BigInt64Array {
+  const items = (vector as unknown as { items?: unknown }).items;
+  if (!(items instanceof BigInt64Array)) throw new Error(`internal: expected a BIGINT vector, got ${vector.constructor.name}`);
+  return items;
+}
+
+/** A UBIGINT (e.g. DuckDB's hash()) or BIGINT vector as Uint32 word pairs (lo, hi). */
 export function u64Words(vector: DuckDBVector): Uint32Array {
   const items = (vector as unknown as { items?: unknown }).items;
-  if (!(items instanceof BigUint64Array)) {
-    throw new Error(`internal: expected a UBIGINT vector, got ${vector.constructor.name}`);
+  if (!(items instanceof BigUint64Array || items instanceof BigInt64Array)) {
+    throw new Error(`internal: expected a UBIGINT or BIGINT vector, got ${vector.constructor.name}`);
   }
   return new Uint32Array(items.buffer, items.byteOffset, items.length * 2);
 }

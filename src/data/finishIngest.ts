@@ -9,16 +9,15 @@ import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
 import { vectorNames } from './logContract.ts';
 import type { ScannedFile } from './logReader.ts';
 import { windowBounds, type LogWindow } from './partitions.ts';
-import { IngestReport, type TrajectoryMetadata } from './reportSchemas.ts';
+import { IngestReport, TRAJECTORY_FORMAT_VERSION, type TrajectoryMetadata } from './reportSchemas.ts';
 import type { RewardSpec } from './rewardSpec.ts';
 import type { RowStore } from './rowStore.ts';
 import { groupSessions } from './sessions.ts';
-import { buildSplit, splitChunks, StatsAccumulator, testSessionCount } from './trajectories.ts';
-import type { TransitionBatch } from './trajectoryTypes.ts';
-import { writeTransitions } from './trajectoryStore.ts';
+import { splitBatches, StatsAccumulator, testSessionCount, type TransitionChunk } from './trajectories.ts';
+import { writeSessions, writeTransitions } from './trajectoryStore.ts';
 
-/** transitions per chunk when building and writing a split */
-const CHUNK_ROWS = 65_536;
+/** transitions per record batch (the contract: ≤ 65,536) */
+const BATCH_ROWS = 65_536;
 
 export interface FinishOptions {
   /** names the input in messages */
@@ -28,7 +27,27 @@ export interface FinishOptions {
   out: string;
   inactivityGapMs: number;
   testFraction: number;
+  /** transitions per record batch; default 65,536 */
   chunkRows?: number;
+  /** times the phases (the caller's clock, so reading is on it too) */
+  clock?: PhaseClock;
+}
+
+/** Wall and CPU (process.cpuUsage: user + system) seconds per phase, for benchmarks. */
+export class PhaseClock {
+  readonly phases: Record<string, { wall: number; cpu: number }> = {};
+  private t = performance.now();
+  private c = process.cpuUsage();
+  /** Charges the time since the last lap to `name`. */
+  lap(name: string): void {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    const p = (this.phases[name] ??= { wall: 0, cpu: 0 });
+    p.wall += (t - this.t) / 1000;
+    p.cpu += (c.user - this.c.user + c.system - this.c.system) / 1e6;
+    this.t = t;
+    this.c = c;
+  }
 }
 
 export async function finishIngest(
@@ -36,7 +55,8 @@ export async function finishIngest(
   scanned: ScannedFile[],
   opts: FinishOptions,
   t0: number,
-): Promise<{ out: string; report: IngestReport; metadata: TrajectoryMetadata }> {
+): Promise<{ out: string; report: IngestReport; metadata: TrajectoryMetadata; phases: PhaseClock['phases'] }> {
+  const clock = opts.clock ?? new PhaseClock();
   const gapMs = opts.inactivityGapMs;
   const testFraction = opts.testFraction;
   const bounds = opts.window ? windowBounds(opts.window) : null;
@@ -45,6 +65,7 @@ export async function finishIngest(
     throw new InputError(`${opts.logs}: the window holds no rows`, { file: opts.logs });
   }
   const table = groupSessions(store);
+  clock.lap('group');
   const S = table.code.length;
   const nTest = testSessionCount(S, testFraction);
   const nTrain = S - nTest;
@@ -54,29 +75,46 @@ export async function finishIngest(
     inactivityGapMs: gapMs,
     testFraction,
   };
-  // Each split is built and written in chunks of whole sessions (≈ 64k transitions): memory holds the
-  // rows read plus one chunk. Counts and the train split's statistics accumulate on the way.
+  // Each split is built and written in record batches: memory holds the rows read plus one batch's
+  // scalars (the vectors are views of the rows). Counts and the train split's statistics, in output
+  // order, accumulate on the way.
   const tally = () => ({ n: 0, rewardSum: 0, terminal: 0, truncated: 0 });
   const counted = { train: tally(), test: tally() };
   const stateStats = new StatsAccumulator(store.stateDim);
   const actionStats = new StatsAccumulator(store.actionDim);
-  function* chunksOf(split: 'train' | 'test', s0: number, s1: number): Generator<TransitionBatch> {
-    for (const [a, b] of splitChunks(table, s0, s1, opts.chunkRows ?? CHUNK_ROWS)) {
-      const r = buildSplit(store, table, a, b, trajOpts, s0);
+  const batchRows = Math.max(1, Math.min(BATCH_ROWS, opts.chunkRows ?? BATCH_ROWS));
+  function* chunksOf(split: 'train' | 'test', s0: number, s1: number): Generator<TransitionChunk> {
+    for (const b of splitBatches(store, table, s0, s1, trajOpts, batchRows)) {
       const c = counted[split];
-      c.n += r.batch.n;
-      c.rewardSum += r.rewardSum;
-      c.terminal += r.terminal;
-      c.truncated += r.truncated;
+      c.n += b.n;
+      c.rewardSum = b.rewardSumSoFar;
+      c.terminal += b.terminal;
+      c.truncated += b.truncatedCount;
+      clock.lap('build');
       if (split === 'train') {
-        stateStats.add(r.batch.state, r.batch.n);
-        actionStats.add(r.batch.action, r.batch.n);
+        for (const p of b.state) stateStats.add(p, p.length / store.stateDim);
+        for (const p of b.action) actionStats.add(p, p.length / store.actionDim);
+        clock.lap('stats');
       }
-      yield r.batch;
+      yield b;
+      clock.lap('write');
     }
   }
-  // The user of each session: that of its first row.
-  const userOf = (s: number) => store.users.values[store.user[table.rows[table.start[s]]]];
+  /** The per-session file's columns for sessions [s0, s1): the user of a session is that of its first row. */
+  const sessionRows = (s0: number, s1: number) => {
+    const ids: string[] = [];
+    const users: string[] = [];
+    const startTs = new Float64Array(s1 - s0);
+    const length = new Int32Array(s1 - s0);
+    for (let s = s0; s < s1; s++) {
+      const first = table.rows[table.start[s]];
+      ids.push(store.sessions.values[table.code[s]]);
+      users.push(store.users.values[store.user[first]]);
+      startTs[s - s0] = store.ts[first];
+      length[s - s0] = table.start[s + 1] - table.start[s];
+    }
+    return [ids, users, startTs, length] as const;
+  };
   const policyValues = store.hasPolicyId ? store.policies.values : null;
 
   const layout0 = scanned[0].layout;
@@ -88,7 +126,7 @@ export async function finishIngest(
     reward_sum: c.rewardSum,
   });
   const metadata: TrajectoryMetadata = {
-    format_version: 1,
+    format_version: TRAJECTORY_FORMAT_VERSION,
     created_at: new Date().toISOString(),
     state_dim: store.stateDim,
     action_dim: store.actionDim,
@@ -133,9 +171,21 @@ export async function finishIngest(
       { file: opts.logs },
     );
   }
+  const dims = { stateDim: store.stateDim, actionDim: store.actionDim, feedbackNames };
   await writeDirAtomic(opts.out, async (tmp) => {
-    await writeTransitions(tmp, 'train', chunksOf('train', 0, nTrain), policyValues, (s) => userOf(s));
-    await writeTransitions(tmp, 'test', chunksOf('test', nTrain, S), policyValues, (s) => userOf(nTrain + s));
+    // Each file is fsync'd on the thread pool while the next one is written; all before the rename.
+    const synced: Promise<void>[] = [];
+    try {
+      synced.push(writeTransitions(tmp, 'train', dims, chunksOf('train', 0, nTrain), policyValues));
+      synced.push(writeSessions(tmp, 'train', ...sessionRows(0, nTrain)));
+      synced.push(writeTransitions(tmp, 'test', dims, chunksOf('test', nTrain, S), policyValues));
+      synced.push(writeSessions(tmp, 'test', ...sessionRows(nTrain, S)));
+      clock.lap('write');
+    } finally {
+      await Promise.allSettled(synced);
+    }
+    await Promise.all(synced);
+    clock.lap('fsync');
     metadata.state_stats = stateStats.result();
     metadata.action_stats = actionStats.result();
     metadata.counts = { train: counts(counted.train, nTrain), test: counts(counted.test, nTest) };
@@ -146,6 +196,8 @@ export async function finishIngest(
     report.seconds = (performance.now() - t0) / 1000;
     writeJsonAtomic(join(tmp, 'metadata.json'), metadata);
     writeJsonAtomic(join(tmp, 'ingest-report.json'), report);
+    clock.lap('write');
   });
-  return { out: opts.out, report, metadata };
+  clock.lap('rename');
+  return { out: opts.out, report, metadata, phases: clock.phases };
 }

@@ -59,6 +59,8 @@ export interface FileLayout {
   feedback: { column: string; type: string }[];
   actionLogp: string | null;
   policyId: string | null;
+  /** DuckDB's type of each key column present (session_id, user_id, policy_id), e.g. VARCHAR, BIGINT */
+  keyTypes: Record<string, string>;
 }
 
 function keyType(file: string, col: ColumnInfo | undefined, name: string): 'string' | 'integer' {
@@ -142,6 +144,7 @@ export function detectLayout(file: string, columns: ColumnInfo[], feedbackNames:
     feedback,
     actionLogp: logp ? 'action_logp' : null,
     policyId: policy ? 'policy_id' : null,
+    keyTypes: Object.fromEntries(['session_id', 'user_id', 'policy_id'].flatMap((k) => (byName.has(k) ? [[k, byName.get(k)!.type]] : []))),
   };
 }
 

@@ -30,8 +30,13 @@ const SplitCounts = z.object({
   reward_sum: z.number(),
 });
 
+/** 2: no next_state column (s' is the next row's state within the session); 1: with next_state. */
+export const TRAJECTORY_FORMAT_VERSION = 2;
+
 export const TrajectoryMetadata = z.object({
-  format_version: z.literal(1),
+  format_version: z
+    .union([z.literal(1), z.literal(2)])
+    .describe('2 (written now): no next_state column, s\' is the next row\'s state within the session; 1: files with a next_state column (still read)'),
   created_at: z.string(),
   state_dim: z.number().int().positive(),
   action_dim: z.number().int().positive(),

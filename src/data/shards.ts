@@ -25,6 +25,7 @@ import { listLogFiles, windowBounds, type LogFile, type LogWindow } from './part
 import type { RewardSpec } from './rewardSpec.ts';
 import { REJECT_REASONS, type RejectReason } from './rowChecks.ts';
 import { RowStore } from './rowStore.ts';
+import { concatPieces } from './trajectories.ts';
 
 export const SHARD_FORMAT = 'batchrl-mtf/ingest-shard@1';
 
@@ -179,8 +180,9 @@ function encodeRows(s: RowStore): Uint8Array {
     ['action_logp', flat(new Float64(), s.actionLogp.subarray(0, n))],
     ['policy', flat(new Int32(), s.policy.subarray(0, n))],
   ];
-  if (s.stateDim > 0) cols.push(['state', list(s.state.subarray(0, n * s.stateDim), s.stateDim, new Float32())]);
-  if (s.actionDim > 0) cols.push(['action', list(s.action.subarray(0, n * s.actionDim), s.actionDim, new Float32())]);
+  // The vectors live in segments (src/data/rowStore.ts): one contiguous copy each for this file.
+  if (s.stateDim > 0) cols.push(['state', list(concatPieces(s.segState, n * s.stateDim), s.stateDim, new Float32())]);
+  if (s.actionDim > 0) cols.push(['action', list(concatPieces(s.segAction, n * s.actionDim), s.actionDim, new Float32())]);
   if (F > 0) cols.push(['feedback', list(s.feedback.subarray(0, n * F), F, new Float64())]);
   const fields = cols.map(([name, d]) => new Field(name, d.type, false));
   const schema = new Schema(fields);
@@ -308,9 +310,23 @@ function appendShard(store: RowStore, dir: string, meta: ShardMeta): void {
     }
   }
   store.policy.set(policies, at);
-  copy('state', store.state, store.stateDim);
-  copy('action', store.action, store.actionDim);
   if (store.feedbackNames.length > 0) copy('feedback', store.feedback, store.feedbackNames.length);
-  store.n += n;
+  // The vectors become segments of the store, one per record batch, as they lie in the table.
+  const vectors = (name: string, width: number) =>
+    column(name).data.map((d) => {
+      const child = d.children[0];
+      const off = child.offset + d.offset * width;
+      return (child.values as Float32Array).subarray(off, off + d.length * width);
+    });
+  const states = vectors('state', store.stateDim);
+  const actions = vectors('action', store.actionDim);
+  if (states.length !== actions.length) throw new InputError(`${path}: state and action are batched differently`, { file: path });
+  for (let b = 0; b < states.length; b++) {
+    const rows = states[b].length / store.stateDim;
+    if (actions[b].length !== rows * store.actionDim) throw new InputError(`${path}: state and action are batched differently`, { file: path });
+    store.n += rows;
+    store.addSegment(states[b], actions[b]);
+  }
+  if (store.n !== at + n) throw new InputError(`${path}: holds ${store.n - at} vectors for ${n} rows`, { file: path });
 }
 

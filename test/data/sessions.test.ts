@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RowStore } from '../../src/data/rowStore.ts';
+import { Dictionary, RowStore } from '../../src/data/rowStore.ts';
 import { groupSessions } from '../../src/data/sessions.ts';
 import { buildSplit, testSessionCount, vectorStats } from '../../src/data/trajectories.ts';
 
@@ -16,17 +16,20 @@ interface Row {
 /** A store with state dim 2, action dim 1 and feedback [play, like], filled as the reader would. */
 function storeOf(rows: Row[], poisoned: string[] = []): RowStore {
   const st = new RowStore(rows.length, 2, 1, ['play', 'like']);
+  const state = new Float32Array(rows.length * 2);
+  const action = new Float32Array(rows.length);
   for (const r of rows) {
     const i = st.n++;
     st.session[i] = st.sessions.code(r.s);
     st.user[i] = st.users.code(r.user ?? 'u');
     st.ts[i] = r.t;
-    st.state.set(r.state ?? [r.t, 0], i * 2);
-    st.action.set(r.action ?? [0.5], i);
+    state.set(r.state ?? [r.t, 0], i * 2);
+    action.set(r.action ?? [0.5], i);
     st.feedback.set(r.fb ?? [1, 0], i * 2);
     st.actionLogp[i] = NaN;
     st.policy[i] = -1;
   }
+  st.addSegment(state, action);
   for (const p of poisoned) st.poisoned.add(st.sessions.code(p));
   return st;
 }
@@ -102,4 +105,27 @@ test('time split sizes and per-dimension statistics', () => {
   assert.equal(testSessionCount(30, 0.1), 3);
   const s = vectorStats(new Float32Array([1, 10, 3, 20]), 2, 2);
   assert.deepEqual(s, { mean: [2, 15], std: [1, 5], min: [1, 10], max: [3, 20] });
+});
+
+test('Dictionary: keys by hash, by integer value and by text share codes; equal hashes are told apart by text', () => {
+  const d = new Dictionary();
+  const texts = ['a', 'b', '7', 'c'];
+  const key = (i: number) => ({ decode: () => texts[i] });
+  // string keys by (fake) 64-bit hash: 'a' and 'c' collide on purpose
+  assert.equal(d.codeOf(false, 1, 0, key(0), 0), 0);
+  assert.equal(d.codeOf(false, 2, 0, key(1), 0), 1);
+  assert.equal(d.codeOf(false, 1, 0, key(0), 0), 0);
+  assert.equal(d.codeOf(false, 1, 0, key(3), 0), 2, 'same hash, other text: a new code');
+  assert.equal(d.codeOf(false, 1, 0, key(3), 0), 2);
+  // an integer key 7 and the text '7' are one key
+  assert.equal(d.codeOf(true, 7, 0, key(2), 0), 3);
+  assert.equal(d.code('7'), 3);
+  assert.equal(d.code('b'), 1);
+  assert.equal(d.codeOf(false, 9, 9, { decode: () => 'b' }, 0), 1, 'a text seen as another kind of key keeps its code');
+  assert.equal(d.codeOf(false, 5, 5, { decode: () => null }, 0), -1);
+  assert.deepEqual(d.values, ['a', 'b', 'c', '7']);
+  // many keys: the table grows
+  const e = new Dictionary();
+  for (let i = 0; i < 5000; i++) assert.equal(e.codeOf(true, i * 7919, i % 3, { decode: () => `k${i}` }, 0), i);
+  for (let i = 0; i < 5000; i++) assert.equal(e.codeOf(true, i * 7919, i % 3, { decode: () => 'unused' }, 0), i);
 });

@@ -20,12 +20,15 @@ import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
 import { latestCheckpointStep, OwnRedis, pidAlive, SHARED_REDIS, startWorker, testConnection, waitFor } from './harness.ts';
 
 const versionsIn = (store: string) => readdirSync(join(store, 'fusion')).filter((d) => d.startsWith('nightly-'));
+// Width 64 keeps 400 steps in the 5–20 s range on every backend (native OpenBLAS ≈ 50 it/s, wasm ≈ 25 it/s
+// here), so the faults land mid-training.
 const STEPS = 400;
+const HIDDEN = 64;
 
 test('SIGKILL during training: another worker resumes from the checkpoint; exactly one model', { timeout: 300_000 }, async (t) => {
   const work = tempDir();
   const conn = testConnection();
-  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 20 });
+  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 20, hidden: HIDDEN });
   const r = await triggerRun(conn, p, END_DATE, 'manual');
   const spec = specOf(r.record);
   const w1 = startWorker(conn, SHARED_REDIS, ['--lock-ms', '2000']);
@@ -58,7 +61,7 @@ test('SIGKILL during training: another worker resumes from the checkpoint; exact
 test('SIGTERM during training: checkpoint, requeue without spending an attempt, exit 0; the next worker resumes', { timeout: 300_000 }, async () => {
   const work = tempDir();
   const conn = testConnection();
-  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 100, attempts: 1 });
+  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 100, attempts: 1, hidden: HIDDEN });
   const r = await triggerRun(conn, p, END_DATE, 'manual');
   const spec = specOf(r.record);
   const w1 = startWorker(conn, SHARED_REDIS);
@@ -91,7 +94,7 @@ test('Redis restarted during a run: workers reconnect and the run completes', { 
   const work = tempDir();
   const redis = await OwnRedis.start(join(work, 'redis'));
   const conn = testConnection(redis.url);
-  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 50 });
+  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { steps: STEPS, checkpointEvery: 50, hidden: HIDDEN });
   const r = await triggerRun(conn, p, END_DATE, 'manual');
   const spec = specOf(r.record);
   const w = startWorker(conn, redis.url, ['--lock-ms', '5000']);
