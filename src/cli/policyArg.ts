@@ -5,13 +5,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { batchPolicy, policyFromSpec, type FusionPolicy } from '../sim/index.ts';
+import type { FusionPolicy } from '../sim/index.ts';
 
 export function isTrainingDir(spec: string): boolean {
   return existsSync(spec) && statSync(spec).isDirectory() && (existsSync(join(spec, 'checkpoints')) || existsSync(join(spec, 'manifest.json')));
 }
 
 export async function resolvePolicy(spec: string, field = '--policy'): Promise<FusionPolicy> {
+  const { batchPolicy, policyFromSpec } = await import('../sim/index.ts');
   if (isTrainingDir(spec)) {
     const { loadPolicy } = await import('../rl/index.ts');
     const policy = await loadPolicy(spec);

@@ -9,8 +9,9 @@ import { onnxPolicy } from './onnxPolicy.ts';
 import { behaviorPolicy, constantPolicy } from './policies.ts';
 import type { FusionPolicy } from './policy.ts';
 
-export const POLICY_SPEC_HELP =
-  'model.onnx | const:a1,…,a8 | behavior[:<production spec>] | production | best | oracle | myopic | lookahead';
+import { POLICY_SPEC_HELP } from './specHelp.ts';
+
+export { POLICY_SPEC_HELP };
 
 /** Parses `const:a1,…,ak` into k finite weights, or throws InputError naming the flag. */
 export function parseAlpha(text: string, field = '--policy'): number[] {

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors/index.ts';
-import { createWorld, parseDate, POLICY_SPEC_HELP, policyFromSpec, REWARD_SPEC, simulateLogs, WorldConfigSchema, type FusionPolicy } from '../../sim/index.ts';
+// Only what --help needs loads at start; the simulator (apache-arrow, parquet writers, onnxruntime) when it runs.
+import { WorldConfigSchema } from '../../sim/config.ts';
+import { REWARD_SPEC } from '../../sim/rewardSpec.ts';
+import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
+import type { FusionPolicy } from '../../sim/index.ts';
 import { parseNumberFlag } from '../flags.ts';
 
 const DEFAULT_SESSIONS_PER_DAY = 10_000;
@@ -18,6 +22,7 @@ export function registerSimulate(program: Command): void {
     .option('--world-seed <n>', `world seed (default ${WorldConfigSchema.parse({}).seed})`)
     .option('--quiet', 'print only the summary line')
     .action(async (o: Record<string, string | boolean | undefined>) => {
+      const { createWorld, parseDate, policyFromSpec, simulateLogs } = await import('../../sim/index.ts');
       const endDate = String(o.endDate);
       try {
         parseDate(endDate);

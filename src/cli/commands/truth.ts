@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { compareTruth, createWorld, groundTruth, POLICY_SPEC_HELP, WorldConfigSchema, type FusionPolicy } from '../../sim/index.ts';
+import { WorldConfigSchema } from '../../sim/config.ts';
+import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
+import type { FusionPolicy } from '../../sim/index.ts';
 import { parseNumberFlag } from '../flags.ts';
 import { resolvePolicy } from '../policyArg.ts';
 
@@ -16,6 +18,7 @@ export function registerTruth(program: Command): void {
       const sessions = parseNumberFlag(String(o.sessions), '--sessions', { integer: true, min: 2 });
       const seed = parseNumberFlag(String(o.seed), '--seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
       const worldSeed = o.worldSeed === undefined ? undefined : parseNumberFlag(String(o.worldSeed), '--world-seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+      const { compareTruth, createWorld, groundTruth } = await import('../../sim/index.ts');
       const world = createWorld(worldSeed === undefined ? {} : { world: { seed: worldSeed } });
       const policies: FusionPolicy[] = [];
       try {
