@@ -65,8 +65,12 @@ test('SIGTERM during training: checkpoint, requeue without spending an attempt, 
   const r = await triggerRun(conn, p, END_DATE, 'manual');
   const spec = specOf(r.record);
   const w1 = startWorker(conn, SHARED_REDIS);
-  await waitFor(() => readStage(spec, 'train')?.status === 'running', 120_000, `training to start\n${w1.output()}`);
-  await new Promise((res) => setTimeout(res, 3000));
+  // Wait for training steps to be under way (job progress > 0), not only for the stage to start: on a
+  // fresh clone the first training compiles the native addon first.
+  const trainQ = new Queue(QUEUES.train, { connection: conn.redis, prefix: conn.prefix });
+  const trainId = jobId(spec.runId, 'train');
+  await waitFor(async () => (((await trainQ.getJob(trainId))?.progress as { percent?: number } | undefined)?.percent ?? 0) > 0, 180_000, `training steps\n${w1.output()}`);
+  await new Promise((res) => setTimeout(res, 1500));
   w1.proc.kill('SIGTERM');
   assert.equal(await w1.exited, 0, `clean exit\n${w1.output()}`);
   const stopped = readStage(spec, 'train')!;
@@ -74,11 +78,10 @@ test('SIGTERM during training: checkpoint, requeue without spending an attempt, 
   const at = Number(stopped.result!.steps);
   assert.ok(at > 0 && at < STEPS, `stopped at ${at}`);
   assert.equal(latestCheckpointStep(runDirs(spec).train), at, 'a checkpoint at the step it stopped');
-  const q = new Queue(QUEUES.train, { connection: conn.redis, prefix: conn.prefix });
-  const job = (await q.getJob(jobId(spec.runId, 'train')))!;
+  const job = (await trainQ.getJob(trainId))!;
   assert.ok(['delayed', 'waiting', 'wait'].includes(await job.getState()), `requeued (${await job.getState()})`);
   assert.equal(job.attemptsMade, 0, 'no attempt spent (attempts: 1, so a spent one would have failed the run)');
-  await q.close();
+  await trainQ.close();
 
   const w2 = startWorker(conn, SHARED_REDIS);
   await waitFor(() => runOutcome(readRunRecord(p, END_DATE)!).status !== 'running', 240_000, `the run to finish\n${w2.output()}`);
