@@ -9,7 +9,24 @@ import { z } from 'zod';
 const posInt = () => z.int().positive();
 
 export const FqeConfigSchema = z.strictObject({
-  alpha: z.number().min(0).default(5e-4).describe('α of the CQL penalty α·(E_{s~D,a~π_e}Q − E_{(s,a)~D}Q) in Eq. (9) (paper App. A: 5e-4)'),
+  alpha: z
+    .number()
+    .min(0)
+    .default(5e-3)
+    .describe('α of the CQL penalty in Eq. (9), acting on Q in scaled units (paper App. A: 5e-4; 5e-3 measured, src/ope/README.md deviation 6)'),
+  penalty: z
+    .enum(['linear', 'logsumexp'])
+    .default('logsumexp')
+    .describe('CQL penalty: linear = Eq. (9) as printed, α·(Q(s,π_e(s)) − Q(s,a)); logsumexp = CQL(H) over {a, π_e(s)}, α·τ·softplus((Q(s,π_e(s)) − Q(s,a))/τ), which stops pushing once π_e\'s action is valued τ·few below the logged one (paper: linear)'),
+  temperature: z
+    .number()
+    .positive()
+    .default(0.01)
+    .describe('τ of the logsumexp penalty in scaled Q units (1 = mean|r|/(1−γ); 0.01 ≈ a fifth of a mean step\'s reward); linear ignores it (not in the paper)'),
+  clipValues: z
+    .boolean()
+    .default(true)
+    .describe('clip Q′ in the target and Q in the read-out to the feasible range [min(0, min r), max(0, max r)]/(1−γ) of the logged rewards (paper: no clipping)'),
   iterations: posInt().default(5000).describe('K: gradient steps of FQE (paper App. A: 5000)'),
   batchSize: posInt().default(512).describe('m: transitions per minibatch (paper App. A: 512)'),
   lr: z.number().positive().default(1e-4).describe('Adam learning rate of Q (paper App. A: 1e-4)'),

@@ -29,6 +29,12 @@ export interface OpeData {
   heads: string[];
   /** per head: Q is learnt in units of this scale (mean |v| / (1 − γ)), so targets are O(1) */
   headScale: number[];
+  /**
+   * per head, in scaled units: the feasible range of a discounted return, [min(0, min v), max(0, max v)]
+   * / (1 − γ) over the logged per-step values (Q^π of any policy lies in it if future per-step values stay
+   * within the logged range)
+   */
+  headBounds: [number, number][];
   /** [n × H] per-step values of each head, divided by its scale */
   y: Float32Array;
   /** the row holding (s′, a′) of row i in the same session, −1 where there is none */
@@ -70,7 +76,18 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
     return m > 0 ? m / (1 - o.gamma) : 1;
   });
   const y = new Float32Array(n * H);
-  for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) y[i * H + h] = cols[h][i] / headScale[h];
+  const headBounds: [number, number][] = [];
+  for (let h = 0; h < H; h++) {
+    let [lo, hi] = [Infinity, -Infinity];
+    for (let i = 0; i < n; i++) {
+      const v = cols[h][i] / headScale[h];
+      y[i * H + h] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    // Sessions may end at any step, so 0 is always feasible: [min(0, min v), max(0, max v)] / (1 − γ).
+    headBounds.push([Math.min(0, lo) / (1 - o.gamma), Math.max(0, hi) / (1 - o.gamma)]);
+  }
 
   const notDone = new Float32Array(n);
   const mask = new Float32Array(n);
@@ -99,6 +116,7 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
     mask,
     heads,
     headScale,
+    headBounds,
     y,
     nextRow,
     sessions,

@@ -2,13 +2,19 @@
  * BatchRL-MTF's Conservative-OPEstimator (Zhang et al., Algorithm 2): Fitted Q Evaluation of a fixed
  * policy π_e on logged transitions, with the CQL penalty of Eq. (9),
  *
- *   L(θ) = α·(E_{s~D, a~π_e}[Q_θ(s, a)] − E_{(s,a)~D}[Q_θ(s, a)]) + ½·E_D[(Q_θ(s, a) − y)²],
- *   y    = r + γ·(1 − done)·Q_θ′(s′, π_e(s′))                      (no gradient through y),
+ *   L(θ) = α·P_θ + ½·E_D[(Q_θ(s, a) − y)²],
+ *   y    = r + γ·(1 − done)·clip(Q_θ′(s′, π_e(s′)), V_lo, V_hi)       (no gradient through y),
  *
- * and the value of Eq. (10): V̂(π_e) = mean over initial states s₀ of Q(s₀, π_e(s₀)) (averaged over
- * sampled actions for stochastic policies). Built from the training machinery (src/rl: MLPs on the
- * fused dense kernel, Adam, soft updates, the seeded RNG) so that FQE and the critics it evaluates share
- * one implementation of every layer.
+ *   P_θ  = E_{s~D, a~π_e}[Q_θ(s, a)] − E_{(s,a)~D}[Q_θ(s, a)]                 (penalty 'linear': Eq. 9 as printed)
+ *   P_θ  = E_{(s,a)~D}[τ·softplus((Q_θ(s, π_e(s)) − Q_θ(s, a))/τ)]           (penalty 'logsumexp', the default:
+ *          CQL(H)'s τ·log Σ exp(Q/τ) − Q(s, a) (Kumar et al. 2020, Eq. 4) over the actions {a, π_e(s)})
+ *
+ * and the value of Eq. (10): V̂(π_e) = mean over initial states s₀ of clip(Q(s₀, π_e(s₀)), V_lo, V_hi)
+ * (averaged over sampled actions for stochastic policies). The clip (cfg.clipValues; the paper has none)
+ * is the range of any discounted return of the logged rewards, data.ts headBounds. src/ope/README.md
+ * (deviation 6) has the measurements behind both departures from the printed estimator. Built from
+ * the training machinery (src/rl: MLPs on the fused dense kernel, Adam, soft updates, the seeded RNG) so
+ * that FQE and the critics it evaluates share one implementation of every layer.
  *
  * Heads: column 0 of Q is the value of r; with per-response values (TSCAC's multi-critic) column h is
  * the value of feedback column v_h, trained on the same minibatches with the same penalty. Each head
@@ -38,28 +44,57 @@ export interface FqeMinibatch {
   mask: tf.Tensor2D;
 }
 
-/** Eq. (9)'s regression target y = r + γ(1 − done)·Q′(s′, π_e(s′)), [m, H]. */
-export function computeFqeTarget(Qtarget: Mlp, mb: Pick<FqeMinibatch, 's2' | 'aNext' | 'r' | 'notDone'>, gamma: number): tf.Tensor2D {
+/**
+ * Eq. (9)'s regression target y = r + γ(1 − done)·Q′(s′, π_e(s′)), [m, H]. With `bounds` (per head,
+ * scaled units) Q′ is first clipped to [lo_h, hi_h]: a value outside the feasible range of discounted
+ * returns is extrapolation error, and bootstrapping from it compounds it over 1/(1 − γ) steps.
+ */
+export function computeFqeTarget(
+  Qtarget: Mlp,
+  mb: Pick<FqeMinibatch, 's2' | 'aNext' | 'r' | 'notDone'>,
+  gamma: number,
+  bounds?: readonly (readonly [number, number])[] | null,
+): tf.Tensor2D {
   return tf.tidy(() => {
-    const nextQ = mlp(Qtarget, [mb.s2, mb.aNext]);
+    const nextQ = clipHeads(mlp(Qtarget, [mb.s2, mb.aNext]), bounds);
     return tf.add(mb.r, tf.mul(gamma, tf.mul(mb.notDone, nextQ)));
   });
 }
 
+/** Each column h of q clipped to bounds[h] (no-op without bounds). */
+export function clipHeads(q: tf.Tensor2D, bounds?: readonly (readonly [number, number])[] | null): tf.Tensor2D {
+  if (!bounds) return q;
+  const lo = tf.tensor2d(bounds.map((b) => b[0]), [1, bounds.length]);
+  const hi = tf.tensor2d(bounds.map((b) => b[1]), [1, bounds.length]);
+  return tf.minimum(tf.maximum(q, lo), hi);
+}
+
 /**
- * Eq. (9): α·(mean Q(s, π_e(s)) − mean Q(s, a)) + ½·mean_masked (Q(s, a) − y)², summed over heads.
- * Truncated rows count in the penalty (their (s, a) are data) but not in the TD term.
+ * Eq. (9): α·P + ½·mean_masked (Q(s, a) − y)², summed over heads, with P = mean (Q(s, π_e(s)) − Q(s, a))
+ * (linear) or mean τ·softplus((Q(s, π_e(s)) − Q(s, a))/τ) (logsumexp: CQL(H) over {a, π_e(s)}; its
+ * gradient is ±σ(Δ/τ) instead of ±1, so it fades once π_e's action is valued a few τ below the logged
+ * one). Truncated rows count in the penalty (their (s, a) are data) but not in the TD term.
  */
-export function computeFqeLoss(Q: Mlp, mb: Pick<FqeMinibatch, 'ss' | 'aPi' | 'mask'>, y: tf.Tensor2D, alpha: number) {
+export function computeFqeLoss(
+  Q: Mlp,
+  mb: Pick<FqeMinibatch, 'ss' | 'aPi' | 'mask'>,
+  y: tf.Tensor2D,
+  alpha: number,
+  penalty: { form: 'linear' | 'logsumexp'; temperature: number } = { form: 'linear', temperature: 1 },
+) {
   const [m, H] = y.shape;
   const q = mlp(Q, [mb.ss, mb.aPi]);
   const qData = tf.slice(q, [0, 0], [m, H]);
   const qPi = tf.slice(q, [m, 0], [m, H]);
   const rows = tf.maximum(tf.sum(mb.mask), 1);
   const td = tf.div(tf.mul(0.5, tf.sum(tf.mul(mb.mask, tf.squaredDifference(qData, y)))), rows) as tf.Scalar;
-  const gap = tf.div(tf.sub(tf.sum(qPi), tf.sum(qData)), m) as tf.Scalar;
-  const penalty = tf.mul(alpha, gap) as tf.Scalar;
-  return { loss: tf.add(td, penalty) as tf.Scalar, td, penalty, qData, qPi };
+  const tau = penalty.temperature;
+  const gap =
+    penalty.form === 'linear'
+      ? (tf.div(tf.sub(tf.sum(qPi), tf.sum(qData)), m) as tf.Scalar)
+      : (tf.div(tf.mul(tau, tf.sum(tf.softplus(tf.div(tf.sub(qPi, qData), tau)))), m) as tf.Scalar);
+  const pen = tf.mul(alpha, gap) as tf.Scalar;
+  return { loss: tf.add(td, pen) as tf.Scalar, td, penalty: pen, qData, qPi };
 }
 
 /** Rows and samples drawn uniformly (with replacement) from `pool`, as tensors. */
@@ -108,7 +143,7 @@ export interface FqeCurves {
   step: number[];
   /** ½ TD² (scaled units, summed over heads), mean over the interval */
   tdLoss: number[];
-  /** α·(E_π Q − E_D Q) (scaled units, summed over heads), mean over the interval */
+  /** α·P of Eq. (9) (linear or logsumexp; scaled units, summed over heads), mean over the interval */
   penalty: number[];
   /** V̂ (head 0, reward units) of the current iterate on the initial states at that step */
   vHat: number[];
@@ -172,6 +207,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
   const opt = new Adam(mlpVariables('Q', Q), { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
   const curves: FqeCurves = { step: [], tdLoss: [], penalty: [], vHat: [] };
   const starts = startInputs(d, acts, o.starts);
+  const bounds = cfg.clipValues ? d.headBounds : null;
   const t0 = performance.now();
   let sumTd = 0;
   let sumPen = 0;
@@ -181,11 +217,11 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
       const mb = sampleFqeMinibatch(d, acts, pool, rng, cfg.batchSize);
       try {
         const stats = tf.tidy(() => {
-          const y = computeFqeTarget(Qtarget, mb, cfg.gamma);
+          const y = computeFqeTarget(Qtarget, mb, cfg.gamma, bounds);
           let td!: tf.Scalar;
           let pen!: tf.Scalar;
           const loss = opt.minimize(() => {
-            const l = computeFqeLoss(Q, mb, y, cfg.alpha);
+            const l = computeFqeLoss(Q, mb, y, cfg.alpha, { form: cfg.penalty, temperature: cfg.temperature });
             td = tf.keep(l.td);
             pen = tf.keep(l.penalty);
             return l.loss;
@@ -214,15 +250,15 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
         curves.step.push(step);
         curves.tdLoss.push(sumTd / count);
         curves.penalty.push(sumPen / count);
-        curves.vHat.push(headValues(Q, starts, H)[0] * d.headScale[0]);
+        curves.vHat.push(headValues(Q, starts, H, bounds)[0] * d.headScale[0]);
         sumTd = sumPen = count = 0;
       }
       o.onStep?.(step);
     }
-    const value = headValues(Qavg, starts, H).map((v, h) => v * d.headScale[h]);
+    const value = headValues(Qavg, starts, H, bounds).map((v, h) => v * d.headScale[h]);
     let qData: Float64Array | null = null;
     let qPi: Float64Array | null = null;
-    if (o.tables) [qData, qPi] = rowTables(Qavg, d, acts);
+    if (o.tables) [qData, qPi] = rowTables(Qavg, d, acts, bounds);
     const weights = o.keepWeights ? mlpVariables('Q', Qavg).map(([, v]) => Float32Array.from(v.dataSync() as Float32Array)) : null;
     return { value, curves, qData, qPi, weights, iterations: K, seconds: (performance.now() - t0) / 1000 };
   } finally {
@@ -257,14 +293,14 @@ function startInputs(d: OpeData, acts: PolicyActions, starts: Int32Array): { s: 
   return { s: tf.tensor2d(s, [rows, S]), a: tf.tensor2d(a, [rows, A]) };
 }
 
-/** Eq. (10) per head, in scaled units: the mean of Q over the (initial state, sample) rows. */
-function headValues(Q: Mlp, x: { s: tf.Tensor2D; a: tf.Tensor2D }, H: number): number[] {
-  const v = tf.tidy(() => tf.mean(mlp(Q, [x.s, x.a]), 0).dataSync());
+/** Eq. (10) per head, in scaled units: the mean of Q (clipped to `bounds` when given) over the (initial state, sample) rows. */
+function headValues(Q: Mlp, x: { s: tf.Tensor2D; a: tf.Tensor2D }, H: number, bounds: readonly (readonly [number, number])[] | null): number[] {
+  const v = tf.tidy(() => tf.mean(clipHeads(mlp(Q, [x.s, x.a]), bounds), 0).dataSync());
   return Array.from({ length: H }, (_, h) => v[h]);
 }
 
 /** Q(s_i, a_i) and mean_k Q(s_i, π_e,k(s_i)) of head 0 on every row, reward units. */
-function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions): [Float64Array, Float64Array] {
+function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions, bounds: readonly (readonly [number, number])[] | null): [Float64Array, Float64Array] {
   const { n, stateDim: S, actionDim: A } = d;
   const H = d.heads.length;
   const qData = new Float64Array(n);
@@ -274,11 +310,11 @@ function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions): [Float64Array, Floa
     const m = Math.min(CHUNK, n - i0);
     tf.tidy(() => {
       const s = tf.tensor2d(d.s.subarray(i0 * S, (i0 + m) * S), [m, S]);
-      const q0 = mlp(Q, [s, tf.tensor2d(d.a.subarray(i0 * A, (i0 + m) * A), [m, A])]).dataSync();
+      const q0 = clipHeads(mlp(Q, [s, tf.tensor2d(d.a.subarray(i0 * A, (i0 + m) * A), [m, A])]), bounds).dataSync();
       for (let i = 0; i < m; i++) qData[i0 + i] = q0[i * H] * d.headScale[0];
       for (let k = 0; k < acts.samples; k++) {
         const off = k * n * A;
-        const q1 = mlp(Q, [s, tf.tensor2d(acts.pi.subarray(off + i0 * A, off + (i0 + m) * A), [m, A])]).dataSync();
+        const q1 = clipHeads(mlp(Q, [s, tf.tensor2d(acts.pi.subarray(off + i0 * A, off + (i0 + m) * A), [m, A])]), bounds).dataSync();
         for (let i = 0; i < m; i++) qPi[i0 + i] += (q1[i * H] * d.headScale[0]) / acts.samples;
       }
     });

@@ -3,7 +3,7 @@
  *
  *   node --import tsx test/ope/correlation.study.ts [--work /tmp/mtf-ope-study] [--out src/ope/figures]
  *     [--sessions-per-day 10000] [--days 3] [--bc 5000] [--td3 10000] [--bcq 10000] [--every 2500]
- *     [--iterations 5000] [--alpha 5e-4] [--bootstrap 5] [--bootstrap-iterations 1000]
+ *     [--iterations 5000] [--alpha <α>] [--fqe '{"penalty":"linear",…}'] [--bootstrap 5] [--bootstrap-iterations 1000]
  *     [--truth-sessions 20000] [--tag <suffix of the output files>]
  *
  * Writes <out>/correlation<tag>.json (every number), .svg (V̂ vs true discounted return, with 95%
@@ -44,7 +44,8 @@ if (from) {
     train: { bc: num('bc', 5000), td3, bcq, checkpointEvery: every },
     checkpoints: { td3: stepsUpTo(td3).filter((_, i) => i % 2 === 0), bcq: stepsUpTo(bcq) },
     ope: {
-      fqe: { iterations: num('iterations', 5000), alpha: num('alpha', 5e-4) },
+      // FQE: the src/ope/config.ts defaults unless overridden (--alpha, or any field via --fqe '{json}')
+      fqe: { iterations: num('iterations', 5000), ...(opt('alpha', '') ? { alpha: num('alpha', 0) } : {}), ...JSON.parse(opt('fqe', '{}')) },
       bootstrap: num('bootstrap', 5),
       bootstrapIterations: num('bootstrap-iterations', 1000),
     },
@@ -104,7 +105,7 @@ function scatterSvg(r: StudyResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">Conservative FQE (α = ${r.report.config.fqe.alpha}) vs ground truth: Spearman ρ = ${r.spearman.toFixed(2)}</text>`);
+  parts.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">Conservative FQE (${fqeLabel(r.report.config.fqe)}) vs ground truth: Spearman ρ = ${r.spearman.toFixed(2)}</text>`);
   for (const t of ticks) {
     parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/><text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle">${t}</text>`);
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${t}</text>`);
@@ -140,6 +141,14 @@ function scatterSvg(r: StudyResult): string {
   parts.push(`<text x="${W - m.r + 10}" y="${m.t + 14 + r.rows.length * 17}" fill="#666">(true value / V̂)</text>`);
   parts.push('</svg>\n');
   return parts.join('\n');
+}
+
+function fqeLabel(f: { alpha: number; penalty?: string; temperature?: number; penaltyNoise?: number; clipValues?: boolean }): string {
+  const parts = [`α = ${f.alpha}`];
+  if (f.penalty === 'logsumexp') parts.push(`logsumexp τ = ${f.temperature}`);
+  if (f.penaltyNoise) parts.push(`σ = ${f.penaltyNoise}`);
+  if (f.clipValues) parts.push('clipped');
+  return parts.join(', ');
 }
 
 function niceTicks(lo: number, hi: number, n: number): number[] {

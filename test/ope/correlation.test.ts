@@ -1,38 +1,38 @@
 /**
- * The correlation study, small (the full one: test/ope/correlation.study.ts, README figures): six
- * policies of very different true value — the logged behavior, the production α it explores around, a
- * uniformly random α, two worse constants and one far outside the data that is truly bad (a stand-in
- * for TD3's out-of-distribution actions, which this test has no time to train) — estimated off-policy
- * with small FQE settings and rolled out in the simulator.
+ * The correlation study, small (the full one: test/ope/correlation.study.ts, README figures): seven
+ * policies of very different true value — the logged behavior, the production α it explores around, the
+ * best constant, a uniformly random α, one worse constant in distribution and two far outside the data
+ * (`play-negative` is truly bad: a stand-in for TD3's out-of-distribution actions, which this test has no
+ * time to train) — estimated off-policy with small FQE settings (K = 1500, 64 × 64) and rolled out in
+ * the simulator. Options: smallStudyOptions in study.ts.
  *
- * What must hold even at this size: the metrics agree with the rows they summarise, the behavior
- * policy's FQE matches its empirical return, and the conservative estimator puts the out-of-
- * distribution bad policy below the behavior policy (the paper's qualitative claim; it needs K ≈ 1500
- * here: at K = 600 the penalty has not yet pulled that policy's runaway value down for every seed).
- * Spearman ρ is printed, not asserted: at this size it is 0.1–0.2 (seeds 3, 7, 11), and the full
- * study (src/ope/README.md) does not reach the issue's 0.8 either.
+ * Measured with the default estimator (logsumexp penalty, α = 5e-3, τ = 0.01, clipped values) by
+ * `node --import tsx test/ope/correlation.seeds.ts 3 7 11` (wasm backend, 2-core VM):
+ *
+ *   seed  ρ      regret@1  MRE    V̂ / truth: behavior  best-constant  random   play-negative
+ *   3     0.214  52.6      19.7%  336/349    185/370        391/318  131/123
+ *   7     0.214  53.4      19.5%  331/349    184/370        370/317  110/123
+ *   11    0.214  45.0      16.6%  346/349    174/370        389/325  132/123
+ *
+ * and with the paper's estimator (`--fqe '{"alpha":5e-4,"penalty":"linear","clipValues":false}'`):
+ * seed 3: ρ 0.214, MRE 41.2%, play-negative −111 (negative, although every reward is ≥ 0);
+ * seed 7: ρ 0.214, MRE 23.4%, play-negative 19; seed 11: ρ 0.107, MRE 22.9%, play-negative 45.
+ *
+ * So what is asserted, each of which the paper's estimator fails on at least one of these seeds: ρ ≥ 0.2
+ * (0.214 on every seed: at this size the ranking is limited by the random policy, overestimated, and the
+ * best constant, punished as out of distribution — src/ope/README.md), a mean relative error below 30%,
+ * every V̂ ≥ 0 (all rewards are ≥ 0: the value clip is wired in); and the behavior check and the paper's
+ * qualitative claim — the out-of-distribution bad policy below the behavior policy — which both hold.
+ * The test runs seed 7 (41 s here; the seeds script took 57–180 s per seed on the loaded 2-core VM).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meanRelativeError, regretAt1, spearman } from '../../src/ope/metrics.ts';
-import { DEFAULT_PRODUCTION_ALPHA as P } from '../../src/sim/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { runStudy } from './study.ts';
+import { runStudy, smallStudyOptions } from './study.ts';
 
 test('small correlation study: OPE vs simulator ground truth', { timeout: 240_000 }, async (t) => {
-  const r = await runStudy({
-    work: tempDir('mtf-ope-study-'),
-    sessionsPerDay: 500,
-    days: 2,
-    testFraction: 0.5,
-    constants: {
-      minus: P.map((x) => x - 0.2),
-      clickbait: [0, 0, 0, 0, 0, 0, 0, 2],
-      'play-negative': P.map((x, i) => (i === 0 || i === 7 ? -0.5 : x)),
-    },
-    ope: { fqe: { iterations: 1500, hidden: [64, 64], batchSize: 256 }, bootstrap: 2, bootstrapIterations: 50, oodStates: 300, backend: 'auto' },
-    truthSessions: 1500,
-  });
+  const r = await runStudy(smallStudyOptions(tempDir('mtf-ope-study-'), 7));
   const byName = Object.fromEntries(r.rows.map((x) => [x.name, x]));
   assert.deepEqual(Object.keys(byName), ['behavior', 'production', 'best-constant', 'random', 'minus', 'clickbait', 'play-negative']);
   const v = r.rows.map((x) => x.vHat);
@@ -42,6 +42,10 @@ test('small correlation study: OPE vs simulator ground truth', { timeout: 240_00
   assert.equal(r.meanRelativeError, meanRelativeError(v, g));
   assert.equal(r.report.behavior.check, 'ok', r.report.behavior.note);
   t.diagnostic(`Spearman ρ = ${r.spearman.toFixed(3)}, regret@1 = ${r.regretAt1.toFixed(1)}, mean relative error = ${(100 * r.meanRelativeError).toFixed(1)}%`);
+  t.diagnostic(r.rows.map((x) => `${x.name} ${x.vHat.toFixed(0)}/${x.truth.toFixed(0)}`).join(', '));
+  assert.ok(r.spearman >= 0.2, `Spearman ρ ${r.spearman.toFixed(3)} (measured 0.214 on seeds 3, 7, 11)`);
+  assert.ok(r.meanRelativeError < 0.3, `mean relative error ${(100 * r.meanRelativeError).toFixed(1)}% (measured 16.6–19.7%; the paper's estimator: 41.2%)`);
+  for (const x of r.rows) assert.ok(x.vHat >= 0, `${x.name}: V̂ ${x.vHat.toFixed(1)} < 0 although every reward is ≥ 0`);
   const bad = byName['play-negative'];
   assert.ok(bad.truth < byName.behavior.truth / 2, 'the stand-in is truly bad');
   assert.ok(bad.ood > 0.9, `and out of distribution (${bad.ood})`);

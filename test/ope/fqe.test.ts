@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { FqeConfigSchema } from '../../src/ope/config.ts';
-import { computeFqeLoss, computeFqeTarget, fitFqe } from '../../src/ope/fqe.ts';
+import { clipHeads, computeFqeLoss, computeFqeTarget, fitFqe } from '../../src/ope/fqe.ts';
 import { sessionStarts } from '../../src/ope/data.ts';
 import { behaviorPolicy, constantPolicy, policyActions } from '../../src/ope/policies.ts';
 import { createMlp, disposeMlp, initBackend, Rng, type Mlp } from '../../src/ope/rl.ts';
@@ -70,6 +70,67 @@ test('the gradient of Eq. (9) flows through Q(s, a) and Q(s, π_e(s)) but not th
   disposeMlp(Q);
 });
 
+test('logsumexp penalty (CQL(H) over {a, π_e(s)}): α·τ·mean softplus((Q(s, π_e(s)) − Q(s, a))/τ), value and gradient by hand', () => {
+  const Q = linearQ(1, 2, 0.5);
+  const mb = { ss: tf.tensor2d([[1], [2], [1], [2]]), aPi: tf.tensor2d([[0], [1], [1], [3]]), mask: tf.tensor2d([[1], [0]]) };
+  const y = tf.tensor2d([[2], [10]]);
+  const pen = { form: 'logsumexp' as const, temperature: 2 };
+  const out = tf.tidy(() => {
+    const l = computeFqeLoss(Q, mb, y, 0.1, pen);
+    return [l.loss, l.td, l.penalty].map((t) => t.dataSync()[0]);
+  });
+  // Q(s,a) = 1.5, 4.5; Q(s,π) = 3.5, 8.5 → Δ/τ = 1, 2. softplus(1) = ln(1 + e) = 1.3132617,
+  // softplus(2) = 2.1269280. penalty = 0.1·2·(1.3132617 + 2.1269280)/2 = 0.3440190; TD as before 0.125.
+  close(out[2], 0.344019, 1e-6, 'penalty');
+  close(out[0], 0.469019, 1e-6, 'loss');
+  const g = tf.tidy(() => {
+    const v = tf.variableGrads(() => computeFqeLoss(Q, mb, y, 0.1, pen).loss, [Q.layers[0].W, Q.layers[0].b]);
+    return { W: v.grads[Q.layers[0].W.name].dataSync(), b: v.grads[Q.layers[0].b.name].dataSync()[0] };
+  });
+  // ∂pen/∂Q(s,π) = α·σ(Δ/τ)/m, ∂pen/∂Q(s,a) = −α·σ(Δ/τ)/m: the bias cancels, so d/db = TD only = −0.5.
+  // d/dw_a = TD (1.5 − 2)·a₀ = 0, plus α/m·Σ σ(Δ/τ)·(a_π − a) = 0.05·(σ(1)·1 + σ(2)·2)
+  //        = 0.05·(0.7310586 + 1.7615942) = 0.1246326. d/dw_s = −0.5·1 + 0 (same s on both sides) = −0.5.
+  close(g.b, -0.5, 1e-6, 'd/db');
+  close(g.W[1], 0.1246326, 1e-6, 'd/dw_a');
+  close(g.W[0], -0.5, 1e-6, 'd/dw_s');
+  // Far below the logged action's value the penalty switches off (the linear one never does).
+  const far = tf.tidy(() => {
+    const m2 = { ss: tf.tensor2d([[0], [0]]), aPi: tf.tensor2d([[0], [-10]]), mask: tf.tensor2d([[1]]) };
+    const v = tf.variableGrads(() => computeFqeLoss(Q, m2, tf.tensor2d([[0.5]]), 0.1, { form: 'logsumexp', temperature: 0.1 }).penalty, [Q.layers[0].W]);
+    return v.grads[Q.layers[0].W.name].dataSync()[1];
+  });
+  // Δ = Q(0, −10) − Q(0, 0) = −20, Δ/τ = −200: σ = e^−200 ≈ 0.
+  close(far, 0, 1e-12, 'gradient far below');
+  disposeMlp(Q);
+});
+
+test('value clipping: Q′ in the target is clipped per head to [lo, hi] (scaled units), by hand', () => {
+  const Q = linearQ(1, 2, 0.5);
+  const y = tf.tidy(() =>
+    computeFqeTarget(Q, { s2: tf.tensor2d([[1], [-9], [0]]), aNext: tf.tensor2d([[2], [0], [0]]), r: tf.tensor2d([[1], [1], [1]]), notDone: tf.tensor2d([[1], [1], [1]]) }, 0.5, [[0, 4]]).arraySync(),
+  );
+  // Q′ = 5.5 → clipped to 4: y = 1 + 0.5·4 = 3; Q′ = −8.5 → 0: y = 1; Q′ = 0.5 inside: y = 1.25.
+  close(y[0][0], 3);
+  close(y[1][0], 1);
+  close(y[2][0], 1.25);
+  const c = tf.tidy(() => clipHeads(tf.tensor2d([[-1, 5], [2, -3]]), [[0, 1], [-2, 2]]).arraySync());
+  assert.deepEqual(c, [[0, 2], [1, -2]]);
+  disposeMlp(Q);
+});
+
+test('headBounds: [min(0, min v), max(0, max v)]/(1 − γ) per head, in scaled units', () => {
+  const sessions = chainSessions(4, 3).map((x, j) => ({ ...x, rewards: x.rewards.map((_, t) => (j === 0 && t === 0 ? -2 : j === 1 && t === 2 ? 4 : 2)) }));
+  const d = identityData(makeBatch(sessions), 0.5);
+  // mean |r| = (2 + 4 + 10·2)/12 = 26/12 → scale c = (26/12)/(1 − 0.5) = 26/6; bounds [−2, 4]/c/(1 − 0.5) = [−24/26, 48/26].
+  close(d.headScale[0], 26 / 6, 1e-6, 'scale');
+  close(d.headBounds[0][0], -24 / 26, 1e-6, 'lo');
+  close(d.headBounds[0][1], 48 / 26, 1e-6, 'hi');
+  // All rewards positive: the lower bound is 0 (a session may end after any step), not min r/(1 − γ).
+  const pos = identityData(makeBatch(chainSessions(4, 3)), 0.5);
+  close(pos.headBounds[0][0], 0, 0, 'lo with r ≥ 0');
+  close(pos.headBounds[0][1], 1, 1e-7, 'hi: r/c/(1 − γ) = 1/2/0.5');
+});
+
 const tiny = (extra: Record<string, unknown> = {}) =>
   FqeConfigSchema.parse({ iterations: 1500, batchSize: 32, lr: 3e-3, gamma: 0.5, hidden: [16], alpha: 0, logEvery: 500, perResponse: false, ...extra });
 
@@ -102,6 +163,18 @@ test('the CQL penalty lowers the value of an out-of-distribution policy (and not
   const lf = fitFqe(d, logged, { cfg: tiny({ alpha: 0, iterations: 600 }), starts }).value[0];
   const lp = fitFqe(d, logged, { cfg: tiny({ alpha: 0.05, iterations: 600 }), starts }).value[0];
   close(lp, lf, 1e-9, 'the penalty cancels for the logged policy');
+});
+
+test('clipValues keeps V̂ inside the feasible range where the linear penalty drives it below any possible return', async () => {
+  // rewards 1 ≥ 0, so no policy's value is below 0; a strong linear penalty on an unseen action is.
+  const d = identityData(makeBatch(chainSessions(20, 3)), 0.5);
+  const ood = await policyActions(constantPolicy([1]), d, 1);
+  const starts = sessionStarts(d);
+  const cfg = (clipValues: boolean) => tiny({ alpha: 2, penalty: 'linear', clipValues, iterations: 600 });
+  const free = fitFqe(d, ood, { cfg: cfg(false), starts }).value[0];
+  const clipped = fitFqe(d, ood, { cfg: cfg(true), starts }).value[0];
+  assert.ok(free < 0, `unclipped ${free} should fall below 0`);
+  assert.ok(clipped >= 0 && clipped <= 2, `clipped ${clipped} should lie in [0, 1/(1 − γ)] = [0, 2]`);
 });
 
 test('per-response heads: Σ w_i·v̂_i ≈ V̂ when r = Σ w_i·v_i', async () => {

@@ -89,6 +89,31 @@ interface Candidate {
   dispose?: () => void;
 }
 
+/**
+ * The small study of test/ope/correlation.test.ts (seconds, not minutes): 2 days × 500 sessions, half of
+ * them held out, seven policies — the logged behavior, production, the best constant, a uniformly random
+ * α and three hand-made constants (one worse in distribution, two far outside the data) — small FQE
+ * (K = 1500, 64 × 64, m = 256), 1500 truth sessions. Exported so that the seeds the test's thresholds
+ * were measured on can be rerun: `node --import tsx test/ope/correlation.seeds.ts 3 7 11`.
+ */
+export function smallStudyOptions(work: string, seed = 7, fqe: Record<string, unknown> = {}): StudyOptions {
+  const P = DEFAULT_PRODUCTION_ALPHA;
+  return {
+    work,
+    seed,
+    sessionsPerDay: 500,
+    days: 2,
+    testFraction: 0.5,
+    constants: {
+      minus: P.map((x) => x - 0.2),
+      clickbait: [0, 0, 0, 0, 0, 0, 0, 2],
+      'play-negative': P.map((x, i) => (i === 0 || i === 7 ? -0.5 : x)),
+    },
+    ope: { fqe: { iterations: 1500, hidden: [64, 64], batchSize: 256, ...fqe }, bootstrap: 2, bootstrapIterations: 50, oodStates: 300, backend: 'auto' },
+    truthSessions: 1500,
+  };
+}
+
 /** Logs and trajectories of the study (cached). */
 export async function prepareStudyData(o: StudyOptions): Promise<string> {
   const endDate = o.endDate ?? '2026-11-20';
@@ -159,7 +184,7 @@ function randomPolicyFn(lo: number[], hi: number[], seed: number) {
   };
 }
 
-async function candidates(o: StudyOptions, traj: string, runs: Record<string, string>): Promise<Candidate[]> {
+export async function candidates(o: StudyOptions, traj: string, runs: Record<string, string>): Promise<Candidate[]> {
   const { metadata } = await readTrajectories(traj, 'test');
   const lo = metadata.action_stats.min;
   const hi = metadata.action_stats.max;
@@ -194,7 +219,7 @@ async function candidates(o: StudyOptions, traj: string, runs: Record<string, st
 }
 
 /** Ground truth of one candidate, cached in the work folder per (name, sessions, seed). */
-async function cachedTruth(o: StudyOptions, c: Candidate): Promise<TruthReport> {
+export async function cachedTruth(o: StudyOptions, c: Candidate): Promise<TruthReport> {
   const file = join(o.work, 'truth', `${c.name.replace(/[^A-Za-z0-9_.@-]/g, '_')}-${o.truthSessions}-${o.truthSeed ?? 2024}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as TruthReport;
   const truth = await groundTruth(c.simPolicy(), { world: defaultWorld(), sessions: o.truthSessions, seed: o.truthSeed ?? 2024 });

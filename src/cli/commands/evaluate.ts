@@ -20,7 +20,7 @@ export function registerEvaluate(program: Command): void {
     .option('--out <dir>', 'output directory for ope-report.json and ope-report.html; required')
     .option('--config <file>', 'YAML or JSON: its `evaluate:` section (or the whole file) holds the fields of --help-config')
     .option('--iterations <n>', 'FQE steps K (default 5000, paper App. A)')
-    .option('--alpha <x>', 'CQL penalty weight α (default 5e-4, paper App. A)')
+    .option('--alpha <x>', 'CQL penalty weight α (default 5e-3 with the log-sum-exp penalty; paper App. A: 5e-4, linear — see --help-config)')
     .option('--bootstrap <n>', 'session-bootstrap refits B per policy (default 20, at least 2)')
     .option('--bootstrap-iterations <n>', 'FQE steps per bootstrap refit (default 1000, warm-started)')
     .option('--seed <n>', 'seed of the one RNG (default 0)')
