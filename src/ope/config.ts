@@ -23,6 +23,17 @@ export const FqeConfigSchema = z.strictObject({
     .positive()
     .default(0.01)
     .describe('τ of the logsumexp penalty in scaled Q units (1 = mean|r|/(1−γ); 0.01 ≈ a fifth of a mean step\'s reward); linear ignores it (not in the paper)'),
+  penaltySupport: z
+    .enum(['off', 'nearest'])
+    .default('nearest')
+    .describe('fade the penalty where the logged data cover π_e(s): nearest = weight row i\'s penalty by w_i = clamp((d_i/t − lo)/(hi − lo), 0, 1), d_i the distance of π_e(s_i) to the nearest logged action of the fqe.supportNeighbours nearest logged states, t the oodQuantile of the same distance for the logged actions, [lo, hi] = fqe.supportRamp (CQL\'s fixed point Q − α(π_e/β − 1): no penalty where the data vouch); off = every row weight 1, the estimator before it (not in the paper; src/ope/README.md deviation 7)'),
+  supportRamp: z
+    .tuple([z.number().min(0), z.number().positive()])
+    .default([1, 2])
+    .refine(([lo, hi]) => hi > lo, 'supportRamp: hi must exceed lo')
+    .describe('[lo, hi] of penaltySupport in units of the threshold t: weight 0 up to lo·t, 1 from hi·t, linear between'),
+  supportNeighbours: posInt().default(50).describe('penaltySupport: logged neighbours (nearest states) of every row whose actions count as support'),
+  supportReference: posInt().default(5000).describe('penaltySupport: logged rows searched for neighbours (a seeded sample when the split is larger)'),
   clipValues: z
     .boolean()
     .default(true)

@@ -12,7 +12,7 @@ import { OpeConfigSchema, type OpeConfig, type OpeConfigInput } from './config.t
 import { discountedReturns, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
 import { fitFqe, type FqeFit } from './fqe.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
-import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, type Neighbourhoods } from './ood.ts';
+import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
 import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
 import { initBackend, Rng } from './rl.ts';
 import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
@@ -65,6 +65,11 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     return { counts, pool: rows.pool, starts: chooseStarts(rows.starts, cfg.fqe.initialStates, r) };
   });
   const nb = buildNeighbourhoods(d, { states: cfg.oodStates, neighbours: cfg.oodNeighbours, reference: cfg.oodReference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed });
+  // fqe.penaltySupport: every row's neighbourhood (computed once, shared by every policy and refit)
+  const supportNb =
+    cfg.fqe.penaltySupport === 'nearest'
+      ? buildNeighbourhoods(d, { states: d.n, neighbours: cfg.fqe.supportNeighbours, reference: cfg.fqe.supportReference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed })
+      : null;
   const logpNote = importanceUnavailable(o.batch);
   const bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
   say(`data: ${d.sessions} sessions, ${d.n} transitions, ${starts.length} initial states; ${cfg.bootstrap} bootstrap refits of ${cfg.bootstrapIterations ?? cfg.fqe.iterations} steps per policy`);
@@ -73,7 +78,10 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     const acts = await policyActions(policy, d, cfg.fqe.actionSamples);
     const withIs = policy.kind !== 'behavior' && logpNote === null;
     const t = performance.now();
-    const fit = fitFqe(d, acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart });
+    // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed
+    const penaltyWeights = supportNb && policy.kind !== 'behavior' ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp) : null;
+    if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
+    const fit = fitFqe(d, acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
     say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
     const logw = withIs ? logRatios(d, acts, bandwidth) : null;
     const replicates: number[][] = [];
@@ -88,6 +96,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
         tables: withIs,
         curves: false,
         init: fit.weights,
+        penaltyWeights,
       });
       replicates.push(f.value);
       if (logw) {

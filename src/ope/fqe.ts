@@ -42,6 +42,8 @@ export interface FqeMinibatch {
   notDone: tf.Tensor2D;
   /** [m, 1]: 0 on truncated rows (no TD target) */
   mask: tf.Tensor2D;
+  /** [m, 1]: weight of each row's penalty term (fqe.penaltySupport; all 1 when off) */
+  w: tf.Tensor2D;
 }
 
 /**
@@ -74,10 +76,11 @@ export function clipHeads(q: tf.Tensor2D, bounds?: readonly (readonly [number, n
  * (linear) or mean τ·softplus((Q(s, π_e(s)) − Q(s, a))/τ) (logsumexp: CQL(H) over {a, π_e(s)}; its
  * gradient is ±σ(Δ/τ) instead of ±1, so it fades once π_e's action is valued a few τ below the logged
  * one). Truncated rows count in the penalty (their (s, a) are data) but not in the TD term.
+ * With `mb.w` (fqe.penaltySupport) row i's penalty term is multiplied by w_i ∈ [0, 1] (still divided by m).
  */
 export function computeFqeLoss(
   Q: Mlp,
-  mb: Pick<FqeMinibatch, 'ss' | 'aPi' | 'mask'>,
+  mb: Pick<FqeMinibatch, 'ss' | 'aPi' | 'mask'> & { w?: tf.Tensor2D | null },
   y: tf.Tensor2D,
   alpha: number,
   penalty: { form: 'linear' | 'logsumexp'; temperature: number } = { form: 'linear', temperature: 1 },
@@ -89,16 +92,14 @@ export function computeFqeLoss(
   const rows = tf.maximum(tf.sum(mb.mask), 1);
   const td = tf.div(tf.mul(0.5, tf.sum(tf.mul(mb.mask, tf.squaredDifference(qData, y)))), rows) as tf.Scalar;
   const tau = penalty.temperature;
-  const gap =
-    penalty.form === 'linear'
-      ? (tf.div(tf.sub(tf.sum(qPi), tf.sum(qData)), m) as tf.Scalar)
-      : (tf.div(tf.mul(tau, tf.sum(tf.softplus(tf.div(tf.sub(qPi, qData), tau)))), m) as tf.Scalar);
+  const perRow = penalty.form === 'linear' ? tf.sub(qPi, qData) : tf.mul(tau, tf.softplus(tf.div(tf.sub(qPi, qData), tau)));
+  const gap = tf.div(tf.sum(mb.w ? tf.mul(mb.w, perRow) : perRow), m) as tf.Scalar;
   const pen = tf.mul(alpha, gap) as tf.Scalar;
   return { loss: tf.add(td, pen) as tf.Scalar, td, penalty: pen, qData, qPi };
 }
 
 /** Rows and samples drawn uniformly (with replacement) from `pool`, as tensors. */
-export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32Array, rng: Rng, m: number): FqeMinibatch {
+export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32Array, rng: Rng, m: number, weights?: Float32Array | null): FqeMinibatch {
   const { stateDim: S, actionDim: A, n } = d;
   const H = d.heads.length;
   const ss = new Float32Array(2 * m * S);
@@ -108,6 +109,7 @@ export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32A
   const r = new Float32Array(m * H);
   const notDone = new Float32Array(m);
   const mask = new Float32Array(m);
+  const w = new Float32Array(m).fill(1);
   const copy = (dst: Float32Array, at: number, src: Float32Array, from: number, len: number) => {
     for (let c = 0; c < len; c++) dst[at + c] = src[from + c];
   };
@@ -123,6 +125,7 @@ export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32A
     copy(r, b * H, d.y, i * H, H);
     notDone[b] = d.notDone[i];
     mask[b] = d.mask[i];
+    if (weights) w[b] = weights[k * n + i];
   }
   return {
     ss: tf.tensor2d(ss, [2 * m, S]),
@@ -132,11 +135,12 @@ export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32A
     r: tf.tensor2d(r, [m, H]),
     notDone: tf.tensor2d(notDone, [m, 1]),
     mask: tf.tensor2d(mask, [m, 1]),
+    w: tf.tensor2d(w, [m, 1]),
   };
 }
 
 function disposeMinibatch(mb: FqeMinibatch): void {
-  tf.dispose([mb.ss, mb.aPi, mb.s2, mb.aNext, mb.r, mb.notDone, mb.mask]);
+  tf.dispose([mb.ss, mb.aPi, mb.s2, mb.aNext, mb.r, mb.notDone, mb.mask, mb.w]);
 }
 
 export interface FqeCurves {
@@ -168,6 +172,8 @@ export interface FqeFitOptions {
   /** return the read-out weights (to warm-start bootstrap refits) */
   keepWeights?: boolean;
   onStep?: (step: number) => void;
+  /** [samples × n] per-row weights of the penalty (ood.ts supportWeights; fqe.penaltySupport); default all 1 */
+  penaltyWeights?: Float32Array | null;
 }
 
 export interface FqeFit {
@@ -191,6 +197,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
   const H = d.heads.length;
   const pool = o.pool ?? Int32Array.from({ length: d.n }, (_, i) => i);
   if (pool.length === 0 || o.starts.length === 0) throw new RangeError('fitFqe: needs at least one row and one initial state');
+  if (o.penaltyWeights && o.penaltyWeights.length !== acts.samples * d.n) throw new RangeError(`fitFqe: penaltyWeights has ${o.penaltyWeights.length} entries, expected ${acts.samples * d.n}`);
   const Q = createMlp([d.stateDim + d.actionDim, ...cfg.hidden, H], rng);
   if (o.init) {
     const vars = mlpVariables('Q', Q);
@@ -214,7 +221,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
   let count = 0;
   try {
     for (let step = 1; step <= K; step++) {
-      const mb = sampleFqeMinibatch(d, acts, pool, rng, cfg.batchSize);
+      const mb = sampleFqeMinibatch(d, acts, pool, rng, cfg.batchSize, o.penaltyWeights);
       try {
         const stats = tf.tidy(() => {
           const y = computeFqeTarget(Qtarget, mb, cfg.gamma, bounds);

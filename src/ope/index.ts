@@ -20,7 +20,7 @@ export {
 } from './policies.ts';
 export { bootstrapInterval, chooseStarts, meanInterval, quantile, resampleCounts, resampleRows, resampleSeed, type Interval } from './bootstrap.ts';
 export { kernelBandwidth, kernelLogDensity, weightedEstimates, type WeightedEstimates, type WeightedOptions } from './importance.ts';
-export { buildNeighbourhoods, histogramEdges, nearestActionDistance, oodSummary, summarizeActions, type ActionSummary, type Neighbourhoods, type OodSummary } from './ood.ts';
+export { buildNeighbourhoods, histogramEdges, nearestActionDistance, oodSummary, summarizeActions, supportWeights, type ActionSummary, type Neighbourhoods, type OodSummary } from './ood.ts';
 export { describeOpeConfig, FqeConfigSchema, OpeConfigSchema, type FqeConfig, type OpeConfig, type OpeConfigInput } from './config.ts';
 export { OPE_REPORT_FORMAT, OpePolicyResult, OpeReport, renderOpeReportSchema } from './schemas.ts';
 export { REPORT_HTML, REPORT_JSON, writeOpeReport } from './report.ts';

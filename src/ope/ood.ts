@@ -103,6 +103,32 @@ export function nearestActionDistance(d: Pick<OpeData, 'n' | 'actionDim' | 'a'>,
   return out;
 }
 
+/**
+ * Per-row weights of the CQL penalty (fqe.penaltySupport 'nearest'): w = clamp((d/t − lo)/(hi − lo), 0, 1)
+ * with d the distance of π_e(s_i) to the nearest logged action of row i's neighbour states and t the
+ * calibrated threshold of `nb` (whose queries must be every row 0 … n−1). So an action as close to the
+ * data as the logged actions themselves (d ≤ lo·t) is not penalised, one ≥ hi·t away fully.
+ * Returns [samples × n] (draw k of row i at k·n + i).
+ */
+export function supportWeights(
+  d: Pick<OpeData, 'n' | 'actionDim' | 'a'>,
+  nb: Neighbourhoods,
+  actions: Float32Array,
+  samples: number,
+  ramp: readonly [number, number],
+): Float32Array {
+  if (nb.queries.length !== d.n || nb.queries.some((q, i) => q !== i)) throw new RangeError('supportWeights: the neighbourhoods must query every row in order');
+  const [lo, hi] = ramp;
+  if (!(hi > lo)) throw new RangeError('supportWeights: ramp needs hi > lo');
+  const t = nb.threshold > 0 ? nb.threshold : Number.MIN_VALUE;
+  const w = new Float32Array(samples * d.n);
+  for (let k = 0; k < samples; k++) {
+    const dist = nearestActionDistance(d, nb, actions, k);
+    for (let i = 0; i < d.n; i++) w[k * d.n + i] = Math.min(1, Math.max(0, (dist[i] / t - lo) / (hi - lo)));
+  }
+  return w;
+}
+
 export interface OodSummary {
   /** share of query states whose action is far from every neighbour action */
   share: number;

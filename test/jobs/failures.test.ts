@@ -105,9 +105,10 @@ test('gate rejection: the run ends rejected with the reason, the version is kept
   const work = tempDir();
   const conn = testConnection();
   const base = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { tolerance: 0 });
-  // The paper's linear CQL penalty with a weight this large pushes every action the data does not hold
-  // far down (Eq. 9), while the behavior policy's own actions pay no penalty: the candidate cannot pass.
-  const p = { ...base, evaluate: { ...base.evaluate, config: { ...base.evaluate.config, fqe: { ...(base.evaluate.config.fqe as object), alpha: 1e4, penalty: 'linear' } } } };
+  // The paper's linear CQL penalty, on every row (no fading where the data cover π_e), with a weight this
+  // large pushes every action the data does not hold far down (Eq. 9), while the behavior policy's own
+  // actions pay no penalty: the candidate cannot pass.
+  const p = { ...base, evaluate: { ...base.evaluate, config: { ...base.evaluate.config, fqe: { ...(base.evaluate.config.fqe as object), alpha: 1e4, penalty: 'linear', penaltySupport: 'off' } } } };
   const w = startWorker(conn, SHARED_REDIS);
   await triggerRun(conn, p, END_DATE, 'manual');
   await waitFor(finished(p, END_DATE), 200_000, w.output());

@@ -6,8 +6,17 @@
  * time to train) — estimated off-policy with small FQE settings (K = 1500, 64 × 64) and rolled out in
  * the simulator. Options: smallStudyOptions in study.ts.
  *
- * Measured with the default estimator (logsumexp penalty, α = 5e-3, τ = 0.01, clipped values) by
- * `node --import tsx test/ope/correlation.seeds.ts 3 7 11` (wasm backend, 2-core VM):
+ * Measured with the default estimator (logsumexp penalty, α = 5e-3, τ = 0.01, clipped values, penalty
+ * faded where the data cover π_e(s): penaltySupport 'nearest', src/ope/README.md deviation 7) by
+ * `node --import tsx test/ope/correlation.seeds.ts 3 7 11` (native backend, 2-core VM):
+ *
+ *   seed  ρ      regret@1  MRE    V̂ / truth: behavior  production  best-constant  random   minus    play-negative
+ *   3     0.214  52.6      14.8%  336/349    326/352     209/370        395/318  324/331  132/123
+ *   7     0.214  53.4      14.2%  331/349    323/352     219/370        373/317  299/331  111/123
+ *   11    0.107  45.0      13.3%  346/349    335/352     199/370        392/325  372/331  132/123
+ *
+ * (seed 11: the in-distribution `minus`, unpenalised, is overestimated and overtakes production.) With
+ * penaltySupport 'off' (the estimator before deviation 7; wasm backend):
  *
  *   seed  ρ      regret@1  MRE    V̂ / truth: behavior  best-constant  random   play-negative
  *   3     0.214  52.6      19.7%  336/349    185/370        391/318  131/123
@@ -19,8 +28,9 @@
  * seed 7: ρ 0.214, MRE 23.4%, play-negative 19; seed 11: ρ 0.107, MRE 22.9%, play-negative 45.
  *
  * So what is asserted, each of which the paper's estimator fails on at least one of these seeds: ρ ≥ 0.2
- * (0.214 on every seed: at this size the ranking is limited by the random policy, overestimated, and the
- * best constant, punished as out of distribution — src/ope/README.md), a mean relative error below 30%,
+ * on seed 7 (0.214 there with either setting, 0.107 on seed 11 with the defaults; at this size the
+ * ranking is limited by the random policy, overestimated, and the best constant, punished as out of
+ * distribution — src/ope/README.md), a mean relative error below 30%,
  * every V̂ ≥ 0 (all rewards are ≥ 0: the value clip is wired in); and the behavior check and the paper's
  * qualitative claim — the out-of-distribution bad policy below the behavior policy — which both hold.
  * The test runs seed 7 (41 s here; the seeds script took 57–180 s per seed on the loaded 2-core VM).
@@ -43,8 +53,8 @@ test('small correlation study: OPE vs simulator ground truth', { timeout: 240_00
   assert.equal(r.report.behavior.check, 'ok', r.report.behavior.note);
   t.diagnostic(`Spearman ρ = ${r.spearman.toFixed(3)}, regret@1 = ${r.regretAt1.toFixed(1)}, mean relative error = ${(100 * r.meanRelativeError).toFixed(1)}%`);
   t.diagnostic(r.rows.map((x) => `${x.name} ${x.vHat.toFixed(0)}/${x.truth.toFixed(0)}`).join(', '));
-  assert.ok(r.spearman >= 0.2, `Spearman ρ ${r.spearman.toFixed(3)} (measured 0.214 on seeds 3, 7, 11)`);
-  assert.ok(r.meanRelativeError < 0.3, `mean relative error ${(100 * r.meanRelativeError).toFixed(1)}% (measured 16.6–19.7%; the paper's estimator: 41.2%)`);
+  assert.ok(r.spearman >= 0.2, `Spearman ρ ${r.spearman.toFixed(3)} (measured 0.214 on seed 7)`);
+  assert.ok(r.meanRelativeError < 0.3, `mean relative error ${(100 * r.meanRelativeError).toFixed(1)}% (measured 13.3–14.8%; penaltySupport off 16.6–19.7%; the paper's estimator: 41.2%)`);
   for (const x of r.rows) assert.ok(x.vHat >= 0, `${x.name}: V̂ ${x.vHat.toFixed(1)} < 0 although every reward is ≥ 0`);
   const bad = byName['play-negative'];
   assert.ok(bad.truth < byName.behavior.truth / 2, 'the stand-in is truly bad');
