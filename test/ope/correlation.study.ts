@@ -4,7 +4,7 @@
  *   node --import tsx test/ope/correlation.study.ts [--work /tmp/mtf-ope-study] [--out src/ope/figures]
  *     [--sessions-per-day 10000] [--days 3] [--bc 5000] [--td3 10000] [--bcq 10000] [--every 2500]
  *     [--iterations 5000] [--alpha <α>] [--fqe '{"penalty":"linear",…}'] [--bootstrap 5] [--bootstrap-iterations 1000]
- *     [--truth-sessions 20000] [--tag <suffix of the output files>]
+ *     [--truth-sessions 20000] [--seed 7 (the simulated log)] [--tag <suffix of the output files>]
  *
  * Writes <out>/correlation<tag>.json (every number), .svg (V̂ vs true discounted return, with 95%
  * intervals) and .md (the table), and prints the table. Simulated logs, trajectories, training runs
@@ -40,6 +40,7 @@ if (from) {
   result = await runStudy({
     work,
     sessionsPerDay: num('sessions-per-day', 10000),
+    seed: num('seed', 7),
     days: num('days', 3),
     train: { bc: num('bc', 5000), td3, bcq, checkpointEvery: every },
     checkpoints: { td3: stepsUpTo(td3).filter((_, i) => i % 2 === 0), bcq: stepsUpTo(bcq) },
