@@ -10,7 +10,6 @@ import type { ReadOptions } from './logReader.ts';
 import { listLogFiles, windowBounds, type LogWindow } from './partitions.ts';
 import type { IngestReport, TrajectoryMetadata } from './reportSchemas.ts';
 import type { RewardSpec } from './rewardSpec.ts';
-import { RowStore } from './rowStore.ts';
 
 export interface IngestOptions {
   /** a parquet file or a folder of them (Hive partitions dt=YYYY-MM-DD select the window) */
@@ -64,41 +63,14 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
   });
 
   // DuckDB (a native library, ~0.2 s to load) only when an ingest runs, not when `mtf` starts.
-  const { openDuckDB } = await import('./duckdb.ts');
-  const { probeDims, readFileInto, scanFiles } = await import('./logReader.ts');
+  const { readLogFiles } = await import('./logReader.ts');
   clock.lap('load');
-  const db = await openDuckDB(opts.threads ?? INGEST_DEFAULTS.threads);
-  let store: RowStore;
-  let scanned;
-  try {
-    scanned = await scanFiles(db.conn, files, readOpts(null));
-    // Dims come from the data and must agree across files.
-    let dims: { stateDim: number; actionDim: number; file: string } | null = null;
-    for (const f of scanned) {
-      if (f.rows === 0) continue;
-      const d = await probeDims(db.conn, f, readOpts(f.dt));
-      if (d.stateDim <= 0 || d.actionDim <= 0) continue;
-      if (!dims) dims = { ...d, file: f.path };
-      else if (d.stateDim !== dims.stateDim || d.actionDim !== dims.actionDim) {
-        const what = d.stateDim !== dims.stateDim ? `state dim ${d.stateDim}` : `action dim ${d.actionDim}`;
-        const was = d.stateDim !== dims.stateDim ? dims.stateDim : dims.actionDim;
-        throw new InputError(`${f.path}: ${what} differs from ${was} in ${dims.file}`, {
-          file: f.path,
-          column: d.stateDim !== dims.stateDim ? 'state' : 'action',
-        });
-      }
-    }
-    if (!dims) throw new InputError(`${opts.logs}: the selected files hold no rows${bounds ? ' in the window' : ''}`, { file: opts.logs });
-    clock.lap('scan');
-    const capacity = scanned.reduce((s, f) => s + f.rows, 0);
-    store = new RowStore(capacity, dims.stateDim, dims.actionDim, feedbackNames);
-    for (const f of scanned) {
-      await readFileInto(db.conn, f, readOpts(f.dt), store);
-      opts.onProgress?.(`read ${f.path} (${f.rows} rows)`);
-    }
-  } finally {
-    db.close();
-  }
+  const { store, scanned, hasRows } = await readLogFiles(files, readOpts, {
+    threads: opts.threads ?? INGEST_DEFAULTS.threads,
+    onScanned: () => clock.lap('scan'),
+    onProgress: opts.onProgress,
+  });
+  if (!hasRows) throw new InputError(`${opts.logs}: the selected files hold no rows${bounds ? ' in the window' : ''}`, { file: opts.logs });
   clock.lap('read');
   return finishIngest(
     store,

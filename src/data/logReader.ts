@@ -4,11 +4,11 @@
  * as they are, others are copied row by row.
  */
 import { InputError, oneLine } from '../errors/index.ts';
-import { allValid, describeParquet, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
+import { allValid, describeParquet, openDuckDB, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
 import { detectLayout, type FileLayout, type VectorLayout } from './logContract.ts';
 import type { LogFile } from './partitions.ts';
 import { checkFeedback, checkVector, FLAG, modeLength, type RejectReason } from './rowChecks.ts';
-import { allFinite, type Dictionary, type RowStore } from './rowStore.ts';
+import { allFinite, RowStore, type Dictionary } from './rowStore.ts';
 
 export interface ReadOptions {
   feedbackNames: string[];
@@ -348,4 +348,51 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
   } catch (err) {
     wrapReadError(f.path, err);
   }
+}
+
+/**
+ * Files → one RowStore of the rows that pass the row checks, in one DuckDB instance: every file's
+ * columns checked against the contract, state/action dims probed (they come from the data and must
+ * agree across files), the store sized once from the footers. `hasRows` false: no file holds a row
+ * (the store is empty, dims 0). Used by the single-process ingest and by each ingest shard.
+ */
+export async function readLogFiles(
+  files: LogFile[],
+  readOpts: (dt: string | null) => ReadOptions,
+  o: { threads: number; onScanned?: () => void; onProgress?: (line: string) => void },
+): Promise<{ store: RowStore; scanned: ScannedFile[]; hasRows: boolean }> {
+  const db = await openDuckDB(o.threads);
+  try {
+    const scanned = await scanFiles(db.conn, files, readOpts(null));
+    let dims: { stateDim: number; actionDim: number; file: string } | null = null;
+    for (const f of scanned) {
+      if (f.rows === 0) continue;
+      const d = await probeDims(db.conn, f, readOpts(f.dt));
+      if (d.stateDim <= 0 || d.actionDim <= 0) continue;
+      if (!dims) dims = { ...d, file: f.path };
+      else checkDims(d, dims, f.path);
+    }
+    o.onScanned?.();
+    const capacity = scanned.reduce((s, f) => s + f.rows, 0);
+    const store = new RowStore(capacity, dims?.stateDim ?? 0, dims?.actionDim ?? 0, readOpts(null).feedbackNames);
+    if (dims) {
+      for (const f of scanned) {
+        await readFileInto(db.conn, f, readOpts(f.dt), store);
+        o.onProgress?.(`read ${f.path} (${f.rows} rows)`);
+      }
+    }
+    return { store, scanned, hasRows: dims !== null };
+  } finally {
+    db.close();
+  }
+}
+
+/** State and action dims of `file` must equal those found first (in `was.file`). */
+export function checkDims(d: { stateDim: number; actionDim: number }, was: { stateDim: number; actionDim: number; file: string }, file: string): void {
+  if (d.stateDim === was.stateDim && d.actionDim === was.actionDim) return;
+  const state = d.stateDim !== was.stateDim;
+  throw new InputError(`${file}: ${state ? `state dim ${d.stateDim}` : `action dim ${d.actionDim}`} differs from ${state ? was.stateDim : was.actionDim} in ${was.file}`, {
+    file,
+    column: state ? 'state' : 'action',
+  });
 }

@@ -17,10 +17,9 @@ import { Field, FixedSizeList, Float32, Float64, Int32, makeData, RecordBatch, R
 import { z } from 'zod';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeFileSynced, writeJsonAtomic } from '../io/index.ts';
-import { openDuckDB } from './duckdb.ts';
 import { finishIngest } from './finishIngest.ts';
 import { INGEST_DEFAULTS, type IngestOptions, type IngestResult } from './ingest.ts';
-import { probeDims, readFileInto, scanFiles, type ReadOptions, type ScannedFile } from './logReader.ts';
+import { checkDims, readLogFiles, type ReadOptions, type ScannedFile } from './logReader.ts';
 import { listLogFiles, windowBounds, type LogFile, type LogWindow } from './partitions.ts';
 import type { RewardSpec } from './rewardSpec.ts';
 import { REJECT_REASONS, type RejectReason } from './rowChecks.ts';
@@ -103,30 +102,7 @@ export async function readShard(o: ReadShardOptions): Promise<ShardMeta> {
   const t0 = performance.now();
   const readOpts = readOptions(o.window, o.reward);
   const feedbackNames = Object.keys(o.reward.weights);
-  const db = await openDuckDB(o.threads ?? INGEST_DEFAULTS.threads);
-  let store: RowStore;
-  let scanned: ScannedFile[];
-  try {
-    scanned = await scanFiles(db.conn, o.shard.files, readOpts(null));
-    let dims: { stateDim: number; actionDim: number; file: string } | null = null;
-    for (const f of scanned) {
-      if (f.rows === 0) continue;
-      const d = await probeDims(db.conn, f, readOpts(f.dt));
-      if (d.stateDim <= 0 || d.actionDim <= 0) continue;
-      if (!dims) dims = { ...d, file: f.path };
-      else checkDims(d, dims, f.path);
-    }
-    const capacity = scanned.reduce((s, f) => s + f.rows, 0);
-    store = new RowStore(capacity, dims?.stateDim ?? 0, dims?.actionDim ?? 0, feedbackNames);
-    if (dims) {
-      for (const f of scanned) {
-        await readFileInto(db.conn, f, readOpts(f.dt), store);
-        o.onProgress?.(`read ${f.path} (${f.rows} rows)`);
-      }
-    }
-  } finally {
-    db.close();
-  }
+  const { store, scanned } = await readLogFiles(o.shard.files, readOpts, { threads: o.threads ?? INGEST_DEFAULTS.threads, onProgress: o.onProgress });
   const meta: ShardMeta = {
     format: SHARD_FORMAT,
     key: o.shard.key,
@@ -152,15 +128,6 @@ export async function readShard(o: ReadShardOptions): Promise<ShardMeta> {
     writeJsonAtomic(join(tmp, 'shard.json'), meta);
   });
   return meta;
-}
-
-function checkDims(d: { stateDim: number; actionDim: number }, was: { stateDim: number; actionDim: number; file: string }, file: string): void {
-  if (d.stateDim === was.stateDim && d.actionDim === was.actionDim) return;
-  const state = d.stateDim !== was.stateDim;
-  throw new InputError(`${file}: ${state ? `state dim ${d.stateDim}` : `action dim ${d.actionDim}`} differs from ${state ? was.stateDim : was.actionDim} in ${was.file}`, {
-    file,
-    column: state ? 'state' : 'action',
-  });
 }
 
 // ---- the rows file: the store's columns as they are (codes into shard.json's dictionaries) ----
