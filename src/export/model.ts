@@ -10,11 +10,12 @@
  */
 import { InputError } from '../errors/index.ts';
 import type { LayerSpec, PolicyNetworks, PolicySpec } from '../rl/index.ts';
+import { DEFAULT_LATENT_SEED, latentSamples } from '../rl/latent.ts';
 
 /** Default β_i of Eq. (1), f = Σ_i α_i·log(o_i + β_i): a small offset so that o_i = 0 scores finitely. */
 export const DEFAULT_BETA = 0.01;
-/** Default seed of the baked latent samples. */
-export const DEFAULT_LATENT_SEED = 0;
+/** The baked latent codes live with the policy (src/rl/latent.ts): OPE acts with the same ones. */
+export { DEFAULT_LATENT_SEED, latentSamples } from '../rl/latent.ts';
 
 export interface FusionModel {
   algo: string;
@@ -83,28 +84,6 @@ function checkMlp(layers: LayerSpec[], inDim: number, outDim: number, name: stri
     d = l.outDim;
   });
   if (d !== outDim) throw new InputError(`policy network ${name} outputs ${d} values, expected ${outDim}`);
-}
-
-/**
- * n × dim samples of clip(N(0, 1), −clip, clip) from a seeded generator (mulberry32 + Box–Muller), so
- * that the same seed bakes the same codes on every machine.
- */
-export function latentSamples(n: number, dim: number, clip: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n * dim);
-  for (let i = 0; i < out.length; i++) {
-    const u1 = Math.max(uniform(), 1e-12);
-    const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * uniform());
-    out[i] = Math.min(clip, Math.max(-clip, z));
-  }
-  return out;
 }
 
 /** Rows r0..r1 of a row-major [in × out] weight matrix. */

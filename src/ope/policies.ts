@@ -134,6 +134,12 @@ export interface LoadOptions {
   /** compute backend for checkpoints */
   backend?: 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
   field?: string;
+  /**
+   * BCQ checkpoints: act with the latent codes the export bakes with this seed (default
+   * DEFAULT_LATENT_SEED, as `mtf export` without --latent-seed), so that the V̂ the gate reads is the
+   * V̂ of the model.onnx it publishes; null = fresh codes per state and call (the paper's π, stochastic).
+   */
+  latentSeed?: number | null;
 }
 
 /** The policy a spec names; `name=spec` sets the name shown in the report. */
@@ -160,8 +166,9 @@ export async function loadEvalPolicy(spec: string, o: LoadOptions): Promise<Eval
       return onnxEvalPolicy(model, label ?? `${basename(s)}@${version}`, o);
     }
     if (existsSync(join(s, 'policy.onnx'))) return onnxEvalPolicy(join(s, 'policy.onnx'), label ?? basename(s), o);
-    const { loadPolicy } = await import('./rl.ts');
-    const p = await loadPolicy(s, { backend: o.backend });
+    const { loadPolicy, DEFAULT_LATENT_SEED } = await import('./rl.ts');
+    const latentSeed = o.latentSeed === undefined ? DEFAULT_LATENT_SEED : o.latentSeed;
+    const p = await loadPolicy(s, { backend: o.backend, ...(latentSeed === null ? {} : { latentSeed }) });
     if (p.stateDim !== o.stateDim || p.actionDim !== o.actionDim) {
       p.dispose();
       throw new InputError(`${field}: ${s} is a policy for state/action dims ${p.stateDim}/${p.actionDim}, the data has ${o.stateDim}/${o.actionDim}`, { field, file: s });

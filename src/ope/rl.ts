@@ -10,4 +10,4 @@ export { cloneMlp, createMlp, disposeMlp, mlp, mlpVariables, type Mlp } from '..
 export { softUpdate } from '../rl/bcq.ts';
 export { Rng } from '../rl/rng.ts';
 export { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from '../rl/normalization.ts';
-export { initBackend, loadPolicy, Policy, type BackendInfo, type BackendName, type PolicyFn } from '../rl/index.ts';
+export { initBackend, loadPolicy, DEFAULT_LATENT_SEED, Policy, type BackendInfo, type BackendName, type PolicyFn } from '../rl/index.ts';

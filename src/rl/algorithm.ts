@@ -62,8 +62,11 @@ export interface Algorithm {
   readonly nextStateRepeats: number;
   /** One gradient step of every network; returns its scalars (losses, Q statistics) for the curves. */
   step(mb: Minibatch, rng: Rng): Record<string, number>;
-  /** π(s) in normalised units for `count` normalised states, row-major. */
-  act(states: Float32Array, count: number, rng: Rng): Float32Array;
+  /**
+   * π(s) in normalised units for `count` normalised states, row-major. `latent` (BCQ: [n × latentDim]
+   * baked codes, src/rl/latent.ts) replaces the per-state draws from `rng`; the others ignore it.
+   */
+  act(states: Float32Array, count: number, rng: Rng, latent?: Float32Array | null): Float32Array;
   /** Q1(s, a) for normalised inputs, or null where the algorithm has no critic (with responses: Σ_i w_i·Q1_i, scaled units). */
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array | null;
   /** With per-response critics: Q1_i(s, a) as [count × R] in the critics' units (κ·w_i per unit of response i); else null or absent. */

@@ -331,13 +331,17 @@ export class Bcq implements Algorithm {
   }
 
   /** Eq. (4): π(s) = argmax_{a_i} Q1(s, a_i), a_i = ξ_φ(s, D(s, z_i)), i = 1…n (with responses: of Σ_i w_i·Q1_i). */
-  act(states: Float32Array, count: number, rng: Rng): Float32Array {
+  act(states: Float32Array, count: number, rng: Rng, latent?: Float32Array | null): Float32Array {
     const { nets, cfg, stateDim, actionDim } = this;
     const n = cfg.numSamples;
+    const L = nets.G.latentDim;
+    if (latent && latent.length !== n * L) throw new RangeError(`BCQ act: baked latent has ${latent.length} values, expected ${n} × ${L}`);
     const sRep = repeatRows(states, count, stateDim, n);
     const candidates = tf.tidy(() => {
       const s = tf.tensor2d(sRep, [count * n, stateDim]);
-      const a = perturb(nets.P, s, decode(nets.G, s, normal(rng, count * n, nets.G.latentDim, cfg.zClip)), cfg.rho);
+      // Eq. (4): n codes per state — fresh draws, or the same baked n codes for every state (as exported)
+      const z = latent ? tf.tile(tf.tensor2d(latent, [n, L]), [count, 1]) : normal(rng, count * n, L, cfg.zClip);
+      const a = perturb(nets.P, s, decode(nets.G, s, z as tf.Tensor2D), cfg.rho);
       return [a, this.q1Sum(s, a)];
     });
     const aAll = read(candidates[0]);

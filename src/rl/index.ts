@@ -5,6 +5,7 @@
 export { train, NonFiniteError, type TrainOptions, type TrainResult } from './trainer.ts';
 export { Policy, POLICY_FORMAT, type PolicyFn, type PolicySpec } from './policy.ts';
 export { loadPolicy } from './load.ts';
+export { DEFAULT_LATENT_SEED, latentSamples } from './latent.ts';
 export type { PolicyNetworks } from './algorithm.ts';
 export type { LayerSpec } from './networks/mlp.ts';
 export {

@@ -4,7 +4,8 @@
  * as plain data for the ONNX export (issue 6).
  *
  * BCQ's π (Eq. 4) samples n latent codes per state; those come from the policy's own RNG, seeded at
- * construction, so a Policy built from the same weights and seed returns the same actions.
+ * construction, so a Policy built from the same weights and seed returns the same actions — or, given
+ * baked codes (`latent`), every state is scored against the same n codes, as in the exported graph.
  */
 import type { Algorithm, PolicyNetworks } from './algorithm.ts';
 import { denormalizeActions, normalizeStates, type Normalization } from './normalization.ts';
@@ -38,6 +39,8 @@ export class Policy {
     readonly stateDim: number,
     readonly actionDim: number,
     seed = 0,
+    /** BCQ: baked latent codes (src/rl/latent.ts) instead of fresh draws, as the exported graph acts */
+    readonly latent: Float32Array | null = null,
   ) {
     this.rng = new Rng(seed);
   }
@@ -52,7 +55,7 @@ export class Policy {
     for (let i = 0; i < n; i += CHUNK) {
       const m = Math.min(CHUNK, n - i);
       const s = normalizeStates(states.subarray(i * this.stateDim, (i + m) * this.stateDim), this.normalization);
-      out.set(denormalizeActions(this.algo.act(s, m, this.rng), this.normalization), i * this.actionDim);
+      out.set(denormalizeActions(this.algo.act(s, m, this.rng, this.latent), this.normalization), i * this.actionDim);
     }
     return out;
   };

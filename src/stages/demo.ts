@@ -129,7 +129,8 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
   const policies = {
     bc: await rl.loadPolicy(join(baselines, 'bc')),
     td3: await rl.loadPolicy(join(baselines, 'td3')),
-    bcq: await rl.loadPolicy(dirs.train),
+    // the published model's function: BCQ with the latent codes the export bakes (src/rl/latent.ts)
+    bcq: await rl.loadPolicy(dirs.train, { latentSeed: rl.DEFAULT_LATENT_SEED }),
   };
   const truthPolicies: [string, Parameters<typeof sim.groundTruth>[0]][] = [
     ['behavior', sim.behaviorPolicy()],
