@@ -79,6 +79,14 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
   try {
     const spec = policy.spec();
     const model = fusionModel(spec, { beta: opts.beta, latentSeed: opts.latentSeed });
+    if (model.networks.kind === 'bcq' && candidate.latent_seed !== undefined && candidate.latent_seed !== model.latentSeed) {
+      // The gate's V̂ must be the V̂ of the function that ships: BCQ's α depends on the baked codes.
+      const scored = candidate.latent_seed === null ? 'fresh latent codes per call' : `latent seed ${candidate.latent_seed}`;
+      throw new InputError(
+        `${report.path}: '${candidate.name}' was scored with ${scored}, but this export bakes latent seed ${model.latentSeed}: it would publish a function the evaluation did not score (evaluate and export with the same seed)`,
+        { file: report.path, field: '--latent-seed' },
+      );
+    }
     const { stateDim: d, actionDim: k } = model;
     if (data && (data.metadata.state_dim !== d || data.metadata.action_dim !== k)) {
       throw new InputError(`${opts.data}: state/action dims ${data.metadata.state_dim}/${data.metadata.action_dim} differ from the policy's ${d}/${k}`, { file: opts.data });

@@ -11,6 +11,7 @@ const OpePolicy = z.object({
   name: z.string().min(1),
   v_hat: z.number(),
   ci95: z.tuple([z.number(), z.number()]).nullable().optional(),
+  latent_seed: z.int().nullable().optional(),
 });
 const OpeReport = z.object({ policies: z.array(OpePolicy).min(1) });
 
@@ -18,6 +19,8 @@ export interface OpeEntry {
   name: string;
   v_hat: number;
   ci95: [number, number] | null;
+  /** BCQ checkpoints scored by src/ope: the latent codes' seed (null: fresh codes); absent otherwise */
+  latent_seed?: number | null;
 }
 
 export interface OpeSummary {
@@ -53,7 +56,7 @@ export function readOpeReport(path: string): OpeSummary {
   return {
     path,
     sha256: createHash('sha256').update(text).digest('hex'),
-    policies: parsed.data.policies.map((p) => ({ name: p.name, v_hat: p.v_hat, ci95: p.ci95 ?? null })),
+    policies: parsed.data.policies.map((p) => ({ name: p.name, v_hat: p.v_hat, ci95: p.ci95 ?? null, ...(p.latent_seed !== undefined ? { latent_seed: p.latent_seed } : {}) })),
   };
 }
 

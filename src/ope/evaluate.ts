@@ -224,6 +224,7 @@ function policyResult(e: Evaluated, c: Context): OpePolicyResult {
     name: e.policy.name,
     source: e.policy.source,
     kind: isBehavior ? 'behavior' : 'policy',
+    ...(e.policy.kind === 'fn' && e.policy.latentSeed !== undefined ? { latent_seed: e.policy.latentSeed } : {}),
     stochastic: isBehavior || e.acts.stochastic,
     action_samples: e.acts.samples,
     v_hat: v,

@@ -18,7 +18,15 @@ export type EvalActFn = (states: Float32Array, n: number) => Float32Array | Prom
 
 export type EvalPolicy =
   | { kind: 'behavior'; name: string; source: string }
-  | { kind: 'fn'; name: string; source: string; act: EvalActFn; dispose?: () => unknown };
+  | {
+      kind: 'fn';
+      name: string;
+      source: string;
+      act: EvalActFn;
+      dispose?: () => unknown;
+      /** BCQ checkpoints: the seed of the baked latent codes it acts with (null: fresh codes per call) */
+      latentSeed?: number | null;
+    };
 
 export function behaviorPolicy(name = 'behavior'): EvalPolicy {
   return { kind: 'behavior', name, source: 'behavior' };
@@ -173,7 +181,7 @@ export async function loadEvalPolicy(spec: string, o: LoadOptions): Promise<Eval
       p.dispose();
       throw new InputError(`${field}: ${s} is a policy for state/action dims ${p.stateDim}/${p.actionDim}, the data has ${o.stateDim}/${o.actionDim}`, { field, file: s });
     }
-    return fnPolicy(label ?? basename(s), p.act, s, () => p.dispose());
+    return { ...fnPolicy(label ?? basename(s), p.act, s, () => p.dispose()), ...(p.algoName === 'bcq' ? { latentSeed } : {}) };
   }
   throw new InputError(`${field}: '${spec}' is not a policy (no such file or directory); expected ${POLICY_SPEC_HELP}`, { field });
 }

@@ -70,6 +70,11 @@ export const OpePolicyResult = z.object({
   name: z.string(),
   source: z.string().describe('what was evaluated: behavior, const:…, a model file or checkpoint dir'),
   kind: z.enum(['behavior', 'policy']),
+  latent_seed: z
+    .int()
+    .nullable()
+    .optional()
+    .describe('BCQ checkpoints: seed of the baked latent codes it was scored with, as `mtf export --latent-seed` bakes them (null: fresh codes per call; absent: not a BCQ checkpoint)'),
   stochastic: z.boolean(),
   action_samples: z.int().describe('actions drawn per state (stochastic policies)'),
   v_hat: z.number().describe('V̂(π) of Eq. (10), reward units'),

@@ -60,6 +60,11 @@ export class Policy {
     return out;
   };
 
+  /** The algorithm behind it (bcq, bc, td3, …). */
+  get algoName(): string {
+    return this.algo.name;
+  }
+
   /** Weights and normalisation as plain data (copies). */
   spec(): PolicySpec {
     return {

@@ -117,6 +117,25 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
     assert.equal(r3.code, 1);
     assert.match(r3.stderr, /--candidate and the baseline are both 'bcq'|--checkpoint: .* is neither a checkpoint/);
   });
+
+  test('a BCQ candidate scored with other latent codes than the export bakes is refused; nothing is written', () => {
+    const before = readCurrent(store, 'feed');
+    const versions = readdirSync(join(store, 'feed')).sort();
+    for (const [seed, said] of [[7, /scored with latent seed 7, but this export bakes latent seed 0/], [null, /scored with fresh latent codes per call, but this export bakes latent seed 0/]] as const) {
+      const ope = writeOpeReport(dir, [{ name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9] }, { name: 'bcq', v_hat: 9, ci95: [8.9, 9.1], latent_seed: seed }], `seed-${seed}.json`);
+      const r = runMtf(['export', '--checkpoint', run, '--ope', ope, '--store', store, '--name', 'feed', '--baseline', 'behavior', '--candidate', 'bcq']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, new RegExp(`seed-${seed}\\.json`));
+    }
+    assert.equal(readCurrent(store, 'feed'), before, 'CURRENT stays');
+    assert.deepEqual(readdirSync(join(store, 'feed')).sort(), versions, 'no version written');
+    // the same seed passes the check (and then the gate decides as usual)
+    const same = writeOpeReport(dir, [{ name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9] }, { name: 'bcq', v_hat: 0.5, ci95: [0.4, 0.6], latent_seed: 7 }], 'seed-same.json');
+    const ok = runMtf(['export', '--checkpoint', run, '--ope', same, '--store', store, '--name', 'feed', '--baseline', 'behavior', '--candidate', 'bcq', '--latent-seed', '7']);
+    assert.doesNotMatch(ok.stderr, /scored with/);
+    assert.match(ok.stdout + ok.stderr, /rejected/, 'it reached the gate (V̂ 0.5 < behavior 0.8)');
+  });
 });
 
 describe('the gate rules', () => {

@@ -137,7 +137,7 @@ export function tfjsReference(m: FusionModel, states: Float32Array, count: numbe
 }
 
 /** An ope-report.json with the fields the gate reads (and a few it must ignore). */
-export function writeOpeReport(dir: string, policies: { name: string; v_hat: number; ci95: [number, number] | null }[], file = 'ope-report.json'): string {
+export function writeOpeReport(dir: string, policies: { name: string; v_hat: number; ci95: [number, number] | null; latent_seed?: number | null }[], file = 'ope-report.json'): string {
   const path = join(dir, file);
   writeFileSync(path, JSON.stringify({ format: 'test', estimator: 'fqe', policies: policies.map((p) => ({ ...p, ood_share: 0.1 })) }, null, 2));
   return path;

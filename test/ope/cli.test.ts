@@ -53,4 +53,7 @@ test('mtf evaluate: bad input fails with one line naming the flag', () => {
   const dup = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'behavior', '--policy', 'behavior']);
   assert.equal(dup.code, 1);
   assert.match(dup.stderr, /two policies are named 'behavior'/);
+  const badSeed = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'behavior', '--latent-seed', 'some']);
+  assert.equal(badSeed.code, 1);
+  assert.match(badSeed.stderr, /--latent-seed: expected a whole number/);
 });

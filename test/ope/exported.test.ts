@@ -70,6 +70,8 @@ describe('OPE of an exported BCQ model equals OPE of its checkpoint', () => {
       assert.ok(rel < 1e-3, `V̂ checkpoint ${pc.v_hat} vs exported ${po.v_hat}`);
       assert.ok(Math.abs(pc.ci95[0] - po.ci95[0]) <= 1e-3 * Math.abs(pc.ci95[0]) + 1e-6, `ci95 ${pc.ci95} vs ${po.ci95}`);
       assert.equal(pc.ood.share, po.ood.share);
+      assert.equal(pc.latent_seed, 0, 'the report says which codes scored the checkpoint (the export checks it)');
+      assert.equal(po.latent_seed, undefined);
       // The paper's π draws fresh codes per call: a different (stochastic) function from the one shipped.
       const fresh = await loadEvalPolicy(`fresh=${run}`, { ...dims, latentSeed: null });
       const c = fresh.kind === 'fn' ? await fresh.act(batch.state, batch.n) : assert.fail('not a function policy');

@@ -24,6 +24,7 @@ export function registerEvaluate(program: Command): void {
     .option('--bootstrap <n>', 'session-bootstrap refits B per policy (default 20, at least 2)')
     .option('--bootstrap-iterations <n>', 'FQE steps per bootstrap refit (default 1000, warm-started)')
     .option('--seed <n>', 'seed of the one RNG (default 0)')
+    .option('--latent-seed <n|fresh>', 'BCQ checkpoints act with the latent codes `mtf export --latent-seed <n>` bakes (default 0, as mtf export); fresh = new codes per call (Eq. 4\'s stochastic π)')
     .option('--backend <name>', 'compute backend: auto | tensorflow | native | wasm | cpu (default auto)')
     .option('--threads <n>', 'BLAS threads of the native backend (default 1)')
     .option('--help-config', 'list every evaluation setting with its default and meaning, then exit')
@@ -60,7 +61,8 @@ export function registerEvaluate(program: Command): void {
 
       const { batch, metadata } = await readTrajectories(String(o.data), 'test');
       const ope = await import('../../ope/index.ts');
-      const dims = { stateDim: batch.stateDim, actionDim: batch.actionDim, backend: parsed.data.backend };
+      const latentSeed = o.latentSeed === undefined ? undefined : String(o.latentSeed) === 'fresh' ? null : parseNumberFlag(String(o.latentSeed), '--latent-seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
+      const dims = { stateDim: batch.stateDim, actionDim: batch.actionDim, backend: parsed.data.backend, ...(latentSeed !== undefined ? { latentSeed } : {}) };
       const policies = [];
       for (const s of specs) policies.push(await ope.loadEvalPolicy(s, { ...dims, field: '--policy' }));
       const names = new Set<string>();
