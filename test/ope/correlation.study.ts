@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStudy, type StudyResult } from './study.ts';
+import { conservativeView, runStudy, type StudyResult } from './study.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -34,7 +34,7 @@ let result: StudyResult;
 if (from) {
   // Re-render the table and the figure from a saved correlation.json (no simulation, no training).
   const saved = JSON.parse(readFileSync(from, 'utf8'));
-  result = { ...saved, report: { config: saved.config, behavior: saved.behavior, data: saved.data } } as StudyResult;
+  result = { ...conservativeView(saved.rows, saved.config.shipMaxOod), ...saved, report: { config: saved.config, behavior: saved.behavior, data: saved.data } } as StudyResult;
 } else {
   const t0 = performance.now();
   result = await runStudy({
@@ -77,6 +77,7 @@ function markdown(r: StudyResult): string {
     ),
     '',
     `Spearman ρ(V̂, truth) = ${r.spearman.toFixed(3)}; regret@1 = ${r.regretAt1.toFixed(1)} (${(100 * r.relativeRegretAt1).toFixed(1)}% of the best true value); mean relative error = ${(100 * r.meanRelativeError).toFixed(1)}%; truth inside the FQE interval for ${(100 * r.coverage).toFixed(0)}% of policies.`,
+    `Spearman among the in-distribution policies (OOD < ${r.report.config.shipMaxOod}) = ${f(r.spearmanInDistribution ?? null, 3)}; the best any conservative estimator can reach here (every OOD policy below every in-distribution one, each group in true order) = ${f(r.spearmanConservativeCeiling ?? null, 3)}.`,
     `Spearman of PDWIS = ${f(r.spearmanPdwis, 3)}, of WDR = ${f(r.spearmanWdr, 3)} (policies other than behavior).`,
     `Behavior check: FQE ${r.report.behavior.v_hat_complete.toFixed(1)} vs empirical ${r.report.behavior.empirical_complete.mean.toFixed(1)} (${r.report.behavior.check}).`,
     `Seconds: data ${r.seconds.data.toFixed(0)}, training ${r.seconds.train.toFixed(0)}, OPE ${r.seconds.ope.toFixed(0)}, truth ${r.seconds.truth.toFixed(0)}.`,

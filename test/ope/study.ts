@@ -77,6 +77,13 @@ export interface StudyResult {
   spearmanWdr: number | null;
   /** share of policies whose truth lies in the FQE 95% interval */
   coverage: number;
+  /**
+   * Spearman ρ among the policies the report would consider shipping (OOD share < shipMaxOod), and
+   * the best ρ any conservative estimator can reach on this policy set: every out-of-distribution
+   * policy below every in-distribution one, each group in its true order.
+   */
+  spearmanInDistribution: number | null;
+  spearmanConservativeCeiling: number;
   report: OpeReport;
   seconds: { data: number; train: number; ope: number; truth: number };
 }
@@ -276,10 +283,25 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
       spearmanPdwis: isRho('pdwis'),
       spearmanWdr: isRho('wdr'),
       coverage: rows.filter((r) => r.truth >= r.ci95[0] && r.truth <= r.ci95[1]).length / rows.length,
+      ...conservativeView(rows, report.config.shipMaxOod),
       report,
       seconds: { data: tData, train: tTrain, ope: tOpe, truth: tTruth },
     };
   } finally {
     for (const c of list) c.dispose?.();
   }
+}
+
+/** The in-distribution ρ and the conservative ceiling of StudyResult. */
+export function conservativeView(rows: Pick<StudyRow, 'vHat' | 'truth' | 'ood'>[], maxOod: number): Pick<StudyResult, 'spearmanInDistribution' | 'spearmanConservativeCeiling'> {
+  const inD = rows.filter((r) => r.ood < maxOod);
+  const g = rows.map((r) => r.truth);
+  const lowest = Math.min(...g);
+  const highest = Math.max(...g);
+  // an OOD policy's stand-in score: its truth shifted below the lowest in-distribution score
+  const ceiling = rows.map((r) => (r.ood < maxOod ? r.truth : r.truth - (highest - lowest) - 1));
+  return {
+    spearmanInDistribution: inD.length >= 3 ? spearman(inD.map((r) => r.vHat), inD.map((r) => r.truth)) : null,
+    spearmanConservativeCeiling: spearman(ceiling, g),
+  };
 }
