@@ -49,7 +49,7 @@ function summaryTable(r: OpeReport): string {
     const isLive = p.name === r.baseline?.name;
     const liftCell = p.lift ? `${pct(p.lift.rel)}<br><small>${ci(p.lift.rel_ci95, pct)}</small>` : '–';
     const liveCell = p.vs_baseline ? `${pct(p.vs_baseline.rel)}<br><small>${ci(p.vs_baseline.rel_ci95, pct)}</small>` : '–';
-    const is = p.importance ? `${num(p.importance.pdwis.mean)} / ${num(p.importance.wdr.mean)}<br><small>ESS₀ ${num(p.importance.ess[0], 3)}</small>` : `<small>${esc(p.importance_note ?? '–')}</small>`;
+    const is = p.importance ? `${num(p.importance.pdwis.mean)} / ${num(p.importance.wdr.mean)}<br><small>ESS₀ ${num(p.importance.ess[0], 3)}</small>` : `<small class="wrap">${esc(p.importance_note ?? '–')}</small>`;
     return `<tr>
       <td><b>${esc(p.name)}</b>${isLive ? ' <small>(live)</small>' : ''}<br><small class="src">${esc(p.source)}</small></td>
       <td class="n">${num(p.v_hat)}<br><small>${ci(p.ci95)}</small></td>
@@ -127,7 +127,7 @@ const STYLE = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0} th,td{border:1px solid #ddd;padding:4px 8px;vertical-align:top} th{background:#f5f5f5;text-align:left}
-td.n{text-align:right;white-space:nowrap} small{color:#666} .src{word-break:break-all}
+td.n{text-align:right;white-space:nowrap} small{color:#666} .src{word-break:break-all} .wrap{white-space:normal;display:inline-block;max-width:16em;text-align:left}
 table.kv th{width:110px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .badge.ship{background:#2e7d32}.badge.hold{background:#ef6c00}.badge.reject{background:#c62828}.badge.reference{background:#607d8b}
@@ -182,7 +182,7 @@ function canvas(parent, cls, title){ const d=document.createElement('div'); d.cl
       { label:'TD loss', yAxisID:'y1', data: c.step.map((s,k)=>({x:s,y:c.td_loss[k]})), borderColor:'#9e9e9e', borderDash:[4,3], pointRadius:0, borderWidth:1.2 },
     ] }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', min:0, max:c.step[c.step.length-1], title:{display:true,text:'FQE step'} }, y:{ position:'left', title:{display:true,text:'V̂'}, ticks:{ callback: fmt } }, y1:{ position:'right', grid:{ drawOnChartArea:false }, title:{display:true,text:'½·TD² (scaled)'}, ticks:{ callback: fmt } } }, plugins:{ title:{display:true,text:'FQE of ' + p.name} } } });
   });
-  new Chart(canvas('curves'), { type:'line', data:{ datasets: all.map((p,i)=>({ label:p.name, data: p.fqe.curves.step.map((s,k)=>({x:s,y:p.fqe.curves.penalty[k]})), borderColor: color(i), pointRadius:0, borderWidth:1.5 })) }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', title:{display:true,text:'FQE step'} }, y:{ title:{display:true,text:'penalty (scaled)'}, ticks:{ callback: fmt } } }, plugins:{ title:{display:true,text:'CQL penalty α·(E_π Q − E_D Q)'} } } });
+  new Chart(canvas('curves'), { type:'line', data:{ datasets: all.map((p,i)=>({ label:p.name, data: p.fqe.curves.step.map((s,k)=>({x:s,y:p.fqe.curves.penalty[k]})), borderColor: color(i), pointRadius:0, borderWidth:1.5 })) }, options:{ maintainAspectRatio:false, parsing:false, scales:{ x:{ type:'linear', title:{display:true,text:'FQE step'} }, y:{ title:{display:true,text:'penalty (scaled)'}, ticks:{ callback: fmt } } }, plugins:{ title:{display:true,text: R.config.fqe.penalty === 'linear' ? 'CQL penalty α·(E_π Q − E_D Q)' : 'CQL(H) penalty α·τ·softplus((Q(s,π) − Q(s,a))/τ)' + (R.config.fqe.penaltySupport === 'nearest' ? ', faded where the data cover π' : '')} } } });
 })();
 // Action distributions per dim: logged vs each policy
 // The first set is the reference (filled); a constant policy is a 100% spike, so the y axis is cut at
