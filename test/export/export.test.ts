@@ -7,14 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
 import { decide, ManifestSchema, pickBaseline, pickCandidate, readCurrent, readOpeReport, readVersion, type ActionCheck, type ParityResult } from '../../src/export/index.ts';
-import { train } from '../../src/rl/index.ts';
 import { FusionScorer } from '../../src/serving/index.ts';
-import { ROOT, runMtf } from '../helpers/cli.ts';
+import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { tinyConfig } from '../rl/helpers.ts';
-import { onnxCheck, PYTHON_ONNX, writeOpeReport } from './helpers.ts';
+import { ingestAndTrainTinyBcq, onnxCheck, PYTHON_ONNX, writeOpeReport } from './helpers.ts';
 
 describe('mtf export: checkpoint → ONNX → gate → store', () => {
   const dir = tempDir();
@@ -24,19 +21,7 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
   let stateNames: string[] = [];
 
   before(async () => {
-    const logs = join(ROOT, 'test', 'fixtures', 'logs', 'duckdb-zstd-list-f32', 'interactions.parquet');
-    await ingest({ logs, window: null, reward: parseRewardWeights('play_time_s=1,like=2,share=4'), out: traj });
-    const { batch, metadata } = await readTrajectories(traj, 'train');
-    stateNames = metadata.state_names;
-    const { policy } = await train({
-      batch,
-      stats: { state: metadata.state_stats, action: metadata.action_stats },
-      actionNames: metadata.action_names,
-      config: tinyConfig('bcq', { steps: 10, checkpointEvery: 10 }),
-      outDir: run,
-      progress: 'none',
-    });
-    policy.dispose();
+    stateNames = await ingestAndTrainTinyBcq(traj, run, 10);
   });
 
   test('published: files, manifest, CURRENT; then a worse model is rejected and CURRENT stays; the scorer follows', async () => {

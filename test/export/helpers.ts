@@ -203,3 +203,30 @@ export function publishRandom(storeDir: string, name: string, opts: { seed?: num
     publish: () => publish,
   });
 }
+
+/**
+ * The fixture log of a real parquet writer ingested into `traj` and a tiny BCQ trained on it into
+ * `run` (`steps` steps, one checkpoint at the end); returns the trajectories' state names.
+ */
+export async function ingestAndTrainTinyBcq(traj: string, run: string, steps: number): Promise<string[]> {
+  // loaded here, not at the top: the other users of this file (the scoring bench, shape tests) need not load DuckDB
+  const [{ ingest, parseRewardWeights, readTrajectories }, { train }, { ROOT }, { tinyConfig }] = await Promise.all([
+    import('../../src/data/index.ts'),
+    import('../../src/rl/index.ts'),
+    import('../helpers/cli.ts'),
+    import('../rl/helpers.ts'),
+  ]);
+  const logs = join(ROOT, 'test', 'fixtures', 'logs', 'duckdb-zstd-list-f32', 'interactions.parquet');
+  await ingest({ logs, window: null, reward: parseRewardWeights('play_time_s=1,like=2,share=4'), out: traj });
+  const { batch, metadata } = await readTrajectories(traj, 'train');
+  const { policy } = await train({
+    batch,
+    stats: { state: metadata.state_stats, action: metadata.action_stats },
+    actionNames: metadata.action_names,
+    config: tinyConfig('bcq', { steps, checkpointEvery: steps }),
+    outDir: run,
+    progress: 'none',
+  });
+  policy.dispose();
+  return metadata.state_names;
+}

@@ -7,15 +7,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
+import { readTrajectories } from '../../src/data/index.ts';
 import { exportModel } from '../../src/export/index.ts';
 import { evaluatePolicies } from '../../src/ope/evaluate.ts';
 import { loadEvalPolicy, type EvalPolicy } from '../../src/ope/policies.ts';
-import { train } from '../../src/rl/index.ts';
-import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { tinyConfig } from '../rl/helpers.ts';
-import { writeOpeReport } from '../export/helpers.ts';
+import { ingestAndTrainTinyBcq, writeOpeReport } from '../export/helpers.ts';
 
 describe('OPE of an exported BCQ model equals OPE of its checkpoint', () => {
   const dir = tempDir('mtf-ope-exported-');
@@ -24,18 +21,7 @@ describe('OPE of an exported BCQ model equals OPE of its checkpoint', () => {
   const store = join(dir, 'models');
 
   before(async () => {
-    const logs = join(ROOT, 'test', 'fixtures', 'logs', 'duckdb-zstd-list-f32', 'interactions.parquet');
-    await ingest({ logs, window: null, reward: parseRewardWeights('play_time_s=1,like=2,share=4'), out: traj });
-    const { batch, metadata } = await readTrajectories(traj, 'train');
-    const { policy } = await train({
-      batch,
-      stats: { state: metadata.state_stats, action: metadata.action_stats },
-      actionNames: metadata.action_names,
-      config: tinyConfig('bcq', { steps: 30, checkpointEvery: 30 }),
-      outDir: run,
-      progress: 'none',
-    });
-    policy.dispose();
+    await ingestAndTrainTinyBcq(traj, run, 30);
     const ope = writeOpeReport(dir, [
       { name: 'behavior', v_hat: 0.8, ci95: [0.7, 0.9] },
       { name: 'bcq', v_hat: 1.0, ci95: [0.9, 1.1] },
