@@ -151,6 +151,8 @@ export interface FqeCurves {
   penalty: number[];
   /** V̂ (head 0, reward units) of the current iterate on the initial states at that step */
   vHat: number[];
+  /** ½ TD² (as tdLoss) of the current iterate on the held-out rows (FqeFitOptions.holdout); empty without */
+  heldOutTd: number[];
 }
 
 export interface FqeFitOptions {
@@ -174,6 +176,8 @@ export interface FqeFitOptions {
   onStep?: (step: number) => void;
   /** [samples × n] per-row weights of the penalty (ood.ts supportWeights; fqe.penaltySupport); default all 1 */
   penaltyWeights?: Float32Array | null;
+  /** rows kept out of `pool` whose TD error is recorded in curves.heldOutTd (model selection / diagnostics) */
+  holdout?: Int32Array | null;
 }
 
 export interface FqeFit {
@@ -212,7 +216,8 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
   const Qavg = cfg.averageLast > 0 ? cloneMlp(Q) : Q;
   let averaged = 0;
   const opt = new Adam(mlpVariables('Q', Q), { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
-  const curves: FqeCurves = { step: [], tdLoss: [], penalty: [], vHat: [] };
+  const curves: FqeCurves = { step: [], tdLoss: [], penalty: [], vHat: [], heldOutTd: [] };
+  const held = o.holdout && o.holdout.length > 0 ? heldOutInputs(d, acts, o.holdout) : null;
   const starts = startInputs(d, acts, o.starts);
   const bounds = cfg.clipValues ? d.headBounds : null;
   const t0 = performance.now();
@@ -258,6 +263,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
         curves.tdLoss.push(sumTd / count);
         curves.penalty.push(sumPen / count);
         curves.vHat.push(headValues(Q, starts, H, bounds)[0] * d.headScale[0]);
+        if (held) curves.heldOutTd.push(heldOutTd(Q, held, cfg.gamma, bounds));
         sumTd = sumPen = count = 0;
       }
       o.onStep?.(step);
@@ -274,7 +280,55 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
     if (Qavg !== Q) disposeMlp(Qavg);
     opt.dispose();
     tf.dispose([starts.s, starts.a]);
+    if (held) tf.dispose(Object.values(held));
   }
+}
+
+/** The held-out rows as one batch: (s, a) and, per action sample, (s′, π_e,k(s′)); r, 1 − done, mask. */
+function heldOutInputs(d: OpeData, acts: PolicyActions, rows: Int32Array) {
+  const { stateDim: S, actionDim: A, n } = d;
+  const H = d.heads.length;
+  const m = rows.length;
+  const K = acts.samples;
+  const s = new Float32Array(m * S);
+  const a = new Float32Array(m * A);
+  const s2 = new Float32Array(K * m * S);
+  const a2 = new Float32Array(K * m * A);
+  const r = new Float32Array(m * H);
+  const notDone = new Float32Array(m);
+  const mask = new Float32Array(m);
+  rows.forEach((i, b) => {
+    s.set(d.s.subarray(i * S, (i + 1) * S), b * S);
+    a.set(d.a.subarray(i * A, (i + 1) * A), b * A);
+    for (let k = 0; k < K; k++) {
+      s2.set(d.s2.subarray(i * S, (i + 1) * S), (k * m + b) * S);
+      a2.set(acts.pi2.subarray((k * n + i) * A, (k * n + i + 1) * A), (k * m + b) * A);
+    }
+    r.set(d.y.subarray(i * H, (i + 1) * H), b * H);
+    notDone[b] = d.notDone[i];
+    mask[b] = d.mask[i];
+  });
+  return {
+    s: tf.tensor2d(s, [m, S]),
+    a: tf.tensor2d(a, [m, A]),
+    s2: tf.tensor2d(s2, [K * m, S]),
+    a2: tf.tensor2d(a2, [K * m, A]),
+    r: tf.tensor2d(r, [m, H]),
+    notDone: tf.tensor2d(notDone, [m, 1]),
+    mask: tf.tensor2d(mask, [m, 1]),
+  };
+}
+
+/** ½·mean_masked (Q(s, a) − y)², summed over heads, y = r + γ(1 − done)·mean_k clip(Q(s′, π_e,k(s′))): the TD loss on rows FQE never fitted. */
+function heldOutTd(Q: Mlp, x: ReturnType<typeof heldOutInputs>, gamma: number, bounds: readonly (readonly [number, number])[] | null): number {
+  return tf.tidy(() => {
+    const [m, H] = x.r.shape;
+    const K = x.s2.shape[0] / m;
+    const next = tf.mean(tf.reshape(clipHeads(mlp(Q, [x.s2, x.a2]), bounds), [K, m, H]), 0);
+    const y = tf.add(x.r, tf.mul(gamma, tf.mul(x.notDone, next)));
+    const se = tf.sum(tf.mul(x.mask, tf.squaredDifference(mlp(Q, [x.s, x.a]), y)));
+    return (0.5 * se.dataSync()[0]) / Math.max(1, x.mask.sum().dataSync()[0]);
+  });
 }
 
 /** (online, copy) variable pairs of two MLPs of the same shape. */

@@ -54,6 +54,8 @@ if (from) {
     log: (l) => process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s  ${l}\n`),
   });
   const { report, ...summary } = result;
+  // the whole OPE report (FQE curves included) beside the caches, for analyses the table leaves out
+  writeFileSync(join(work, `ope-report${tag}.json`), JSON.stringify(report) + '\n');
   mkdirSync(out, { recursive: true });
   writeFileSync(
     join(out, `correlation${tag}.json`),

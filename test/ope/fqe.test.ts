@@ -202,3 +202,31 @@ test('same seed → same V̂; warm start from a fit continues from its weights',
   const c = fitFqe(d, acts, { cfg: tiny({ iterations: 1, lr: 1e-9, averageLast: 0 }), starts, init: a.weights });
   close(c.value[0], a.value[0], 1e-4, 'warm start');
 });
+
+test('held-out TD: the TD loss of Eq. (9) on rows never fitted, equal to computeFqeLoss at the start and falling as Q learns', async () => {
+  const d = identityData(makeBatch(chainSessions(10, 3)), 0.5);
+  const acts = await policyActions(behaviorPolicy(), d, 1);
+  const starts = sessionStarts(d);
+  // sessions 0–7 are fitted, 8–9 (rows 24–29) held out
+  const pool = Int32Array.from({ length: 24 }, (_, i) => i);
+  const holdout = Int32Array.from({ length: 6 }, (_, i) => 24 + i);
+  const cfg = tiny({ iterations: 1, lr: 1e-12, logEvery: 1, averageLast: 0 });
+  const first = fitFqe(d, acts, { cfg, starts, pool, holdout });
+  // The same Q by hand: fitFqe draws its initialisation first from Rng(seed); one step of lr 1e-12 leaves it.
+  const Q0 = createMlp([d.stateDim + d.actionDim, ...cfg.hidden, 1], new Rng(cfg.seed));
+  const byHand = tf.tidy(() => {
+    const rows = [...holdout];
+    const col = (x: Float32Array, k: number) => tf.tensor2d(rows.map((i) => Array.from(x.subarray(i * k, (i + 1) * k))));
+    const y = computeFqeTarget(Q0, { s2: col(d.s2, 1), aNext: col(acts.pi2, 1), r: col(d.y, 1), notDone: col(d.notDone, 1) }, 0.5, d.headBounds);
+    const ss = tf.concat([col(d.s, 1), col(d.s, 1)]);
+    return computeFqeLoss(Q0, { ss, aPi: tf.concat([col(d.a, 1), col(d.a, 1)]), mask: col(d.mask, 1) }, y, 0).td.dataSync()[0];
+  });
+  disposeMlp(Q0);
+  assert.equal(first.curves.heldOutTd.length, 1);
+  close(first.curves.heldOutTd[0], byHand, 1e-6, 'held-out TD at the start');
+  const trained = fitFqe(d, acts, { cfg: tiny({ logEvery: 100 }), starts, pool, holdout });
+  assert.equal(trained.curves.heldOutTd.length, trained.curves.step.length);
+  // deterministic chain: the held-out rows are the fitted ones' twins, so their TD error vanishes too
+  assert.ok(trained.curves.heldOutTd.at(-1)! < trained.curves.heldOutTd[0] / 10, `held-out TD ${trained.curves.heldOutTd.join(', ')}`);
+  assert.deepEqual(fitFqe(d, acts, { cfg: tiny({ iterations: 10 }), starts }).curves.heldOutTd, [], 'no holdout, no curve');
+});
