@@ -14,19 +14,16 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
 import { evaluatePolicies, spearman } from '../../src/ope/index.ts';
 import { cachedTruth, candidates, type StudyOptions } from './study.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-const work = opt('work', '/tmp/mtf-ope-study');
-const seed = Number(opt('seed', '7'));
-const warmMode = args.includes('--warm');
-const B = Number(opt('bootstrap', warmMode ? '20' : '4'));
+const { values: args } = parseArgs({ options: { work: { type: 'string', default: '/tmp/mtf-ope-study' }, seed: { type: 'string', default: '7' }, bootstrap: { type: 'string' }, warm: { type: 'boolean', default: false } } });
+const work = args.work;
+const seed = Number(args.seed);
+const warmMode = args.warm;
+const B = Number(args.bootstrap ?? (warmMode ? 20 : 4));
 const o: StudyOptions = { work, sessionsPerDay: 10000, days: 3, seed, ope: {}, truthSessions: 20000, checkpoints: { td3: [2500, 7500], bcq: [2500, 5000, 7500] } };
 const traj = join(work, 'trajectories');
 // TD3 and the best constant are wholly out of distribution: the penalty, not the data, sets their values
