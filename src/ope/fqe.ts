@@ -322,10 +322,13 @@ function heldOutInputs(d: OpeData, acts: PolicyActions, rows: Int32Array) {
 /** ½·mean_masked (Q(s, a) − y)², summed over heads, y = r + γ(1 − done)·mean_k clip(Q(s′, π_e,k(s′))): the TD loss on rows FQE never fitted. */
 function heldOutTd(Q: Mlp, x: ReturnType<typeof heldOutInputs>, gamma: number, bounds: readonly (readonly [number, number])[] | null): number {
   return tf.tidy(() => {
-    const [m, H] = x.r.shape;
+    const m = x.r.shape[0];
     const K = x.s2.shape[0] / m;
-    const next = tf.mean(tf.reshape(clipHeads(mlp(Q, [x.s2, x.a2]), bounds), [K, m, H]), 0);
-    const y = tf.add(x.r, tf.mul(gamma, tf.mul(x.notDone, next)));
+    // Eq. (9)'s target per action sample, averaged (the target is linear in Q′)
+    const targets = Array.from({ length: K }, (_, k) =>
+      computeFqeTarget(Q, { s2: tf.slice(x.s2, [k * m, 0], [m, -1]), aNext: tf.slice(x.a2, [k * m, 0], [m, -1]), r: x.r, notDone: x.notDone }, gamma, bounds),
+    );
+    const y = tf.mean(tf.stack(targets), 0);
     const se = tf.sum(tf.mul(x.mask, tf.squaredDifference(mlp(Q, [x.s, x.a]), y)));
     return (0.5 * se.dataSync()[0]) / Math.max(1, x.mask.sum().dataSync()[0]);
   });
