@@ -43,6 +43,10 @@ export const FqeConfigSchema = z.strictObject({
   lr: z.number().positive().default(1e-4).describe('Adam learning rate of Q (paper App. A: 1e-4)'),
   gamma: z.number().min(0).lt(1).default(0.95).describe('discount factor γ (paper App. A: 0.95)'),
   initialStates: posInt().default(5000).describe('n: initial states s₀ averaged in Eq. (10) (paper App. A: 5000; all session starts when fewer)'),
+  actionInput: z
+    .enum(['box', 'standard'])
+    .default('box')
+    .describe('how actions enter Q: box = the logged [min, max] mapped to [−1, 1] as training does; standard = z-scores (train mean/std), which gives the action inputs the states\' scale (not in the paper; src/ope/README.md, "Open")'),
   hidden: z.array(posInt()).min(1).default([256, 256]).describe('hidden ReLU widths of Q (not in the paper: the training critics\' [256, 256])'),
   targetUpdateInterval: posInt().default(1).describe('refresh the target network every L steps (1 with targetEta 1 = no target network, as Algorithm 2)'),
   targetEta: z.number().gt(0).max(1).default(1).describe('target update rate η: Q′ ← η·Q + (1−η)·Q′ (1 = copy; paper: no target network)'),

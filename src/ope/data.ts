@@ -57,12 +57,20 @@ export interface PrepareOptions {
   stats?: { state: DimStats; action: DimStats };
   /** add one head per feedback column of the batch */
   perResponse: boolean;
+  /**
+   * how actions enter Q: `box` maps the logged [min, max] to [−1, 1] as training does; `standard` maps
+   * them to z-scores with the train split's mean and std (fqe.actionInput)
+   */
+  actionInput?: 'box' | 'standard';
 }
 
 export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeData {
   const { n, stateDim: S, actionDim: A } = batch;
   if (n === 0) throw new InputError('evaluation data: the split has no transitions');
-  const norm = normalizationFromStats(o.stats?.state ?? dimStats(batch.state, n, S), o.stats?.action ?? dimStats(batch.action, n, A));
+  const actionStats = o.stats?.action ?? dimStats(batch.action, n, A);
+  // `standard`: the box [mean − std, mean + std] maps to [−1, 1], i.e. z-scores, through the same
+  // normalizeActions / denormalisation every other consumer of d.norm uses
+  const norm = normalizationFromStats(o.stats?.state ?? dimStats(batch.state, n, S), o.actionInput === 'standard' ? standardBox(actionStats) : actionStats);
   if (norm.stateMean.length !== S || norm.actionMin.length !== A) {
     throw new InputError(`evaluation data: metadata statistics have ${norm.stateMean.length}/${norm.actionMin.length} dims, the split ${S}/${A}`);
   }
@@ -171,4 +179,10 @@ export function discountedReturns(d: Pick<OpeData, 'sessions' | 'ptr' | 'order'>
     out[j] = g;
   }
   return out;
+}
+
+/** The action statistics whose [min, max] box is [mean − std, mean + std] (a zero std keeps the logged box). */
+function standardBox(a: DimStats): DimStats {
+  const ok = (j: number) => Number.isFinite(a.std[j]) && a.std[j] > 0;
+  return { ...a, min: a.mean.map((m, j) => (ok(j) ? m - a.std[j] : a.min[j])), max: a.mean.map((m, j) => (ok(j) ? m + a.std[j] : a.max[j])) };
 }

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapInterval, chooseStarts, meanInterval, quantile, resampleCounts, resampleRows, resampleSeed } from '../../src/ope/bootstrap.ts';
-import { discountedReturns, sessionIndex, sessionStarts } from '../../src/ope/data.ts';
+import { discountedReturns, prepareOpeData, sessionIndex, sessionStarts } from '../../src/ope/data.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from '../../src/ope/importance.ts';
 import { meanRelativeError, ranks, regretAt1, spearman } from '../../src/ope/metrics.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions } from '../../src/ope/ood.ts';
-import { Rng } from '../../src/ope/rl.ts';
+import { normalizeActions, Rng } from '../../src/ope/rl.ts';
 import { identityData, makeBatch } from './helpers.ts';
 
 const close = (a: number, b: number, tol = 1e-6, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
@@ -38,6 +38,21 @@ test('data: sessions are grouped and step-ordered even when rows are not; next r
   // head scale = mean |r| / (1 − γ) = (31 / 5) / 0.5 = 12.4
   close(d.headScale[0], 12.4, 1e-9);
   close(d.y[2], 4 / 12.4, 1e-7);
+});
+
+test('data: actions enter Q as the training box maps them (box) or as z-scores (standard), by hand', () => {
+  const b = makeBatch([{ states: [[0], [1]], actions: [[2, 5], [4, 5]], rewards: [1, 1], end: 'done' }]);
+  const S = { mean: [0], std: [1], min: [-1], max: [1] };
+  // train statistics: dim 0 mean 3, std 0.5, box [1, 5]; dim 1 constant (std 0): keeps its box [5, 5]
+  const A = { mean: [3, 5], std: [0.5, 0], min: [1, 5], max: [5, 5] };
+  const box = prepareOpeData(b, { gamma: 0.5, stats: { state: S, action: A }, perResponse: false });
+  // box: 2·(a − min)/(max − min) − 1 → 2 ↦ −0.5, 4 ↦ 0.5; a constant dimension ↦ 0
+  assert.deepEqual([...box.a], [-0.5, 0, 0.5, 0]);
+  const z = prepareOpeData(b, { gamma: 0.5, stats: { state: S, action: A }, perResponse: false, actionInput: 'standard' });
+  // standard: (a − mean)/std → 2 ↦ −2, 4 ↦ 2; the constant dimension still ↦ 0
+  assert.deepEqual([...z.a], [-2, 0, 2, 0]);
+  // and a policy's actions go through the same map (d.norm), so π_e(s) = the logged a gives the same inputs
+  assert.deepEqual([...normalizeActions(Float32Array.from([2, 5, 4, 5]), z.norm)], [-2, 0, 2, 0]);
 });
 
 // ---------------------------------------------------------------------------------------------------
