@@ -28,7 +28,7 @@ await initBackend('auto', { threads: 1 });
 const traj = join(work, 'trajectories');
 const list = await candidates(o, traj, { bc: join(work, 'train-bc'), td3: join(work, 'train-td3'), bcq: join(work, 'train-bcq') });
 const { batch, metadata } = await readTrajectories(traj, 'test');
-const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse });
+const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
 const fitRows: number[] = [];
 const heldRows: number[] = [];
 for (let j = 0; j < d.sessions; j++) for (let p = d.ptr[j]; p < d.ptr[j + 1]; p++) (j % 5 === 4 ? heldRows : fitRows).push(d.order[p]);
