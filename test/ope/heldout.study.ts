@@ -17,16 +17,13 @@ import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
 import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
-import { cachedTruth, candidates, type StudyOptions } from './study.ts';
+import { cachedStudy, cachedTruth } from './study.ts';
 
 const { values: args } = parseArgs({ options: { work: { type: 'string', default: '/tmp/mtf-ope-study' }, seed: { type: 'string', default: '7' }, fqe: { type: 'string', default: '{}' } } });
 const work = args.work;
-// the correlation study's policy set (its defaults: TD3 checkpoints every other 2500 steps, BCQ every 2500)
-const o: StudyOptions = { work, sessionsPerDay: 10000, days: 3, seed: Number(args.seed), ope: {}, truthSessions: 20000, checkpoints: { td3: [2500, 7500], bcq: [2500, 5000, 7500] } };
 const cfg = FqeConfigSchema.parse({ logEvery: 100, ...JSON.parse(args.fqe) });
 await initBackend('auto', { threads: 1 });
-const traj = join(work, 'trajectories');
-const list = await candidates(o, traj, { bc: join(work, 'train-bc'), td3: join(work, 'train-td3'), bcq: join(work, 'train-bcq') });
+const { o, traj, list } = await cachedStudy(work, Number(args.seed));
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
 const fitRows: number[] = [];

@@ -21,7 +21,7 @@ import { readTrajectories } from '../../src/data/index.ts';
 import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
 import { asPolicy, defaultWorld, rollout } from '../../src/sim/index.ts';
-import { candidates, type StudyOptions } from './study.ts';
+import { cachedStudy } from './study.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,12 +38,10 @@ const { values: args } = parseArgs({
   },
 });
 const work = args.work;
-const o: StudyOptions = { work, sessionsPerDay: 10000, days: 3, seed: Number(args.seed), ope: {}, truthSessions: 20000, checkpoints: { td3: [2500, 7500], bcq: [2500, 5000, 7500] } };
 const gammas = args.gammas.split(',').map(Number);
 const names = args.policies.split(',');
 await initBackend('auto', { threads: 1 });
-const traj = join(work, 'trajectories');
-const all = await candidates(o, traj, { bc: join(work, 'train-bc'), td3: join(work, 'train-td3'), bcq: join(work, 'train-bcq') });
+const { o, traj, list: all } = await cachedStudy(work, Number(args.seed));
 const missing = names.filter((n) => !all.some((c) => c.name === n));
 if (missing.length > 0) throw new Error(`--policies: ${missing.join(', ')} not in ${work} (have ${all.map((c) => c.name).join(', ')})`);
 const list = names.map((n) => all.find((c) => c.name === n)!);

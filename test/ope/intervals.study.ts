@@ -17,17 +17,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
 import { evaluatePolicies, spearman } from '../../src/ope/index.ts';
-import { cachedTruth, candidates, type StudyOptions } from './study.ts';
+import { cachedStudy, cachedTruth } from './study.ts';
 
 const { values: args } = parseArgs({ options: { work: { type: 'string', default: '/tmp/mtf-ope-study' }, seed: { type: 'string', default: '7' }, bootstrap: { type: 'string' }, warm: { type: 'boolean', default: false } } });
 const work = args.work;
 const seed = Number(args.seed);
 const warmMode = args.warm;
 const B = Number(args.bootstrap ?? (warmMode ? 20 : 4));
-const o: StudyOptions = { work, sessionsPerDay: 10000, days: 3, seed, ope: {}, truthSessions: 20000, checkpoints: { td3: [2500, 7500], bcq: [2500, 5000, 7500] } };
-const traj = join(work, 'trajectories');
+const study = await cachedStudy(work, seed);
+const { o, traj } = study;
 // TD3 and the best constant are wholly out of distribution: the penalty, not the data, sets their values
-const list = (await candidates(o, traj, { bc: join(work, 'train-bc'), td3: join(work, 'train-td3'), bcq: join(work, 'train-bcq') })).filter((c) => !/^td3|^best-constant/.test(c.name));
+const list = study.list.filter((c) => !/^td3|^best-constant/.test(c.name));
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const report = await evaluatePolicies({ batch, metadata, dataDir: traj, policies: list.map((c) => c.evalPolicy), config: warmMode ? { bootstrap: B } : { bootstrap: B, bootstrapWarmStart: false, bootstrapIterations: null }, onProgress: (l) => process.stderr.write(l + '\n') });
 const warmFile = join(work, `ope-report-seed${seed}.json`);

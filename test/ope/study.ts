@@ -225,6 +225,18 @@ export async function candidates(o: StudyOptions, traj: string, runs: Record<str
   return list;
 }
 
+/**
+ * The policy set of a work folder the full study (`npm run study:ope -- --work … --seed …`) filled: its
+ * options (TD3 checkpoints every other 2500 steps, BCQ every 2500), the trajectories folder and the
+ * candidates — what the follow-up studies (heldout, intervals, horizon) re-evaluate.
+ */
+export async function cachedStudy(work: string, seed: number): Promise<{ o: StudyOptions; traj: string; list: Candidate[] }> {
+  const o: StudyOptions = { work, sessionsPerDay: 10000, days: 3, seed, ope: {}, truthSessions: 20000, checkpoints: { td3: [2500, 7500], bcq: [2500, 5000, 7500] } };
+  const traj = join(work, 'trajectories');
+  const list = await candidates(o, traj, { bc: join(work, 'train-bc'), td3: join(work, 'train-td3'), bcq: join(work, 'train-bcq') });
+  return { o, traj, list };
+}
+
 /** Ground truth of one candidate, cached in the work folder per (name, sessions, seed). */
 export async function cachedTruth(o: StudyOptions, c: Candidate): Promise<TruthReport> {
   const file = join(o.work, 'truth', `${c.name.replace(/[^A-Za-z0-9_.@-]/g, '_')}-${o.truthSessions}-${o.truthSeed ?? 2024}.json`);
