@@ -21,6 +21,13 @@ export interface OpeData {
   a: Float32Array;
   /** [n × S] standardised */
   s2: Float32Array;
+  /**
+   * Q's state input, [n × qStateDim] at s and s′: the standardised state, followed when
+   * fqe.sessionTotals by the session's running totals (sessionTotals); otherwise the same arrays as s, s2
+   */
+  qs: Float32Array;
+  qs2: Float32Array;
+  qStateDim: number;
   /** 1 − done */
   notDone: Float32Array;
   /** 1 − truncated: rows with a TD target */
@@ -62,6 +69,8 @@ export interface PrepareOptions {
    * them to z-scores with the train split's mean and std (fqe.actionInput)
    */
   actionInput?: 'box' | 'standard';
+  /** append the session's running response totals to Q's state input (fqe.sessionTotals) */
+  sessionTotals?: boolean;
 }
 
 export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeData {
@@ -113,13 +122,19 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
     }
     if (ptr[j + 1] > ptr[j] && batch.truncated[order[ptr[j + 1] - 1]]) sessionCut[j] = 1;
   }
+  const s = normalizeStates(batch.state, norm);
+  const s2 = normalizeStates(batch.nextState, norm);
+  const totals = o.sessionTotals ? sessionTotals([batch.reward, ...Object.values(batch.feedback)], { n, ptr, order, sessions }) : null;
   return {
     n,
     stateDim: S,
     actionDim: A,
-    s: normalizeStates(batch.state, norm),
+    s,
     a: normalizeActions(batch.action, norm),
-    s2: normalizeStates(batch.nextState, norm),
+    s2,
+    qs: totals ? appendColumns(s, S, totals.before, totals.dim) : s,
+    qs2: totals ? appendColumns(s2, S, totals.after, totals.dim) : s2,
+    qStateDim: S + (totals?.dim ?? 0),
     notDone,
     mask,
     heads,
@@ -135,6 +150,57 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
     norm,
     gamma: o.gamma,
   };
+}
+
+/**
+ * fqe.sessionTotals: per row, the running total of each column over the session's earlier rows
+ * (`before`, beside s) and including the row itself (`after`, beside s′), as sign·log1p|x|,
+ * standardised over the rows' `before` values. A session's first row in the split starts from 0.
+ * Why: the logged state is a summary the serving stack chose (here EMAs of the last few views); what
+ * the session has accumulated (watch time → fatigue) is not in it, so FQE, which assumes s is Markov,
+ * evaluates every policy with the behavior policy's accumulated history at each s.
+ */
+export function sessionTotals(cols: ArrayLike<number>[], d: { n: number; sessions: number; ptr: Int32Array; order: Int32Array }): { before: Float32Array; after: Float32Array; dim: number } {
+  const F = cols.length;
+  const before = new Float32Array(d.n * F);
+  const after = new Float32Array(d.n * F);
+  const acc = new Float64Array(F);
+  const squash = (x: number) => Math.sign(x) * Math.log1p(Math.abs(x));
+  for (let j = 0; j < d.sessions; j++) {
+    acc.fill(0);
+    for (let p = d.ptr[j]; p < d.ptr[j + 1]; p++) {
+      const i = d.order[p];
+      for (let f = 0; f < F; f++) {
+        before[i * F + f] = squash(acc[f]);
+        acc[f] += cols[f][i];
+        after[i * F + f] = squash(acc[f]);
+      }
+    }
+  }
+  for (let f = 0; f < F; f++) {
+    let m = 0;
+    let q = 0;
+    for (let i = 0; i < d.n; i++) m += before[i * F + f];
+    m /= d.n;
+    for (let i = 0; i < d.n; i++) q += (before[i * F + f] - m) ** 2;
+    const sd = Math.sqrt(q / d.n) || 1;
+    for (let i = 0; i < d.n; i++) {
+      before[i * F + f] = (before[i * F + f] - m) / sd;
+      after[i * F + f] = (after[i * F + f] - m) / sd;
+    }
+  }
+  return { before, after, dim: F };
+}
+
+/** [n × (S + F)]: each row of x followed by the same row of extra. */
+function appendColumns(x: Float32Array, S: number, extra: Float32Array, F: number): Float32Array {
+  const n = x.length / S;
+  const out = new Float32Array(n * (S + F));
+  for (let i = 0; i < n; i++) {
+    out.set(x.subarray(i * S, (i + 1) * S), i * (S + F));
+    out.set(extra.subarray(i * F, (i + 1) * F), i * (S + F) + S);
+  }
+  return out;
 }
 
 /** Rows grouped by session (sessionIndex) in step order, as CSR offsets. */

@@ -100,7 +100,7 @@ export function computeFqeLoss(
 
 /** Rows and samples drawn uniformly (with replacement) from `pool`, as tensors. */
 export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32Array, rng: Rng, m: number, weights?: Float32Array | null): FqeMinibatch {
-  const { stateDim: S, actionDim: A, n } = d;
+  const { qStateDim: S, actionDim: A, n } = d;
   const H = d.heads.length;
   const ss = new Float32Array(2 * m * S);
   const aPi = new Float32Array(2 * m * A);
@@ -116,11 +116,11 @@ export function sampleFqeMinibatch(d: OpeData, acts: PolicyActions, pool: Int32A
   for (let b = 0; b < m; b++) {
     const i = pool[rng.int(pool.length)];
     const k = acts.samples > 1 ? rng.int(acts.samples) : 0;
-    copy(ss, b * S, d.s, i * S, S);
-    copy(ss, (m + b) * S, d.s, i * S, S);
+    copy(ss, b * S, d.qs, i * S, S);
+    copy(ss, (m + b) * S, d.qs, i * S, S);
     copy(aPi, b * A, d.a, i * A, A);
     copy(aPi, (m + b) * A, acts.pi, (k * n + i) * A, A);
-    copy(s2, b * S, d.s2, i * S, S);
+    copy(s2, b * S, d.qs2, i * S, S);
     copy(aNext, b * A, acts.pi2, (k * n + i) * A, A);
     copy(r, b * H, d.y, i * H, H);
     notDone[b] = d.notDone[i];
@@ -202,7 +202,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
   const pool = o.pool ?? Int32Array.from({ length: d.n }, (_, i) => i);
   if (pool.length === 0 || o.starts.length === 0) throw new RangeError('fitFqe: needs at least one row and one initial state');
   if (o.penaltyWeights && o.penaltyWeights.length !== acts.samples * d.n) throw new RangeError(`fitFqe: penaltyWeights has ${o.penaltyWeights.length} entries, expected ${acts.samples * d.n}`);
-  const Q = createMlp([d.stateDim + d.actionDim, ...cfg.hidden, H], rng);
+  const Q = createMlp([d.qStateDim + d.actionDim, ...cfg.hidden, H], rng);
   if (o.init) {
     const vars = mlpVariables('Q', Q);
     if (o.init.length !== vars.length) throw new RangeError(`fitFqe: init has ${o.init.length} tensors, Q has ${vars.length}`);
@@ -286,7 +286,7 @@ export function fitFqe(d: OpeData, acts: PolicyActions, o: FqeFitOptions): FqeFi
 
 /** The held-out rows as one batch: (s, a) and, per action sample, (s′, π_e,k(s′)); r, 1 − done, mask. */
 function heldOutInputs(d: OpeData, acts: PolicyActions, rows: Int32Array) {
-  const { stateDim: S, actionDim: A, n } = d;
+  const { qStateDim: S, actionDim: A, n } = d;
   const H = d.heads.length;
   const m = rows.length;
   const K = acts.samples;
@@ -298,10 +298,10 @@ function heldOutInputs(d: OpeData, acts: PolicyActions, rows: Int32Array) {
   const notDone = new Float32Array(m);
   const mask = new Float32Array(m);
   rows.forEach((i, b) => {
-    s.set(d.s.subarray(i * S, (i + 1) * S), b * S);
+    s.set(d.qs.subarray(i * S, (i + 1) * S), b * S);
     a.set(d.a.subarray(i * A, (i + 1) * A), b * A);
     for (let k = 0; k < K; k++) {
-      s2.set(d.s2.subarray(i * S, (i + 1) * S), (k * m + b) * S);
+      s2.set(d.qs2.subarray(i * S, (i + 1) * S), (k * m + b) * S);
       a2.set(acts.pi2.subarray((k * n + i) * A, (k * n + i + 1) * A), (k * m + b) * A);
     }
     r.set(d.y.subarray(i * H, (i + 1) * H), b * H);
@@ -342,14 +342,14 @@ function pairVariables(online: Mlp, copy: Mlp): [tf.Variable, tf.Variable][] {
 
 /** The initial states, each repeated once per action sample: s₀ and π_e,k(s₀), normalised. */
 function startInputs(d: OpeData, acts: PolicyActions, starts: Int32Array): { s: tf.Tensor2D; a: tf.Tensor2D } {
-  const { stateDim: S, actionDim: A, n } = d;
+  const { qStateDim: S, actionDim: A, n } = d;
   const rows = starts.length * acts.samples;
   const s = new Float32Array(rows * S);
   const a = new Float32Array(rows * A);
   let r = 0;
   for (let k = 0; k < acts.samples; k++) {
     for (const i of starts) {
-      s.set(d.s.subarray(i * S, (i + 1) * S), r * S);
+      s.set(d.qs.subarray(i * S, (i + 1) * S), r * S);
       a.set(acts.pi.subarray((k * n + i) * A, (k * n + i + 1) * A), r * A);
       r++;
     }
@@ -365,7 +365,7 @@ function headValues(Q: Mlp, x: { s: tf.Tensor2D; a: tf.Tensor2D }, H: number, bo
 
 /** Q(s_i, a_i) and mean_k Q(s_i, π_e,k(s_i)) of head 0 on every row, reward units. */
 function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions, bounds: readonly (readonly [number, number])[] | null): [Float64Array, Float64Array] {
-  const { n, stateDim: S, actionDim: A } = d;
+  const { n, qStateDim: S, actionDim: A } = d;
   const H = d.heads.length;
   const qData = new Float64Array(n);
   const qPi = new Float64Array(n);
@@ -373,7 +373,7 @@ function rowTables(Q: Mlp, d: OpeData, acts: PolicyActions, bounds: readonly (re
   for (let i0 = 0; i0 < n; i0 += CHUNK) {
     const m = Math.min(CHUNK, n - i0);
     tf.tidy(() => {
-      const s = tf.tensor2d(d.s.subarray(i0 * S, (i0 + m) * S), [m, S]);
+      const s = tf.tensor2d(d.qs.subarray(i0 * S, (i0 + m) * S), [m, S]);
       const q0 = clipHeads(mlp(Q, [s, tf.tensor2d(d.a.subarray(i0 * A, (i0 + m) * A), [m, A])]), bounds).dataSync();
       for (let i = 0; i < m; i++) qData[i0 + i] = q0[i * H] * d.headScale[0];
       for (let k = 0; k < acts.samples; k++) {

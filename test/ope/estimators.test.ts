@@ -7,7 +7,7 @@ import { kernelBandwidth, kernelLogDensity, weightedEstimates } from '../../src/
 import { meanRelativeError, ranks, regretAt1, spearman } from '../../src/ope/metrics.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions } from '../../src/ope/ood.ts';
 import { normalizeActions, Rng } from '../../src/ope/rl.ts';
-import { identityData, makeBatch } from './helpers.ts';
+import { identityData, identityStats, makeBatch } from './helpers.ts';
 
 const close = (a: number, b: number, tol = 1e-6, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 
@@ -53,6 +53,35 @@ test('data: actions enter Q as the training box maps them (box) or as z-scores (
   assert.deepEqual([...z.a], [-2, 0, 2, 0]);
   // and a policy's actions go through the same map (d.norm), so π_e(s) = the logged a gives the same inputs
   assert.deepEqual([...normalizeActions(Float32Array.from([2, 5, 4, 5]), z.norm)], [-2, 0, 2, 0]);
+});
+
+test('data: fqe.sessionTotals appends the running totals of the earlier rows (s) and up to the row (s′), by hand', () => {
+  const b = makeBatch([
+    { states: [[0], [1], [2]], actions: [[0], [0], [0]], rewards: [1, 2, 4], end: 'done', feedback: { like: [0, 1, 1] } },
+    { states: [[5], [6]], actions: [[0], [0]], rewards: [8, 16], end: 'cut', feedback: { like: [1, 0] } },
+  ]);
+  const plain = identityData(b, 0.5);
+  assert.equal(plain.qStateDim, 1);
+  assert.equal(plain.qs, plain.s, 'without the option Q reads the state itself');
+  const d = prepareOpeData(b, { gamma: 0.5, stats: identityStats(1, 1), perResponse: false, sessionTotals: true });
+  assert.equal(d.qStateDim, 3, 'state + reward total + like total');
+  // reward totals before each row: 0, 1, 3 | 0, 8 → log1p; like totals: 0, 0, 1 | 0, 1 → log1p
+  const before = [[0, 1, 3, 0, 8], [0, 0, 1, 0, 1]].map((c) => c.map(Math.log1p));
+  const after = [[1, 3, 7, 8, 24], [0, 1, 2, 1, 1]].map((c) => c.map(Math.log1p));
+  for (let f = 0; f < 2; f++) {
+    const m = before[f].reduce((x, y) => x + y) / 5;
+    const sd = Math.sqrt(before[f].reduce((x, y) => x + (y - m) ** 2, 0) / 5);
+    for (let i = 0; i < 5; i++) {
+      close(d.qs[i * 3], b.state[i], 0, 'the state comes first');
+      close(d.qs[i * 3 + 1 + f], (before[f][i] - m) / sd, 1e-6, `row ${i} total ${f} at s`);
+      close(d.qs2[i * 3 + 1 + f], (after[f][i] - m) / sd, 1e-6, `row ${i} total ${f} at s′`);
+    }
+  }
+  // the next row's s is this row's s′ (the totals line up along the session)
+  for (const i of [0, 1, 3]) for (let c = 0; c < 3; c++) close(d.qs2[i * 3 + c], d.qs[(i + 1) * 3 + c], 1e-6, `row ${i}→${i + 1} col ${c}`);
+  // OOD distances and the policies still see the logged state alone
+  assert.equal(d.stateDim, 1);
+  assert.deepEqual([...d.s], [...plain.s]);
 });
 
 // ---------------------------------------------------------------------------------------------------
