@@ -47,10 +47,6 @@ export const FqeConfigSchema = z.strictObject({
     .enum(['box', 'standard'])
     .default('box')
     .describe('how actions enter Q: box = the logged [min, max] mapped to [−1, 1] as training does; standard = z-scores (train mean/std), which gives the action inputs the states\' scale (not in the paper; src/ope/README.md, "Open")'),
-  sessionTotals: z
-    .boolean()
-    .default(false)
-    .describe('add to Q\'s input, beside the logged state, the running totals over the session\'s earlier requests of every logged response and the reward (log1p, standardised): what a logged state may not carry, e.g. the watch time accumulated so far; the policies still act on the logged state alone (not in the paper; src/ope/README.md, "Open")'),
   hidden: z.array(posInt()).min(1).default([256, 256]).describe('hidden ReLU widths of Q (not in the paper: the training critics\' [256, 256])'),
   targetUpdateInterval: posInt().default(1).describe('refresh the target network every L steps (1 with targetEta 1 = no target network, as Algorithm 2)'),
   targetEta: z.number().gt(0).max(1).default(1).describe('target update rate η: Q′ ← η·Q + (1−η)·Q′ (1 = copy; paper: no target network)'),

@@ -22,8 +22,8 @@ export interface OpeData {
   /** [n × S] standardised */
   s2: Float32Array;
   /**
-   * Q's state input, [n × qStateDim] at s and s′: the standardised state, followed when
-   * fqe.sessionTotals by the session's running totals (sessionTotals); otherwise the same arrays as s, s2
+   * Q's state input, [n × qStateDim] at s and s′: the same arrays as s, s2 unless withQInputs appended
+   * columns (the observability study); the policies and the OOD distances read s alone
    */
   qs: Float32Array;
   qs2: Float32Array;
@@ -69,8 +69,6 @@ export interface PrepareOptions {
    * them to z-scores with the train split's mean and std (fqe.actionInput)
    */
   actionInput?: 'box' | 'standard';
-  /** append the session's running response totals to Q's state input (fqe.sessionTotals) */
-  sessionTotals?: boolean;
 }
 
 export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeData {
@@ -124,7 +122,6 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
   }
   const s = normalizeStates(batch.state, norm);
   const s2 = normalizeStates(batch.nextState, norm);
-  const totals = o.sessionTotals ? sessionTotals([batch.reward, ...Object.values(batch.feedback)], { n, ptr, order, sessions }) : null;
   return {
     n,
     stateDim: S,
@@ -132,9 +129,9 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
     s,
     a: normalizeActions(batch.action, norm),
     s2,
-    qs: totals ? appendColumns(s, S, totals.before, totals.dim) : s,
-    qs2: totals ? appendColumns(s2, S, totals.after, totals.dim) : s2,
-    qStateDim: S + (totals?.dim ?? 0),
+    qs: s,
+    qs2: s2,
+    qStateDim: S,
     notDone,
     mask,
     heads,
@@ -153,14 +150,34 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
 }
 
 /**
- * fqe.sessionTotals: per row, the running total of each column over the session's earlier rows
- * (`before`, beside s) and including the row itself (`after`, beside s′), as sign·log1p|x|,
- * standardised over the rows' `before` values. A session's first row in the split starts from 0.
- * Why: the logged state is a summary the serving stack chose (here EMAs of the last few views); what
- * the session has accumulated (watch time → fatigue) is not in it, so FQE, which assumes s is Markov,
- * evaluates every policy with the behavior policy's accumulated history at each s.
+ * Extra inputs of Q beside the logged state, per row: `before` goes beside s, `after` beside s′ (so a
+ * row's `after` is the next row's `before`). Standardised column-wise with the mean and sd of `before`.
  */
-export function sessionTotals(cols: ArrayLike<number>[], d: { n: number; sessions: number; ptr: Int32Array; order: Int32Array }): { before: Float32Array; after: Float32Array; dim: number } {
+export interface QInputs {
+  before: Float32Array;
+  after: Float32Array;
+  dim: number;
+}
+
+/**
+ * The data with Q reading [s, extra.before] and [s′, extra.after] (policies, OOD distances and the
+ * support still read s alone). FQE assumes the logged state is Markov; this is the seam to test that:
+ * `npm run study:observability` appends the session's running totals, or the simulator's latent
+ * satisfaction, and measures what FQE then sees.
+ */
+export function withQInputs(d: OpeData, extra: QInputs): OpeData {
+  if (extra.before.length !== d.n * extra.dim || extra.after.length !== d.n * extra.dim) {
+    throw new RangeError(`withQInputs: expected ${d.n} × ${extra.dim} values, got ${extra.before.length} / ${extra.after.length}`);
+  }
+  standardizeColumns(extra);
+  return { ...d, qs: appendColumns(d.s, d.stateDim, extra.before, extra.dim), qs2: appendColumns(d.s2, d.stateDim, extra.after, extra.dim), qStateDim: d.stateDim + extra.dim };
+}
+
+/**
+ * Per row, the running total of each column over the session's earlier rows (`before`) and including
+ * the row itself (`after`), as sign·log1p|x|. A session's first row in the split starts from 0.
+ */
+export function sessionTotals(cols: ArrayLike<number>[], d: Pick<OpeData, 'n' | 'sessions' | 'ptr' | 'order'>): QInputs {
   const F = cols.length;
   const before = new Float32Array(d.n * F);
   const after = new Float32Array(d.n * F);
@@ -177,19 +194,24 @@ export function sessionTotals(cols: ArrayLike<number>[], d: { n: number; session
       }
     }
   }
+  return { before, after, dim: F };
+}
+
+/** In place: (x − mean) / sd per column, mean and sd of `before` (a constant column: sd 1). */
+function standardizeColumns({ before, after, dim: F }: QInputs): void {
+  const n = before.length / F;
   for (let f = 0; f < F; f++) {
     let m = 0;
     let q = 0;
-    for (let i = 0; i < d.n; i++) m += before[i * F + f];
-    m /= d.n;
-    for (let i = 0; i < d.n; i++) q += (before[i * F + f] - m) ** 2;
-    const sd = Math.sqrt(q / d.n) || 1;
-    for (let i = 0; i < d.n; i++) {
+    for (let i = 0; i < n; i++) m += before[i * F + f];
+    m /= n;
+    for (let i = 0; i < n; i++) q += (before[i * F + f] - m) ** 2;
+    const sd = Math.sqrt(q / n) || 1;
+    for (let i = 0; i < n; i++) {
       before[i * F + f] = (before[i * F + f] - m) / sd;
       after[i * F + f] = (after[i * F + f] - m) / sd;
     }
   }
-  return { before, after, dim: F };
 }
 
 /** [n × (S + F)]: each row of x followed by the same row of extra. */

@@ -56,7 +56,6 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     stats: md ? { state: md.state_stats, action: md.action_stats } : undefined,
     perResponse: cfg.fqe.perResponse,
     actionInput: cfg.fqe.actionInput,
-    sessionTotals: cfg.fqe.sessionTotals,
   });
   const rng = new Rng(cfg.fqe.seed);
   const starts = chooseStarts(sessionStarts(d), cfg.fqe.initialStates, rng);

@@ -365,6 +365,14 @@ export class Engine implements PolicyContext {
   }
 
   /**
+   * The user's latent satisfaction S and fatigue F in slot s (README §1.6), after the request just
+   * served: what no log carries. For recorders and analysis (the OPE observability study).
+   */
+  latent(s: number): { satisfaction: number; fatigue: number } {
+    return { satisfaction: this.sat[s], fatigue: this.fatigue[s] };
+  }
+
+  /**
    * The ranking models' prediction o (k values) for the item just shown in slot s: what a serving
    * stack would have logged beside it. For recorders and analysis (calibration tests).
    */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TASK_NAMES, type BehaviorConfig } from './config.ts';
-import { rollout } from './engine.ts';
+import { rollout, type StepRecorder } from './engine.ts';
 import { STATE_NAMES } from './features.ts';
 import { RowRecorder, sessionOrder, type LogRows } from './logRows.ts';
 import { logTable, META_ACTION_NAMES, META_SIM, META_STATE_NAMES, parquetBytes } from './parquet.ts';
@@ -31,6 +31,8 @@ export interface SimulateDaysOptions {
   behavior?: Partial<BehaviorConfig>;
   /** parallel sessions (default config.session.slots) */
   slots?: number;
+  /** also called on every logged step, after the row is recorded (analysis: what the log leaves out, e.g. Engine.latent) */
+  observe?: StepRecorder;
 }
 
 export interface SimulatedDay {
@@ -78,7 +80,7 @@ export async function* simulateDays(o: SimulateDaysOptions): AsyncGenerator<Simu
       seed: o.seed,
       runTag: dayStartMs / DAY_MS,
       dayStartMs,
-      recorder,
+      recorder: o.observe ? { onStep: (e, s) => (recorder.onStep(e, s), o.observe!.onStep(e, s)) } : recorder,
       slots: o.slots,
     });
     yield { date, dayStartMs, rows: recorder.rows, sessions: o.sessionsPerDay };

@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapInterval, chooseStarts, meanInterval, quantile, resampleCounts, resampleRows, resampleSeed } from '../../src/ope/bootstrap.ts';
-import { discountedReturns, prepareOpeData, sessionIndex, sessionStarts } from '../../src/ope/data.ts';
+import { discountedReturns, prepareOpeData, sessionIndex, sessionStarts, sessionTotals, withQInputs } from '../../src/ope/data.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from '../../src/ope/importance.ts';
 import { meanRelativeError, ranks, regretAt1, spearman } from '../../src/ope/metrics.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions } from '../../src/ope/ood.ts';
 import { normalizeActions, Rng } from '../../src/ope/rl.ts';
-import { identityData, identityStats, makeBatch } from './helpers.ts';
+import { identityData, makeBatch } from './helpers.ts';
 
 const close = (a: number, b: number, tol = 1e-6, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 
@@ -55,7 +55,7 @@ test('data: actions enter Q as the training box maps them (box) or as z-scores (
   assert.deepEqual([...normalizeActions(Float32Array.from([2, 5, 4, 5]), z.norm)], [-2, 0, 2, 0]);
 });
 
-test('data: fqe.sessionTotals appends the running totals of the earlier rows (s) and up to the row (s′), by hand', () => {
+test('data: withQInputs(sessionTotals) appends the running totals of the earlier rows (s) and up to the row (s′), by hand', () => {
   const b = makeBatch([
     { states: [[0], [1], [2]], actions: [[0], [0], [0]], rewards: [1, 2, 4], end: 'done', feedback: { like: [0, 1, 1] } },
     { states: [[5], [6]], actions: [[0], [0]], rewards: [8, 16], end: 'cut', feedback: { like: [1, 0] } },
@@ -63,7 +63,7 @@ test('data: fqe.sessionTotals appends the running totals of the earlier rows (s)
   const plain = identityData(b, 0.5);
   assert.equal(plain.qStateDim, 1);
   assert.equal(plain.qs, plain.s, 'without the option Q reads the state itself');
-  const d = prepareOpeData(b, { gamma: 0.5, stats: identityStats(1, 1), perResponse: false, sessionTotals: true });
+  const d = withQInputs(plain, sessionTotals([b.reward, b.feedback.like], plain));
   assert.equal(d.qStateDim, 3, 'state + reward total + like total');
   // reward totals before each row: 0, 1, 3 | 0, 8 → log1p; like totals: 0, 0, 1 | 0, 1 → log1p
   const before = [[0, 1, 3, 0, 8], [0, 0, 1, 0, 1]].map((c) => c.map(Math.log1p));
@@ -79,9 +79,11 @@ test('data: fqe.sessionTotals appends the running totals of the earlier rows (s)
   }
   // the next row's s is this row's s′ (the totals line up along the session)
   for (const i of [0, 1, 3]) for (let c = 0; c < 3; c++) close(d.qs2[i * 3 + c], d.qs[(i + 1) * 3 + c], 1e-6, `row ${i}→${i + 1} col ${c}`);
-  // OOD distances and the policies still see the logged state alone
+  // OOD distances and the policies still see the logged state alone; the input data are left as they were
   assert.equal(d.stateDim, 1);
-  assert.deepEqual([...d.s], [...plain.s]);
+  assert.equal(d.s, plain.s);
+  assert.equal(plain.qStateDim, 1);
+  assert.throws(() => withQInputs(plain, { before: new Float32Array(4), after: new Float32Array(5), dim: 1 }), /5 × 1/);
 });
 
 // ---------------------------------------------------------------------------------------------------

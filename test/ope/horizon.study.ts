@@ -53,7 +53,7 @@ const rows: Row[] = [];
 try {
   for (const gamma of gammas) {
     const cfg = FqeConfigSchema.parse({ ...JSON.parse(args.fqe), gamma });
-    const d = prepareOpeData(batch, { gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput, sessionTotals: cfg.sessionTotals });
+    const d = prepareOpeData(batch, { gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
     const starts = chooseStarts(sessionStarts(d), cfg.initialStates, new Rng(cfg.seed));
     const nb = buildNeighbourhoods(d, { states: d.n, neighbours: cfg.supportNeighbours, reference: cfg.supportReference, quantile: 0.95, seed: cfg.seed });
     const atGamma: Row[] = [];

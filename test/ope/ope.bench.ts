@@ -42,7 +42,7 @@ if (!existsSync(join(traj, 'metadata.json'))) {
 const backend = await initBackend(opt('backend', 'auto') as BackendName);
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const cfg = FqeConfigSchema.parse({ iterations: K, logEvery: K });
-const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput, sessionTotals: cfg.sessionTotals });
+const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
 const policy = which === 'const' ? constantPolicy([...DEFAULT_PRODUCTION_ALPHA], 'production') : behaviorPolicy();
 const acts = await policyActions(policy, d, cfg.actionSamples);
 const starts = sessionStarts(d);

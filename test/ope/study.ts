@@ -121,16 +121,23 @@ export function smallStudyOptions(work: string, seed = 7, fqe: Record<string, un
   };
 }
 
+/** The last logged day of a study unless StudyOptions.endDate says otherwise. */
+export const STUDY_END_DATE = '2026-11-20';
+
+/** The simulateLogs call behind a study's logs: its window plus one day before it, so that the window's first day starts with sessions in flight. */
+export function studyLogOptions(o: StudyOptions) {
+  return { world: defaultWorld(), endDate: o.endDate ?? STUDY_END_DATE, days: o.days + 1, sessionsPerDay: o.sessionsPerDay, seed: o.seed ?? 7 };
+}
+
 /** Logs and trajectories of the study (cached). */
 export async function prepareStudyData(o: StudyOptions): Promise<string> {
-  const endDate = o.endDate ?? '2026-11-20';
+  const endDate = o.endDate ?? STUDY_END_DATE;
   const logs = join(o.work, 'logs');
   const traj = join(o.work, 'trajectories');
   if (!existsSync(join(traj, 'metadata.json'))) {
     if (!existsSync(logs)) {
       o.log?.(`simulating ${o.days} days × ${o.sessionsPerDay} sessions`);
-      // One extra day before the window, so that the window's first day starts with sessions in flight.
-      await simulateLogs({ world: defaultWorld(), endDate, days: o.days + 1, sessionsPerDay: o.sessionsPerDay, seed: o.seed ?? 7, out: logs });
+      await simulateLogs({ ...studyLogOptions(o), out: logs });
     }
     o.log?.('ingesting');
     await ingest({ logs, window: { endDate, days: o.days }, reward: parseRewardWeights(REWARD_SPEC), out: traj, testFraction: o.testFraction });

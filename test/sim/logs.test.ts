@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest, parseRewardWeights } from '../../src/data/index.ts';
-import { META_ACTION_NAMES, META_STATE_NAMES, REWARD_SPEC, simulateLogs, STATE_NAMES, TASK_NAMES } from '../../src/sim/index.ts';
+import { META_ACTION_NAMES, META_STATE_NAMES, REWARD_SPEC, simulateDays, simulateLogs, STATE_NAMES, TASK_NAMES, type Engine } from '../../src/sim/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { smallWorld } from './helpers.ts';
 
@@ -119,4 +119,33 @@ test('the ingest stage reads the log cleanly with the simulator’s reward spec'
   assert.equal(r.report.sessions, 900);
   assert.equal(r.report.state_dim, 24);
   assert.equal(r.report.action_dim, 8);
+});
+
+test('simulateDays: an observer sees every logged step once, does not change the log, and reads the latent state', async () => {
+  const opts = { world, endDate: '2025-11-20', days: 2, sessionsPerDay: 50, seed: 5 };
+  const plain: number[][] = [];
+  for await (const day of simulateDays(opts)) plain.push(Array.from(day.rows.state.subarray(0, day.rows.n * STATE_NAMES.length)));
+  const seen: { session: number; step: number; fatigue: number }[][] = [];
+  let today: { session: number; step: number; fatigue: number }[] = [];
+  const observe = { onStep: (e: Engine, s: number) => void today.push({ session: e.session[s], step: e.step[s], fatigue: e.latent(s).fatigue }) };
+  let d = 0;
+  for await (const day of simulateDays({ ...opts, observe })) {
+    assert.equal(today.length, day.rows.n, 'one call per logged row');
+    assert.deepEqual(Array.from(day.rows.state.subarray(0, day.rows.n * STATE_NAMES.length)), plain[d++], 'the same log as without an observer');
+    for (let i = 0; i < day.rows.n; i++) assert.equal(today[i].session, day.rows.session[i]);
+    seen.push(today);
+    today = [];
+  }
+  // fatigue only accumulates (φ_0 > 0 per view): within a session it rises strictly from step to step
+  const last = new Map<number, { step: number; fatigue: number }>();
+  let pairs = 0;
+  for (const x of seen[1]) {
+    const p = last.get(x.session);
+    if (p && x.step === p.step + 1) {
+      assert.ok(x.fatigue > p.fatigue, `session ${x.session} step ${x.step}: fatigue ${x.fatigue} after ${p.fatigue}`);
+      pairs++;
+    }
+    last.set(x.session, x);
+  }
+  assert.ok(pairs > 100, `${pairs} consecutive steps checked`);
 });
