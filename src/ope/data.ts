@@ -151,7 +151,8 @@ export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeDa
 
 /**
  * Extra inputs of Q beside the logged state, per row: `before` goes beside s, `after` beside s′ (so a
- * row's `after` is the next row's `before`). Standardised column-wise with the mean and sd of `before`.
+ * row's `after` is the next row's `before`). withQInputs standardises a copy column-wise with the mean
+ * and sd of `before`.
  */
 export interface QInputs {
   before: Float32Array;
@@ -169,8 +170,9 @@ export function withQInputs(d: OpeData, extra: QInputs): OpeData {
   if (extra.before.length !== d.n * extra.dim || extra.after.length !== d.n * extra.dim) {
     throw new RangeError(`withQInputs: expected ${d.n} × ${extra.dim} values, got ${extra.before.length} / ${extra.after.length}`);
   }
-  standardizeColumns(extra);
-  return { ...d, qs: appendColumns(d.s, d.stateDim, extra.before, extra.dim), qs2: appendColumns(d.s2, d.stateDim, extra.after, extra.dim), qStateDim: d.stateDim + extra.dim };
+  const x = { before: extra.before.slice(), after: extra.after.slice(), dim: extra.dim };
+  standardizeColumns(x);
+  return { ...d, qs: appendColumns(d.s, d.stateDim, x.before, x.dim), qs2: appendColumns(d.s2, d.stateDim, x.after, x.dim), qStateDim: d.stateDim + x.dim };
 }
 
 /**

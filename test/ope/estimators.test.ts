@@ -63,7 +63,10 @@ test('data: withQInputs(sessionTotals) appends the running totals of the earlier
   const plain = identityData(b, 0.5);
   assert.equal(plain.qStateDim, 1);
   assert.equal(plain.qs, plain.s, 'without the option Q reads the state itself');
-  const d = withQInputs(plain, sessionTotals([b.reward, b.feedback.like], plain));
+  const totals = sessionTotals([b.reward, b.feedback.like], plain);
+  const raw = Array.from(totals.before);
+  const d = withQInputs(plain, totals);
+  assert.deepEqual(Array.from(totals.before), raw, 'the caller’s totals are left as they were');
   assert.equal(d.qStateDim, 3, 'state + reward total + like total');
   // reward totals before each row: 0, 1, 3 | 0, 8 → log1p; like totals: 0, 0, 1 | 0, 1 → log1p
   const before = [[0, 1, 3, 0, 8], [0, 0, 1, 0, 1]].map((c) => c.map(Math.log1p));
