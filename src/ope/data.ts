@@ -9,6 +9,7 @@
  */
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { InputError } from '../errors/index.ts';
+import type { FqeConfig } from './config.ts';
 import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './rl.ts';
 
 export interface OpeData {
@@ -69,6 +70,22 @@ export interface PrepareOptions {
    * them to z-scores with the train split's mean and std (fqe.actionInput)
    */
   actionInput?: 'box' | 'standard';
+}
+
+/**
+ * The PrepareOptions an FQE configuration implies (γ, per-response heads, action input), with the train
+ * split's statistics from metadata.json when given: one place, so no caller drops a setting.
+ */
+export function opeDataOptions(
+  fqe: Pick<FqeConfig, 'gamma' | 'perResponse' | 'actionInput'>,
+  metadata?: { state_stats: DimStats; action_stats: DimStats } | null,
+): PrepareOptions {
+  return {
+    gamma: fqe.gamma,
+    stats: metadata ? { state: metadata.state_stats, action: metadata.action_stats } : undefined,
+    perResponse: fqe.perResponse,
+    actionInput: fqe.actionInput,
+  };
 }
 
 export function prepareOpeData(batch: TransitionBatch, o: PrepareOptions): OpeData {

@@ -9,7 +9,7 @@ import type { TrajectoryMetadata } from '../data/index.ts';
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { bootstrapInterval, chooseStarts, meanInterval, mean, resampleCounts, resampleRows, resampleSeed } from './bootstrap.ts';
 import { OpeConfigSchema, type OpeConfig, type OpeConfigInput } from './config.ts';
-import { discountedReturns, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
+import { discountedReturns, opeDataOptions, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
 import { fitFqe, type FqeFit } from './fqe.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
@@ -51,12 +51,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const backend = await initBackend(cfg.backend, { threads: cfg.threads });
   say(`backend: ${backend.detail}`);
   const md = o.metadata ?? null;
-  const d = prepareOpeData(o.batch, {
-    gamma: cfg.fqe.gamma,
-    stats: md ? { state: md.state_stats, action: md.action_stats } : undefined,
-    perResponse: cfg.fqe.perResponse,
-    actionInput: cfg.fqe.actionInput,
-  });
+  const d = prepareOpeData(o.batch, opeDataOptions(cfg.fqe, md));
   const rng = new Rng(cfg.fqe.seed);
   const starts = chooseStarts(sessionStarts(d), cfg.fqe.initialStates, rng);
   const resamples = Array.from({ length: cfg.bootstrap }, (_, i) => {

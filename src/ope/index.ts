@@ -6,7 +6,7 @@
  */
 export { evaluatePolicies, decide, type EvaluateOptions } from './evaluate.ts';
 export { fitFqe, computeFqeTarget, computeFqeLoss, sampleFqeMinibatch, type FqeFit, type FqeFitOptions, type FqeCurves, type FqeMinibatch } from './fqe.ts';
-export { prepareOpeData, sessionIndex, sessionStarts, discountedReturns, sessionTotals, withQInputs, type OpeData, type PrepareOptions, type QInputs } from './data.ts';
+export { prepareOpeData, opeDataOptions, sessionIndex, sessionStarts, discountedReturns, sessionTotals, withQInputs, type OpeData, type PrepareOptions, type QInputs } from './data.ts';
 export {
   behaviorPolicy,
   constantPolicy,

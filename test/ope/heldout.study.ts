@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
-import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
+import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, opeDataOptions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
 import { cachedStudy, cachedTruth } from './study.ts';
 
@@ -25,7 +25,7 @@ const cfg = FqeConfigSchema.parse({ logEvery: 100, ...JSON.parse(args.fqe) });
 await initBackend('auto', { threads: 1 });
 const { o, traj, list } = await cachedStudy(work, Number(args.seed));
 const { batch, metadata } = await readTrajectories(traj, 'test');
-const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
+const d = prepareOpeData(batch, opeDataOptions(cfg, metadata));
 const fitRows: number[] = [];
 const heldRows: number[] = [];
 for (let j = 0; j < d.sessions; j++) for (let p = d.ptr[j]; p < d.ptr[j + 1]; p++) (j % 5 === 4 ? heldRows : fitRows).push(d.order[p]);

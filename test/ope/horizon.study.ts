@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
-import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
+import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, opeDataOptions, prepareOpeData, sessionStarts, spearman, supportWeights } from '../../src/ope/index.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
 import { asPolicy, defaultWorld, rollout } from '../../src/sim/index.ts';
 import { cachedStudy } from './study.ts';
@@ -53,7 +53,7 @@ const rows: Row[] = [];
 try {
   for (const gamma of gammas) {
     const cfg = FqeConfigSchema.parse({ ...JSON.parse(args.fqe), gamma });
-    const d = prepareOpeData(batch, { gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
+    const d = prepareOpeData(batch, opeDataOptions(cfg, metadata));
     const starts = chooseStarts(sessionStarts(d), cfg.initialStates, new Rng(cfg.seed));
     const nb = buildNeighbourhoods(d, { states: d.n, neighbours: cfg.supportNeighbours, reference: cfg.supportReference, quantile: 0.95, seed: cfg.seed });
     const atGamma: Row[] = [];

@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTrajectories } from '../../src/data/index.ts';
-import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, prepareOpeData, sessionStarts, sessionTotals, spearman, supportWeights, withQInputs, type OpeData, type QInputs } from '../../src/ope/index.ts';
+import { buildNeighbourhoods, chooseStarts, FqeConfigSchema, fitFqe, policyActions, opeDataOptions, prepareOpeData, sessionStarts, sessionTotals, spearman, supportWeights, withQInputs, type OpeData, type QInputs } from '../../src/ope/index.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
 import { simulateDays, type Engine } from '../../src/sim/index.ts';
 import { cachedStudy, cachedTruth, studyLogOptions, type StudyOptions } from './study.ts';
@@ -48,7 +48,7 @@ if (missing.length > 0) throw new Error(`--policies: ${missing.join(', ')} not i
 const list = names.map((n) => all.find((c) => c.name === n)!);
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const cfg = FqeConfigSchema.parse(JSON.parse(args.fqe));
-const base = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
+const base = prepareOpeData(batch, opeDataOptions(cfg, metadata));
 const starts = chooseStarts(sessionStarts(base), cfg.initialStates, new Rng(cfg.seed));
 const nb = buildNeighbourhoods(base, { states: base.n, neighbours: cfg.supportNeighbours, reference: cfg.supportReference, quantile: 0.95, seed: cfg.seed });
 const latent = inputs.some((x) => x === 'satisfaction' || x === 'latent') ? await recordLatent(o, base) : null;

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
 import { FqeConfigSchema } from '../../src/ope/config.ts';
-import { prepareOpeData, sessionStarts } from '../../src/ope/data.ts';
+import { opeDataOptions, prepareOpeData, sessionStarts } from '../../src/ope/data.ts';
 import { fitFqe } from '../../src/ope/fqe.ts';
 import { behaviorPolicy, constantPolicy, policyActions } from '../../src/ope/policies.ts';
 import { initBackend, type BackendName } from '../../src/ope/rl.ts';
@@ -42,7 +42,7 @@ if (!existsSync(join(traj, 'metadata.json'))) {
 const backend = await initBackend(opt('backend', 'auto') as BackendName);
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const cfg = FqeConfigSchema.parse({ iterations: K, logEvery: K });
-const d = prepareOpeData(batch, { gamma: cfg.gamma, stats: { state: metadata.state_stats, action: metadata.action_stats }, perResponse: cfg.perResponse, actionInput: cfg.actionInput });
+const d = prepareOpeData(batch, opeDataOptions(cfg, metadata));
 const policy = which === 'const' ? constantPolicy([...DEFAULT_PRODUCTION_ALPHA], 'production') : behaviorPolicy();
 const acts = await policyActions(policy, d, cfg.actionSamples);
 const starts = sessionStarts(d);
