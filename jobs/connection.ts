@@ -16,6 +16,18 @@ export interface QueueConnection {
   display: string;
 }
 
+/**
+ * A URL-ish text with everything between the scheme's `//` and the last `@` masked: what a
+ * user:password part would be, also in a text `new URL` cannot parse (a password with a raw `#`).
+ */
+export function maskCredentials(text: string): string {
+  const start = text.indexOf('//');
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const from = start >= 0 && start < at ? start + 2 : 0;
+  return `${text.slice(0, from)}***${text.slice(at)}`;
+}
+
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_PREFIX = 'mtf';
 
@@ -25,13 +37,13 @@ export function queueConnection(env: NodeJS.ProcessEnv = process.env, over: { ur
   try {
     url = new URL(text);
   } catch {
-    throw new InputError(`REDIS_URL: not a URL: '${text}' (expected redis://host:port or rediss://… for TLS)`, { field: 'REDIS_URL' });
+    throw new InputError(`REDIS_URL: not a URL: '${maskCredentials(text)}' (expected redis://[user:password@]host:port or rediss://… for TLS; special characters in the password percent-encoded, e.g. # as %23)`, { field: 'REDIS_URL' });
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new InputError(`REDIS_URL: expected redis:// or rediss://, got '${url.protocol}//'`, { field: 'REDIS_URL' });
   }
   const db = url.pathname && url.pathname !== '/' ? Number(url.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new InputError(`REDIS_URL: database '${url.pathname.slice(1)}' is not a number`, { field: 'REDIS_URL' });
+  if (!Number.isInteger(db) || db < 0) throw new InputError(`REDIS_URL: database '${maskCredentials(url.pathname.slice(1))}' is not a number`, { field: 'REDIS_URL' });
   const prefix = over.prefix ?? env.MTF_QUEUE_PREFIX ?? DEFAULT_PREFIX;
   if (!/^[{}A-Za-z0-9_.-]+$/.test(prefix)) throw new InputError(`MTF_QUEUE_PREFIX: letters, digits, _ . - and {} only, got '${prefix}'`, { field: 'MTF_QUEUE_PREFIX' });
   const redis: RedisOptions = {

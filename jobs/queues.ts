@@ -10,6 +10,7 @@
  */
 import type { FlowJob, JobsOptions } from 'bullmq';
 import type { RunSpec } from '../src/stages/index.ts';
+import type { StageJobData } from './jobData.ts';
 
 export const QUEUES = {
   trigger: 'mtf-trigger',
@@ -24,12 +25,8 @@ export const STAGE_QUEUES: QueueKey[] = ['ingest', 'train', 'evaluate', 'publish
 /** Job names inside the stage queues (the sandboxed processor dispatches on them). */
 export type StageJobName = 'shard' | 'merge' | 'train' | 'evaluate' | 'publish';
 
-export interface StageJobData {
-  run: RunSpec;
-  /** shard jobs: the dt= partition (or loose file) key; merge jobs: every key */
-  shard?: string;
-  shards?: string[];
-}
+/** A stage job's data: the run, and the shard key (shard jobs) or every key (merge jobs); schema in jobData.ts. */
+export type { StageJobData };
 
 export function jobId(runId: string, stage: string): string {
   return `${runId}__${stage}`;

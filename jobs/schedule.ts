@@ -9,9 +9,8 @@ import { InputError } from '../src/errors/index.ts';
 import { checkReachable, type QueueConnection } from './connection.ts';
 import { QUEUES } from './queues.ts';
 
-export interface TriggerJobData {
-  pipeline: PipelineConfig;
-}
+/** A trigger job's data: the pipeline to run (schema: jobData.ts; the trigger processor checks it). */
+export type { TriggerJobData } from './jobData.ts';
 
 export function schedulerId(pipeline: PipelineConfig): string {
   return `${pipeline.name}-schedule`;

@@ -1,21 +1,25 @@
 /**
  * `mtf worker`: BullMQ workers for the chosen queues in one process. Stage jobs run sandboxed (a child
  * process each, jobs/sandbox.mjs); trigger jobs (from the scheduler) run in-process — they only claim
- * the run and add its flow.
+ * the run and add its flow. Every job's data is checked against the worker's roots first (jobData.ts).
  *
- * Shutdown (SIGTERM/SIGINT → `close`): running jobs are cancelled — training checkpoints and requeues
- * itself, the other stages finish — then the workers close and the process exits 0. A worker that is
- * killed outright (SIGKILL, power loss) leaves its jobs active; BullMQ's stalled check hands them to
- * another worker after `lockDurationMs`, and they resume from what is on disk.
+ * Shutdown (SIGTERM/SIGINT → `close`), bounded whatever Redis does:
+ *   1. running jobs are cancelled — training checkpoints on disk and hands its job back to the queue,
+ *      the other stages finish — and waited for up to `graceMs`;
+ *   2. the workers close their Redis connections, waited for up to CLOSE_TIMEOUT_MS.
+ * When either wait runs out (Redis unreachable: a job cannot be handed back, a connection cannot say
+ * goodbye) `close` says so and the caller exits non-zero; what was not handed back is taken over as
+ * stalled by another worker after `lockDurationMs` and resumes from what is on disk. A worker that is
+ * killed outright (SIGKILL, power loss) leaves its jobs active in the same way.
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Processor, type WorkerOptions as BullWorkerOptions } from 'bullmq';
 import { oneLine } from '../src/errors/index.ts';
 import type { QueueConnection } from './connection.ts';
+import { parseTriggerJob, ROOTS_ENV, rootsToEnv, type WorkerRoots } from './jobData.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { QUEUES, type QueueKey } from './queues.ts';
-import type { TriggerJobData } from './schedule.ts';
 import { dataDate, triggerRun } from './trigger.ts';
 
 export const SANDBOX_FILE = join(import.meta.dirname, 'sandbox.mjs');
@@ -29,23 +33,70 @@ export interface WorkerOptions {
   lockDurationMs?: number;
   /** how often this worker looks for stalled jobs (default: lockDurationMs) */
   stalledIntervalMs?: number;
+  /** where jobs may read logs and write artifacts and models (jobData.ts) */
+  roots: WorkerRoots;
   metrics?: WorkerMetrics;
   say?: (line: string) => void;
+}
+
+/** How a shutdown went: clean = every running job settled and every connection closed in time. */
+export interface ShutdownResult {
+  clean: boolean;
+  /** jobs still running when the grace period ran out (not handed back; taken over as stalled later) */
+  unsettledJobs: number;
+  /** one line for the operator when not clean */
+  detail: string;
 }
 
 export interface RunningWorkers {
   workers: Worker[];
   metrics: WorkerMetrics;
-  /** cancel running jobs (training checkpoints and requeues), wait for them, close */
-  close(): Promise<void>;
+  /** cancel running jobs (training checkpoints and requeues), wait for them, close; bounded (see above) */
+  close(o?: { graceMs?: number }): Promise<ShutdownResult>;
 }
 
 export const DEFAULT_LOCK_MS = 30_000;
+/** How long a shutdown waits for cancelled jobs (a training checkpoint takes seconds). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+/** How long closing the Redis connections may take once the jobs are done. */
+export const CLOSE_TIMEOUT_MS = 5_000;
+
+/** A BullMQ Worker that can say how many jobs it is running (BullMQ keeps that count protected). */
+class MtfWorker<D = unknown> extends Worker<D> {
+  constructor(name: string, processor: string | Processor<D>, opts: BullWorkerOptions) {
+    super(name, processor, opts);
+  }
+  activeJobs(): number {
+    return this.lockManager.getActiveJobCount();
+  }
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((r) => setTimeout(() => r('timeout'), ms).unref());
+}
+
+/** Says the first error of a kind at once, then at most once a minute with how often it happened meanwhile. */
+function rateLimited(say: (line: string) => void, everyMs = 60_000) {
+  const seen = new Map<string, { at: number; repeats: number }>();
+  return (line: string) => {
+    const now = Date.now();
+    const s = seen.get(line);
+    if (s && now - s.at < everyMs) {
+      s.repeats++;
+      return;
+    }
+    say(s && s.repeats > 0 ? `${line} (${s.repeats} more times since the last report)` : line);
+    seen.set(line, { at: now, repeats: 0 });
+  };
+}
 
 export function startWorkers(o: WorkerOptions): RunningWorkers {
   const say = o.say ?? ((line: string) => process.stdout.write(line + '\n'));
   // Inherited by the sandboxed children: stage records name the worker process and the child.
   process.env.MTF_WORKER_ID ??= `${hostname()}/${process.pid}`;
+  // The sandboxed children check their jobs against the same roots.
+  process.env[ROOTS_ENV] = rootsToEnv(o.roots);
+  const sayError = rateLimited(say);
   const metrics = o.metrics ?? new WorkerMetrics();
   const lockDuration = o.lockDurationMs ?? DEFAULT_LOCK_MS;
   const common = {
@@ -57,14 +108,20 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
     // A job whose worker died twice is failed rather than retried forever.
     maxStalledCount: 2,
   };
-  const workers: Worker[] = [];
+  const workers: MtfWorker[] = [];
   for (const key of o.queues) {
-    const w =
+    const w: MtfWorker =
       key === 'trigger'
-        ? new Worker<TriggerJobData>(
+        ? new MtfWorker(
             QUEUES.trigger,
-            async (job: Job<TriggerJobData>) => {
-              const p = job.data.pipeline;
+            async (job: Job) => {
+              let p;
+              try {
+                p = parseTriggerJob(job.data, o.roots, `job ${job.id} (${job.name})`).pipeline;
+              } catch (err) {
+                say(`${QUEUES.trigger} ${job.id}: ${oneLine(err)}`);
+                throw new UnrecoverableError(oneLine(err));
+              }
               const when = new Date(job.timestamp + (job.opts.delay ?? 0));
               const date = dataDate(when, p.schedule.tz, p.schedule.lag_days);
               const r = await triggerRun(o.conn, p, date, 'schedule');
@@ -75,7 +132,7 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
             },
             { ...common, concurrency: 1 },
           )
-        : new Worker(QUEUES[key], SANDBOX_FILE, { ...common, useWorkerThreads: false });
+        : new MtfWorker(QUEUES[key], SANDBOX_FILE, { ...common, useWorkerThreads: false });
     w.on('completed', (job, result) => {
       const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
       metrics.completed(job.name, seconds, (result ?? null) as Record<string, unknown> | null);
@@ -89,18 +146,34 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
       say(`${QUEUES[key]} ${job.id}: failed${final ? '' : ', will retry'}: ${oneLine(err)}`);
     });
     w.on('stalled', (jobId) => say(`${QUEUES[key]} ${jobId}: stalled (its worker stopped renewing the lock); handed to the next worker`));
-    // Connection errors are reported, not fatal: ioredis reconnects and the worker goes on.
-    w.on('error', (err) => say(`${QUEUES[key]}: ${oneLine(err)}`));
+    // Connection errors are reported, not fatal: ioredis reconnects and the worker goes on. While Redis
+    // is away the same error comes every couple of seconds: said once, then once a minute with a count.
+    w.on('error', (err) => sayError(`${QUEUES[key]}: ${oneLine(err)}`));
     workers.push(w);
   }
-  let closing: Promise<void> | null = null;
+  let closing: Promise<ShutdownResult> | null = null;
   return {
     workers,
     metrics,
-    close: () =>
-      (closing ??= (async () => {
-        for (const w of workers) w.cancelAllJobs('worker shutdown');
-        await Promise.all(workers.map((w) => w.close()));
-      })()),
+    close: (c = {}) => (closing ??= shutdown(workers, c.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)),
   };
+}
+
+async function shutdown(workers: MtfWorker[], graceMs: number): Promise<ShutdownResult> {
+  for (const w of workers) w.cancelAllJobs('worker shutdown');
+  // 1. The cancelled jobs settle: training writes its checkpoint locally, then hands its job back —
+  //    the second part needs Redis, so with Redis away this waits out the grace period.
+  const active = () => workers.reduce((n, w) => n + w.activeJobs(), 0);
+  const t0 = Date.now();
+  while (active() > 0 && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 100));
+  const unsettled = active();
+  // 2. Connections close (QUIT); a Redis that does not answer is not waited for longer than this.
+  const closed = await Promise.race([Promise.all(workers.map((w) => w.close(unsettled > 0))).then(() => 'closed' as const), timeout(CLOSE_TIMEOUT_MS)]);
+  if (unsettled === 0 && closed === 'closed') return { clean: true, unsettledJobs: 0, detail: '' };
+  const why =
+    unsettled > 0
+      ? `${unsettled} running job${unsettled > 1 ? 's' : ''} could not be handed back within ${(graceMs / 1000).toFixed(0)} s (Redis unreachable?); ` +
+        'another worker takes them over as stalled once their lock expires, and training resumes from its last checkpoint'
+      : 'Redis did not answer while the connections closed; nothing was running';
+  return { clean: false, unsettledJobs: unsettled, detail: why };
 }

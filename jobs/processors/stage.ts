@@ -23,13 +23,15 @@ import {
   trainStage,
   type StageContext,
 } from '../../src/stages/index.ts';
-import type { StageJobData, StageJobName } from '../queues.ts';
+import { parseStageJob, rootsFromEnv, type StageJobData } from '../jobData.ts';
+import type { StageJobName } from '../queues.ts';
 
 /** The part of BullMQ's sandboxed job this processor uses. */
 export interface SandboxedJob {
   id?: string;
   name: string;
-  data: StageJobData;
+  /** unchecked: whatever is in Redis (parseStageJob checks it) */
+  data: unknown;
   attemptsMade: number;
   opts: { attempts?: number };
   updateProgress(progress: object | number): Promise<void>;
@@ -47,8 +49,19 @@ const isUnrecoverable = (err: unknown) => err instanceof InputError || (err inst
 
 export default async function processStage(job: SandboxedJob, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const name = job.name as StageJobName;
-  const spec = job.data.run;
-  const key = name === 'shard' ? `ingest-${job.data.shard}` : name === 'merge' ? 'ingest' : name;
+  // Job data comes from Redis, whoever wrote it: checked before anything is read or written.
+  let data: StageJobData;
+  try {
+    data = parseStageJob(job.data, rootsFromEnv(), `job ${job.id} (${job.name})`);
+    if (!['shard', 'merge', 'train', 'evaluate', 'publish'].includes(name)) throw new InputError(`job ${job.id}: unknown stage job '${name}'; job refused`);
+    if (name === 'shard' && data.shard === undefined) throw new InputError(`job ${job.id}: a shard job without job data field 'shard'; job refused`);
+    if (name === 'merge' && data.shards === undefined) throw new InputError(`job ${job.id}: a merge job without job data field 'shards'; job refused`);
+  } catch (err) {
+    process.stdout.write(`[job ${job.id}] ${oneLine(err)}\n`);
+    throw named('UnrecoverableError', oneLine(err));
+  }
+  const spec = data.run;
+  const key = name === 'shard' ? `ingest-${data.shard}` : name === 'merge' ? 'ingest' : name;
   const prev = readStage(spec, key);
   if (prev?.status === 'done' && prev.result) {
     await job.log(`${key}: done earlier (${prev.worker}, ${prev.finished_at}); not run again`);
@@ -75,10 +88,10 @@ export default async function processStage(job: SandboxedJob, token?: string, si
   try {
     switch (name) {
       case 'shard':
-        result = await ingestShardStage(spec, job.data.shard!, ctx);
+        result = await ingestShardStage(spec, data.shard!, ctx);
         break;
       case 'merge':
-        result = await mergeStage(spec, job.data.shards!, ctx);
+        result = await mergeStage(spec, data.shards!, ctx);
         break;
       case 'train':
         result = await trainStage(spec, ctx);

@@ -38,6 +38,16 @@ test('bad REDIS_URL or prefix: a one-line error naming the variable', () => {
   }
 });
 
+test('a REDIS_URL that does not parse is echoed with its password masked', () => {
+  for (const url of ['redis://:S3cret#PW@127.0.0.1:6379', 'redis://ops:S3cret#PW@redis.internal:6380/2', 'redis://u:S3cret/x@host', 'S3cret@host']) {
+    assert.throws(
+      () => queueConnection({ REDIS_URL: url }),
+      (e: unknown) => e instanceof InputError && e.message.startsWith('REDIS_URL:') && !e.message.includes('S3cret') && e.message.includes('***'),
+      url,
+    );
+  }
+});
+
 test('the run flow: publish ← evaluate ← train ← merge ← one shard per partition; ids safe for BullMQ', () => {
   const p = tinyPipeline('/tmp/x', '/tmp/logs');
   const spec = { runId: runIdOf('nightly', '2026-11-20', 1), pipeline: p, date: '2026-11-20', attempt: 1 };

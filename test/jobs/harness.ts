@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
@@ -106,9 +107,13 @@ export interface WorkerProc {
   exited: Promise<number | null>;
 }
 
-/** `mtf worker` in its own process, as an operator runs it. */
+/**
+ * `mtf worker` in its own process, as an operator runs it. Without `--config` or `--allow-root` in
+ * `args` it may use the system's temporary folder, where the tests keep their pipelines' paths.
+ */
 export function startWorker(conn: QueueConnection, url: string, args: string[] = [], logFile?: string): WorkerProc {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'mtf.js'), 'worker', ...args], {
+  const roots = args.includes('--config') || args.includes('--allow-root') ? [] : ['--allow-root', tmpdir()];
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'mtf.js'), 'worker', ...roots, ...args], {
     cwd: ROOT,
     env: { ...process.env, REDIS_URL: url, MTF_QUEUE_PREFIX: conn.prefix, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,8 @@
  * wire the CLI to jobs/ (loaded only when one of them runs).
  */
 import type { Command } from 'commander';
-import { InputError } from '../../errors/index.ts';
+import { resolve } from 'node:path';
+import { InputError, TransientError } from '../../errors/index.ts';
 import { DATE_RE } from '../../stages/run.ts';
 import { parseNumberFlag } from '../flags.ts';
 import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
@@ -13,6 +14,20 @@ const REDIS_HELP = 'Redis from REDIS_URL (redis://[user:pass@]host:port[/db], re
 async function connection(o: { redisUrl?: string; prefix?: string }) {
   const { queueConnection } = await import('../../../jobs/connection.ts');
   return queueConnection(process.env, { url: o.redisUrl, prefix: o.prefix });
+}
+
+const collect = (v: string, acc: string[] | undefined) => [...(acc ?? []), v];
+
+/**
+ * A worker's shutdown has finished (or failed): whatever ioredis still holds open (reconnect timers to
+ * an unreachable Redis) must not keep the process alive. The exit code is the one main() sets.
+ */
+async function exitAfter<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } finally {
+    setTimeout(() => process.exit(), 1000).unref();
+  }
 }
 
 function redisOptions(cmd: Command): Command {
@@ -65,40 +80,75 @@ export function registerQueueCommands(program: Command): void {
     .option('--queues <list>', 'comma-separated: trigger,ingest,train,evaluate,publish (default all)')
     .option('--concurrency <n>', 'concurrent jobs per queue in this process (default 1)')
     .option('--lock-ms <n>', 'job lock duration: a dead worker\'s job moves to another worker after this (default 30000)')
-    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
-    .option('--dashboard-port <port>', 'serve the Bull Board dashboard on 127.0.0.1:<port>')
-    .action(async (o: Record<string, string | undefined>) => {
+    .option('--config <file>', 'a pipeline this worker runs jobs of, repeatable: its paths are where jobs may read logs and write artifacts and models (default pipelines/nightly.yaml)', collect)
+    .option('--allow-root <dir>', 'a folder jobs may also use for logs, artifacts and stores, repeatable', collect)
+    .option('--shutdown-grace <s>', 'on SIGTERM, wait this long for running jobs to checkpoint and hand themselves back (default 30)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on <http-host>:<port>/metrics')
+    .option('--dashboard-port <port>', 'serve the Bull Board dashboard on <http-host>:<port> (read-only unless --dashboard-write)')
+    .option('--dashboard-write', 'let the dashboard retry, promote, clean and add jobs; needs MTF_DASHBOARD_PASSWORD in the environment (basic auth, user MTF_DASHBOARD_USER or mtf)')
+    .option('--http-host <addr>', 'interface of the metrics and dashboard servers (default 127.0.0.1; another one needs MTF_DASHBOARD_PASSWORD for the dashboard)')
+    .option('--allowed-hosts <list>', 'comma-separated Host names the metrics and dashboard servers answer besides localhost, 127.0.0.1 and [::1] (e.g. the name a proxy forwards)')
+    .action(async (o: Record<string, string | string[] | boolean | undefined>) => {
       const { QUEUES } = await import('../../../jobs/queues.ts');
       const all = Object.keys(QUEUES) as (keyof typeof QUEUES)[];
-      const queues = (o.queues ? o.queues.split(',').map((s) => s.trim()) : all) as (keyof typeof QUEUES)[];
+      const str = (v: unknown) => (v === undefined ? undefined : String(v));
+      const queues = (o.queues ? String(o.queues).split(',').map((s) => s.trim()) : all) as (keyof typeof QUEUES)[];
       for (const q of queues) if (!all.includes(q)) throw new InputError(`--queues: '${q}' is not one of ${all.join(', ')}`, { field: '--queues' });
-      const concurrency = o.concurrency ? parseNumberFlag(o.concurrency, '--concurrency', { integer: true, min: 1 }) : 1;
-      const lockMs = o.lockMs ? parseNumberFlag(o.lockMs, '--lock-ms', { integer: true, min: 1000 }) : undefined;
-      const metricsPort = o.metricsPort ? parseNumberFlag(o.metricsPort, '--metrics-port', { integer: true, min: 0, max: 65535 }) : null;
-      const dashboardPort = o.dashboardPort ? parseNumberFlag(o.dashboardPort, '--dashboard-port', { integer: true, min: 0, max: 65535 }) : null;
-      const conn = await connection(o);
+      const concurrency = o.concurrency ? parseNumberFlag(String(o.concurrency), '--concurrency', { integer: true, min: 1 }) : 1;
+      const lockMs = o.lockMs ? parseNumberFlag(String(o.lockMs), '--lock-ms', { integer: true, min: 1000 }) : undefined;
+      const graceMs = o.shutdownGrace ? 1000 * parseNumberFlag(String(o.shutdownGrace), '--shutdown-grace', { min: 0, max: 3600 }) : undefined;
+      const metricsPort = o.metricsPort ? parseNumberFlag(String(o.metricsPort), '--metrics-port', { integer: true, min: 0, max: 65535 }) : null;
+      const dashboardPort = o.dashboardPort ? parseNumberFlag(String(o.dashboardPort), '--dashboard-port', { integer: true, min: 0, max: 65535 }) : null;
+      const allowedHosts = o.allowedHosts ? String(o.allowedHosts).split(',').map((h) => h.trim()).filter(Boolean) : [];
+      const { dashboardAuthFromEnv } = await import('../../../jobs/http.ts');
+      const auth = dashboardAuthFromEnv();
+      // Where jobs may read and write: the pipelines' paths and the --allow-root folders (jobs/jobData.ts).
+      const { workerRoots } = await import('../../../jobs/jobData.ts');
+      const configs = (o.config as string[] | undefined) ?? [undefined];
+      const roots = workerRoots(
+        configs.map((config) => pipelineFrom({ config })),
+        ((o.allowRoot as string[] | undefined) ?? []).map((d) => resolve(d)),
+      );
+      const conn = await connection({ redisUrl: str(o.redisUrl), prefix: str(o.prefix) });
       const { startWorkers } = await import('../../../jobs/worker.ts');
       const say = (line: string) => process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
-      const running = startWorkers({ conn, queues, concurrency, lockDurationMs: lockMs, say });
+      const running = startWorkers({ conn, queues, concurrency, lockDurationMs: lockMs, roots, say });
       const servers: { close(): Promise<unknown> }[] = [];
-      if (metricsPort !== null || dashboardPort !== null) {
-        const { startHttp } = await import('../../../jobs/http.ts');
-        const s = await startHttp({ conn, metrics: metricsPort !== null ? running.metrics : null, metricsPort, dashboardPort });
-        for (const line of s.lines) say(line);
-        servers.push(...s.servers);
+      try {
+        if (metricsPort !== null || dashboardPort !== null) {
+          const { startHttp } = await import('../../../jobs/http.ts');
+          const s = await startHttp({
+            conn,
+            metrics: metricsPort !== null ? running.metrics : null,
+            metricsPort,
+            dashboardPort,
+            host: str(o.httpHost),
+            allowedHosts,
+            dashboardWrite: !!o.dashboardWrite,
+            auth,
+          });
+          for (const line of s.lines) say(line);
+          servers.push(...s.servers);
+        }
+      } catch (err) {
+        await exitAfter(running.close({ graceMs: 0 }));
+        throw err;
       }
       say(`worker ${process.pid}: queues ${queues.join(', ')} on ${conn.display} (prefix ${conn.prefix}), concurrency ${concurrency}`);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string) => {
-          say(`${sig}: cancelling running jobs (training checkpoints and requeues), then closing`);
-          void running
-            .close()
-            .then(() => Promise.all(servers.map((s) => s.close())))
-            .then(() => resolve());
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      say(`roots: logs ${[...roots.logs, ...roots.any].join(', ')}; artifacts ${[...roots.artifacts, ...roots.any].join(', ')}; stores ${[...roots.store, ...roots.any].join(', ')}`);
+      const sig = await new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
       });
+      say(`${sig}: cancelling running jobs (training checkpoints and requeues), then closing`);
+      const result = await exitAfter(
+        running.close({ graceMs }).then(async (r) => {
+          // The dashboard's queues talk to Redis too: bounded like the workers.
+          await Promise.race([Promise.all(servers.map((s) => s.close())), new Promise((r) => setTimeout(r, 5000).unref())]);
+          return r;
+        }),
+      );
+      if (!result.clean) throw new TransientError(`worker ${process.pid} stopped without Redis: ${result.detail}`);
       say('worker closed');
     });
 
