@@ -9,6 +9,16 @@ export const SERVE_DEFAULTS = {
   maxRequests: 1024,
   /** most candidates per request */
   maxCandidates: 10_000,
+  /** most scores (requests × candidates) per call: ~8× the 64 × 500 batch; caps the float32 memory a call reserves */
+  maxScores: 250_000,
+  /** the whole request (headers and body) must arrive within this many ms, else 408 and the connection closes (0 = no limit) */
+  requestTimeoutMs: 10_000,
+  /** a connection silent this long while a request is read or answered is closed (0 = never) */
+  connectionTimeoutMs: 30_000,
+  /** an idle keep-alive connection is closed after this many ms (fastify's default: longer than client pools' usual 60 s) */
+  keepAliveTimeoutMs: 72_000,
+  /** most simultaneous connections; more are closed on arrival */
+  maxConnections: 512,
   /** check CURRENT every this many ms */
   pollMs: 1000,
 } as const;

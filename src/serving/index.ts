@@ -5,3 +5,4 @@
 export { FusionScorer, type FusionScorerOptions, type ScoreResult } from './scorer.ts';
 export { buildApp, startServer, parseScoreBody, type ServeOptions, type RunningServer } from './http.ts';
 export { SERVE_DEFAULTS } from './defaults.ts';
+export { validateScoreInput, FLOAT32_MAX, NO_LIMITS, type ScoreLimits, type ScoreSignature } from './validate.ts';

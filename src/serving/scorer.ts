@@ -3,12 +3,17 @@
  * <store>/<name>/CURRENT names, running scorer.onnx (α = π(state) and Eq. 1 in one graph) in
  * onnxruntime-node, and follows CURRENT: a new version is read, its SHA-256s and manifest checked, its
  * graph loaded and warmed up beside the serving one, and swapped in only when all of that worked. A
- * broken new version leaves the old one serving; the reason is logged and kept in `lastRejection`.
+ * broken new version leaves the old one serving; the reason is kept in `lastRejection` and logged once
+ * per distinct cause (a poll that finds the same broken CURRENT again stays quiet); `lastRejection` is
+ * cleared when CURRENT is healthy again (it names the serving version, or a good version was swapped in).
+ *
+ * `score` refuses what POST /v1/score refuses, with the same validation (validate.ts): shapes, limits,
+ * finite float32 values, o + β > 0, and finite outputs.
  *
  * A swapped-out session is released once the requests already running on it have finished.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { InputError, oneLine } from '../errors/index.ts';
+import { oneLine } from '../errors/index.ts';
 import {
   createSession,
   modelDir,
@@ -23,6 +28,7 @@ import {
 } from '../export/index.ts';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import * as ort from 'onnxruntime-node';
+import { checkScoreOutput, NO_LIMITS, validateScoreInput, type ScoreLimits } from './validate.ts';
 
 export interface FusionScorerOptions {
   /** check CURRENT every this many ms (default 1000; 0 = never follow CURRENT) */
@@ -35,6 +41,8 @@ export interface FusionScorerOptions {
   threads?: number;
   /** where swaps and rejections are reported (default: one line on stderr) */
   log?: (line: string) => void;
+  /** most requests, candidates per request and scores per call that `score` accepts (default: no limits) */
+  limits?: Partial<ScoreLimits>;
 }
 
 export interface ScoreResult {
@@ -85,14 +93,16 @@ export class FusionScorer {
   private again = false;
   private readonly failed = new Map<string, { at: number; reason: string }>();
   private closed = false;
-  /** the last version that failed to load, and why (null: none since the last swap) */
+  /** version + reason of the rejection last logged: the same one found again is not logged again */
+  private lastLogged: string | null = null;
+  /** the last version that failed to load, and why (null: CURRENT healthy since) */
   lastRejection: { version: string; reason: string } | null = null;
 
   private constructor(
     readonly storeDir: string,
     readonly name: string,
     model: LoadedModel,
-    private readonly opts: Required<Omit<FusionScorerOptions, 'log'>> & { log: (line: string) => void },
+    private readonly opts: Required<Omit<FusionScorerOptions, 'log' | 'limits'>> & { log: (line: string) => void; limits: ScoreLimits },
   ) {
     this.model = model;
   }
@@ -105,6 +115,7 @@ export class FusionScorer {
       retryMs: options.retryMs ?? 30_000,
       threads: options.threads ?? 1,
       log: options.log ?? ((line: string) => process.stderr.write(`mtf serving: ${line}\n`)),
+      limits: { ...NO_LIMITS, ...options.limits },
     };
     const version = readCurrent(storeDir, name);
     if (version === null) throw new ModelStoreError(`${modelDir(storeDir, name)}/CURRENT: no published version of '${name}' in ${storeDir}`);
@@ -125,26 +136,23 @@ export class FusionScorer {
   /**
    * Scores n requests of C candidates: states [n × d] (logged units, manifest feature order) and
    * taskScores [n × C × k] (the multi-task predictions o, manifest task order). n and C follow from the
-   * lengths.
+   * lengths. Throws an InputError naming the field and index when the input cannot be scored
+   * (validate.ts); never returns a NaN or infinite value.
    */
   async score(states: Float32Array, taskScores: Float32Array): Promise<ScoreResult> {
     if (this.closed) throw new Error('FusionScorer is closed');
     const m = this.model;
-    const d = m.stateDim;
-    const k = m.actionDim;
-    if (states.length === 0 || states.length % d !== 0) throw new InputError(`states: expected n × ${d} values (state_dim ${d}), got ${states.length}`, { field: 'states' });
-    const n = states.length / d;
-    if (taskScores.length === 0 || taskScores.length % (n * k) !== 0) {
-      throw new InputError(`task_scores: expected ${n} × C × ${k} values (${n} requests, ${k} tasks), got ${taskScores.length}`, { field: 'task_scores' });
-    }
-    const C = taskScores.length / (n * k);
+    const { n, C } = validateScoreInput(states, taskScores, { stateDim: m.stateDim, actionDim: m.actionDim, beta: m.manifest.beta }, this.opts.limits);
     m.inflight++;
     try {
       const out = await m.session.run({
-        [STATE_INPUT]: new ort.Tensor('float32', states, [n, d]),
-        [TASK_SCORES_INPUT]: new ort.Tensor('float32', taskScores, [n, C, k]),
+        [STATE_INPUT]: new ort.Tensor('float32', states, [n, m.stateDim]),
+        [TASK_SCORES_INPUT]: new ort.Tensor('float32', taskScores, [n, C, m.actionDim]),
       });
-      return { scores: data(out[SCORES_OUTPUT]), fusionWeights: data(out[WEIGHTS_OUTPUT]), n, candidates: C, version: m.version };
+      const scores = data(out[SCORES_OUTPUT]);
+      const fusionWeights = data(out[WEIGHTS_OUTPUT]);
+      checkScoreOutput(fusionWeights, scores, n, C);
+      return { scores, fusionWeights, n, candidates: C, version: m.version };
     } finally {
       m.done();
     }
@@ -181,7 +189,11 @@ export class FusionScorer {
       this.reject('CURRENT', oneLine(err));
       return false;
     }
-    if (version === null || version === this.model.version) return false;
+    if (version === this.model.version) {
+      this.healthy();
+      return false;
+    }
+    if (version === null) return false;
     const failed = this.failed.get(version);
     if (failed && Date.now() - failed.at < this.opts.retryMs) return false;
     let next: LoadedModel;
@@ -200,14 +212,23 @@ export class FusionScorer {
     this.model = next;
     old.retire();
     this.failed.delete(version);
-    this.lastRejection = null;
+    this.healthy();
     this.opts.log(`${this.name}: now serving ${version} (was ${old.version})`);
     return true;
   }
 
   private reject(version: string, reason: string): void {
     this.lastRejection = { version, reason };
+    const cause = `${version}\n${reason}`;
+    if (cause === this.lastLogged) return; // every poll finds it again: once in the log is enough
+    this.lastLogged = cause;
     this.opts.log(`${this.name}: kept ${this.model.version}; ${version} cannot serve: ${reason}`);
+  }
+
+  /** CURRENT names the serving version: earlier rejections are over (and a recurrence is news again). */
+  private healthy(): void {
+    this.lastRejection = null;
+    this.lastLogged = null;
   }
 
   private follow(): void {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FusionScorer, startServer, type RunningServer } from '../../src/serving/index.ts';
+import { FusionScorer, parseScoreBody, startServer, type RunningServer } from '../../src/serving/index.ts';
 import { publishRandom, randomSpec, randomStates, randomTaskScores } from '../export/helpers.ts';
-import { ROOT } from '../helpers/cli.ts';
+import { ROOT, runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const SPEC = { stateDim: 4, actionDim: 3 };
@@ -27,7 +27,7 @@ describe('HTTP endpoint', () => {
     const store = tempDir();
     publishRandom(store, 'feed', { seed: 3, spec: SPEC });
     scorer = await FusionScorer.open(store, 'feed', { pollMs: 0 });
-    server = await startServer(scorer, { port: 0, bodyLimit: 64 * 1024, maxRequests: 8 });
+    server = await startServer(scorer, { port: 0, bodyLimit: 64 * 1024, maxRequests: 8, maxScores: 64 });
   });
   after(async () => {
     await server.close();
@@ -69,6 +69,12 @@ describe('HTTP endpoint', () => {
       [{ states: [[1, 2, '3', 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]\[2\]: expected a finite number, got "3"/],
       [{ states: [[1, 2, null, 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]\[2\]: expected a finite number, got null/],
       [{ states: [[1, 2, 3, 4]], task_scores: [[[0.1, -5, 0.3]]] }, /task_scores\[0\]\[0\]\[1\] = -5: o \+ β must be > 0/],
+      // beyond float32: Infinity once converted, refused as such (not a 200 with null weights)
+      [{ states: [[1, 1e39, 3, 4]], task_scores: [[[0.1, 0.2, 0.3]]] }, /states\[0\]\[1\] = Infinity: expected a finite number within float32's range/],
+      [{ states: [[1, 2, 3, 4]], task_scores: [[[0.1, 0.2, 0.3], [0.1, 0.2, -1e39]]] }, /task_scores\[0\]\[1\]\[2\] = -Infinity: expected a finite number/],
+      // finite in float32 but so large that standardising it overflows in the graph
+      [{ states: [[1, 2, 3, 4], [3e38, 2, 3, 4]], task_scores: [[[0.1, 0.2, 0.3]], [[0.1, 0.2, 0.3]]] }, /states\[1\]: the model's fusion weights for this state are not finite/],
+      [{ states: Array.from({ length: 3 }, () => [1, 2, 3, 4]), task_scores: Array.from({ length: 3 }, () => Array.from({ length: 22 }, () => [0.1, 0.2, 0.3])) }, /task_scores: 3 requests × 22 candidates = 66 scores, at most 64 per call/],
       [{ states: Array.from({ length: 9 }, () => [1, 2, 3, 4]), task_scores: [] }, /states: 9 requests, at most 8 per call/],
       ['{"states": [[1, 2', /JSON/i],
     ];
@@ -93,10 +99,44 @@ describe('HTTP endpoint', () => {
   });
 });
 
+test('a call\'s shape is checked in full before its float32 arrays are allocated', () => {
+  // task_scores[0] claims 10,000 candidates of 8 tasks for 1,024 requests (328 MB as float32) in a few
+  // hundred KB of JSON; the other rows disagree. Checking only the first row before allocating reserved it all.
+  const [n, C, d, k] = [1024, 10_000, 4, 8];
+  const cand = new Array<number>(k).fill(0.5);
+  const body = { states: Array.from({ length: n }, () => [0, 1, 2, 3]), task_scores: [new Array(C).fill(cand), ...Array.from({ length: n - 1 }, () => [cand])] };
+  const limits = { maxRequests: n, maxCandidates: C, maxScores: Infinity }; // the order alone, not maxScores, must protect
+  // Three tries: a collection of an earlier try's garbage during the next allocation can hide that one.
+  let most = 0;
+  for (let i = 0; i < 3; i++) {
+    const before = process.memoryUsage().arrayBuffers;
+    let after = before;
+    assert.throws(
+      () => {
+        try {
+          parseScoreBody(body, d, k, limits);
+        } finally {
+          after = process.memoryUsage().arrayBuffers;
+        }
+      },
+      /task_scores\[1\]: expected 10000 candidates \(as task_scores\[0\]/,
+    );
+    most = Math.max(most, after - before);
+  }
+  assert.ok(most < 32 * 2 ** 20, `${(most / 2 ** 20).toFixed(0)} MiB of array buffers reserved for a refused call`);
+});
+
+test('mtf serve --help lists the limits and timeouts', () => {
+  const r = runMtf(['serve', '--help'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  for (const flag of ['--max-scores <n>', '--request-timeout-ms <n>', '--connection-timeout-ms <n>', '--keep-alive-timeout-ms <n>', '--max-connections <n>']) assert.ok(r.stdout.includes(flag), `${flag} missing:\n${r.stdout}`);
+  assert.match(r.stdout, /--request-timeout-ms <n>\s+the whole request[^]*?\(default:\s+10000\)/);
+});
+
 test('mtf serve: serves CURRENT on 127.0.0.1, swaps to a new version, stops on SIGTERM', async () => {
   const store = tempDir();
   publishRandom(store, 'feed', { seed: 1, spec: SPEC });
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mtf.js'), 'serve', '--store', store, '--name', 'feed', '--port', '0', '--poll-ms', '50'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mtf.js'), 'serve', '--store', store, '--name', 'feed', '--port', '0', '--poll-ms', '50', '--request-timeout-ms', '5000', '--connection-timeout-ms', '20000', '--keep-alive-timeout-ms', '10000', '--max-connections', '64', '--max-scores', '1000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (b) => (out += b));

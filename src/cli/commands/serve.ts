@@ -13,6 +13,11 @@ export function registerServe(program: Command): void {
     .option('--body-limit <bytes>', 'largest request body; larger ones get 413', String(SERVE_DEFAULTS.bodyLimit))
     .option('--max-requests <n>', 'most requests (rows of states) per call', String(SERVE_DEFAULTS.maxRequests))
     .option('--max-candidates <n>', 'most candidates per request', String(SERVE_DEFAULTS.maxCandidates))
+    .option('--max-scores <n>', 'most scores (requests × candidates) per call', String(SERVE_DEFAULTS.maxScores))
+    .option('--request-timeout-ms <n>', 'the whole request (headers and body) must arrive within n ms, else 408 and close (0 = no limit)', String(SERVE_DEFAULTS.requestTimeoutMs))
+    .option('--connection-timeout-ms <n>', 'close a connection silent for n ms while a request is read or answered (0 = never)', String(SERVE_DEFAULTS.connectionTimeoutMs))
+    .option('--keep-alive-timeout-ms <n>', 'close an idle keep-alive connection after n ms', String(SERVE_DEFAULTS.keepAliveTimeoutMs))
+    .option('--max-connections <n>', 'most simultaneous connections; more are closed on arrival', String(SERVE_DEFAULTS.maxConnections))
     .option('--poll-ms <n>', 'check CURRENT every n ms (0 = never swap)', String(SERVE_DEFAULTS.pollMs))
     .option('--threads <n>', 'onnxruntime intra-op threads', '1')
     .action(async (o: Record<string, string>) => {
@@ -21,11 +26,17 @@ export function registerServe(program: Command): void {
       const bodyLimit = int('--body-limit', o.bodyLimit, 1);
       const maxRequests = int('--max-requests', o.maxRequests, 1);
       const maxCandidates = int('--max-candidates', o.maxCandidates, 1);
+      const maxScores = int('--max-scores', o.maxScores, 1);
+      const requestTimeoutMs = int('--request-timeout-ms', o.requestTimeoutMs, 0);
+      const connectionTimeoutMs = int('--connection-timeout-ms', o.connectionTimeoutMs, 0);
+      const keepAliveTimeoutMs = int('--keep-alive-timeout-ms', o.keepAliveTimeoutMs, 1);
+      const maxConnections = int('--max-connections', o.maxConnections, 1);
       const pollMs = int('--poll-ms', o.pollMs, 0);
       const threads = int('--threads', o.threads, 1, 256);
       const { FusionScorer, startServer } = await import('../../serving/index.ts');
-      const scorer = await FusionScorer.open(o.store, o.name, { pollMs, threads });
-      const server = await startServer(scorer, { host: o.host, port, bodyLimit, maxRequests, maxCandidates });
+      const limits = { maxRequests, maxCandidates, maxScores };
+      const scorer = await FusionScorer.open(o.store, o.name, { pollMs, threads, limits });
+      const server = await startServer(scorer, { host: o.host, port, bodyLimit, ...limits, requestTimeoutMs, connectionTimeoutMs, keepAliveTimeoutMs, maxConnections });
       process.stdout.write(`serving ${o.name}/${scorer.version} from ${o.store} on ${server.url} (POST /v1/score)\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
