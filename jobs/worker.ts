@@ -42,7 +42,7 @@ export interface WorkerOptions {
 /** How a shutdown went: clean = every running job settled and every connection closed in time. */
 export interface ShutdownResult {
   clean: boolean;
-  /** jobs still running when the grace period ran out (not handed back; taken over as stalled later) */
+  /** jobs still running when the grace period ran out (stopped; taken over as stalled later) */
   unsettledJobs: number;
   /** one line for the operator when not clean */
   detail: string;
@@ -61,13 +61,14 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 /** How long closing the Redis connections may take once the jobs are done. */
 export const CLOSE_TIMEOUT_MS = 5_000;
 
-/** A BullMQ Worker that can say how many jobs it is running (BullMQ keeps that count protected). */
+/** A BullMQ Worker that can say which jobs it is running (BullMQ keeps that protected). */
 class MtfWorker<D = unknown> extends Worker<D> {
   constructor(name: string, processor: string | Processor<D>, opts: BullWorkerOptions) {
     super(name, processor, opts);
   }
-  activeJobs(): number {
-    return this.lockManager.getActiveJobCount();
+  /** the jobs this worker is running (their locks it renews) */
+  activeJobIds(): string[] {
+    return this.lockManager.getTrackedJobIds();
   }
 }
 
@@ -160,20 +161,25 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
 }
 
 async function shutdown(workers: MtfWorker[], graceMs: number): Promise<ShutdownResult> {
+  const running = workers.flatMap((w) => w.activeJobIds());
   for (const w of workers) w.cancelAllJobs('worker shutdown');
-  // 1. The cancelled jobs settle: training writes its checkpoint locally, then hands its job back —
-  //    the second part needs Redis, so with Redis away this waits out the grace period.
-  const active = () => workers.reduce((n, w) => n + w.activeJobs(), 0);
+  // 1. The cancelled jobs settle: training writes its checkpoint locally and hands its job back (a
+  //    message to Redis that this process sends on its behalf); other stages run to their end.
+  const active = () => workers.reduce((n, w) => n + w.activeJobIds().length, 0);
   const t0 = Date.now();
   while (active() > 0 && Date.now() - t0 < graceMs) await new Promise((r) => setTimeout(r, 100));
   const unsettled = active();
-  // 2. Connections close (QUIT); a Redis that does not answer is not waited for longer than this.
+  // 2. Connections close (QUIT). A Redis that does not answer is not waited for longer than this; then
+  //    it is unknown whether the hand-backs of step 1 reached it.
   const closed = await Promise.race([Promise.all(workers.map((w) => w.close(unsettled > 0))).then(() => 'closed' as const), timeout(CLOSE_TIMEOUT_MS)]);
   if (unsettled === 0 && closed === 'closed') return { clean: true, unsettledJobs: 0, detail: '' };
-  const why =
+  const jobs = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
+  const takeover = 'another worker takes them over as stalled once their lock expires, and training resumes from its last checkpoint';
+  const detail =
     unsettled > 0
-      ? `${unsettled} running job${unsettled > 1 ? 's' : ''} could not be handed back within ${(graceMs / 1000).toFixed(0)} s (Redis unreachable?); ` +
-        'another worker takes them over as stalled once their lock expires, and training resumes from its last checkpoint'
-      : 'Redis did not answer while the connections closed; nothing was running';
-  return { clean: false, unsettledJobs: unsettled, detail: why };
+      ? `${jobs(unsettled)} still running after ${(graceMs / 1000).toFixed(0)} s were stopped; ${takeover}`
+      : running.length > 0
+        ? `Redis did not answer while the worker closed, so the ${jobs(running.length)} running at shutdown (${running.join(', ')}) may not have been handed back; ${takeover}`
+        : 'Redis did not answer while the worker closed; nothing was running';
+  return { clean: false, unsettledJobs: unsettled, detail };
 }

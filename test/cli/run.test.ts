@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
-import { freePort, SHARED_REDIS, startWorker, testConnection, waitFor } from '../jobs/harness.ts';
+import { freePort, NO_REDIS, SHARED_REDIS, startWorker, testConnection, waitFor } from '../jobs/harness.ts';
 
 test('mtf run: the pipeline for one date, in process; again: nothing to do', { timeout: 300_000 }, async () => {
   const work = tempDir();
@@ -51,7 +51,7 @@ test('bad flags and files: one line naming the field, exit 1; Redis unreachable:
   assert.ok(!existsSync(join(work, 'artifacts')), 'an unreachable Redis claims no run');
 });
 
-test('mtf worker --dashboard-port serves Bull Board with the mtf queues on 127.0.0.1', { timeout: 120_000 }, async () => {
+test('mtf worker --dashboard-port serves Bull Board with the mtf queues on 127.0.0.1', { skip: NO_REDIS, timeout: 120_000 }, async () => {
   const conn = testConnection();
   const port = await freePort();
   const w = startWorker(conn, SHARED_REDIS, ['--queues', 'trigger', '--dashboard-port', String(port)]);

@@ -12,7 +12,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import { QUEUES, jobId } from '../../jobs/queues.ts';
 import { triggerRun } from '../../jobs/trigger.ts';
 import { PipelineConfig } from '../../src/config/pipeline.ts';
@@ -20,7 +19,7 @@ import { listStages, readRunRecord, runOutcome, specOf } from '../../src/stages/
 import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
-import { freePort, SHARED_REDIS, startWorker, testConnection, waitFor } from './harness.ts';
+import { freePort, NO_REDIS, SHARED_REDIS, startWorker, testConnection, testQueue, waitFor } from './harness.ts';
 
 const current = (p: PipelineConfig) => {
   try {
@@ -34,7 +33,7 @@ const finished = (p: PipelineConfig, date: string) => () => {
   return r !== null && runOutcome(r).status !== 'running';
 };
 
-test('bad input and NaN fail at once with a clear reason; gate rejections end the run; CURRENT stays; metrics count it', { timeout: 420_000 }, async () => {
+test('bad input and NaN fail at once with a clear reason; gate rejections end the run; CURRENT stays; metrics count it', { skip: NO_REDIS, timeout: 420_000 }, async () => {
   const work = tempDir();
   const conn = testConnection();
   const logs = await simulatedLogs(join(work, 'logs'));
@@ -63,7 +62,7 @@ test('bad input and NaN fail at once with a clear reason; gate rejections end th
   assert.match(o2.detail, /^ingest-dt=2026-11-21: .*part-00000\.parquet/, 'the stage and the file are named');
   const failedShard = listStages(specOf(r2)).find((s) => s.stage === 'ingest-dt=2026-11-21')!;
   assert.equal(failedShard.tries, 1, 'bad input is not retried');
-  const ingestQ = new Queue(QUEUES.ingest, { connection: conn.redis, prefix: conn.prefix });
+  const ingestQ = testQueue(conn, QUEUES.ingest);
   const job = (await ingestQ.getJob(jobId(r2.run_id, 'ingest-dt=2026-11-21')))!;
   assert.equal(await job.getState(), 'failed');
   assert.equal(job.attemptsMade, 1);
@@ -101,7 +100,7 @@ test('bad input and NaN fail at once with a clear reason; gate rejections end th
   assert.equal(await w.exited, 0);
 });
 
-test('gate rejection: the run ends rejected with the reason, the version is kept for diagnosis, CURRENT unset', { timeout: 300_000 }, async () => {
+test('gate rejection: the run ends rejected with the reason, the version is kept for diagnosis, CURRENT unset', { skip: NO_REDIS, timeout: 300_000 }, async () => {
   const work = tempDir();
   const conn = testConnection();
   const base = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { tolerance: 0 });
@@ -118,7 +117,7 @@ test('gate rejection: the run ends rejected with the reason, the version is kept
   assert.equal(current(p), null, 'CURRENT did not move');
   const manifest = JSON.parse(readFileSync(join(p.paths.store, 'fusion', 'nightly-2026-11-20', 'manifest.json'), 'utf8'));
   assert.equal(manifest.status, 'rejected');
-  const q = new Queue(QUEUES.publish, { connection: conn.redis, prefix: conn.prefix });
+  const q = testQueue(conn, QUEUES.publish);
   const job = (await q.getJob(jobId('nightly-2026-11-20', 'publish')))!;
   assert.equal(await job.getState(), 'failed');
   assert.match(job.failedReason, /gate rejected nightly-2026-11-20/);
@@ -127,7 +126,7 @@ test('gate rejection: the run ends rejected with the reason, the version is kept
   assert.equal(await w.exited, 0);
 });
 
-test('an error a retry can fix is retried with backoff, and the run completes', { timeout: 300_000 }, async () => {
+test('an error a retry can fix is retried with backoff, and the run completes', { skip: NO_REDIS, timeout: 300_000 }, async () => {
   const work = tempDir();
   const conn = testConnection();
   const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { attempts: 4, backoffMs: 2000 });

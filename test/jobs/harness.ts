@@ -3,18 +3,54 @@
  * a redis-server of the test's own on a free port when the test stops it; `mtf worker` processes
  * started as an operator starts them; polling helpers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { queueConnection, type QueueConnection } from '../../jobs/connection.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 export const SHARED_REDIS = process.env.MTF_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Why a test that needs `what` cannot run here, or undefined when it can (MTF_TEST_REQUIRE_REDIS=1: it must). */
+function unavailable(what: string, reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (process.env.MTF_TEST_REQUIRE_REDIS === '1') throw new Error(`MTF_TEST_REQUIRE_REDIS=1 but ${what} is not available: ${reason}`);
+  return `${what} not available (${reason}); set MTF_TEST_REDIS_URL or start one (README, "Tests")`;
+}
+
+async function probeRedis(url: string): Promise<string | undefined> {
+  const c = new Redis({ ...queueConnection({}, { url }).redis, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  let cause = '';
+  c.on('error', (err: Error) => (cause ||= err.message));
+  try {
+    await c.connect();
+    await c.ping();
+    return undefined;
+  } catch (err) {
+    return `${queueConnection({}, { url }).display}: ${cause || (err as Error).message}`;
+  } finally {
+    c.disconnect();
+  }
+}
+
+function probeRedisServer(): string | undefined {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `redis-server: ${r.error?.message ?? `exit ${r.status}`}`;
+}
+
+/**
+ * `{ skip: NO_REDIS }` on every test that needs the shared Redis: without one it is skipped with the
+ * reason (CI sets MTF_TEST_REQUIRE_REDIS=1, which makes a missing Redis a failure instead).
+ */
+export const NO_REDIS = unavailable(`Redis at ${SHARED_REDIS}`, await probeRedis(SHARED_REDIS));
+/** `{ skip: NO_REDIS_SERVER }` on tests that start a redis-server of their own. */
+export const NO_REDIS_SERVER = unavailable('the redis-server program', probeRedisServer());
 
 /** A key prefix of this test's own on the shared Redis; its keys are deleted when the file ends. */
 export function testConnection(url = SHARED_REDIS): QueueConnection {
@@ -37,6 +73,16 @@ export function testConnection(url = SHARED_REDIS): QueueConnection {
     }
   });
   return conn;
+}
+
+/**
+ * A BullMQ Queue under the test's prefix, closed when the test file ends — also when an assertion
+ * failed before the test's own close: an open Redis connection would keep the test process alive.
+ */
+export function testQueue(conn: QueueConnection, name: string): Queue {
+  const q = new Queue(name, { connection: conn.redis, prefix: conn.prefix });
+  after(() => q.close());
+  return q;
 }
 
 export async function freePort(): Promise<number> {

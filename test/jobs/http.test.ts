@@ -8,12 +8,11 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, describe, test } from 'node:test';
-import { Queue } from 'bullmq';
 import { dashboardAuthFromEnv, hostOfHeader, startHttp } from '../../jobs/http.ts';
 import { WorkerMetrics } from '../../jobs/metrics.ts';
 import { QUEUES } from '../../jobs/queues.ts';
 import { InputError } from '../../src/errors/index.ts';
-import { freePort, testConnection } from './harness.ts';
+import { freePort, NO_REDIS, testConnection, testQueue } from './harness.ts';
 
 interface Reply {
   status: number;
@@ -60,11 +59,11 @@ test('the password comes from the environment and must not be trivial', () => {
   assert.throws(() => dashboardAuthFromEnv({ MTF_DASHBOARD_PASSWORD: 'short' }), /MTF_DASHBOARD_PASSWORD: at least 12/);
 });
 
-describe('read-only dashboard and metrics (the default)', async () => {
+describe('read-only dashboard and metrics (the default)', { skip: NO_REDIS }, async () => {
   const conn = testConnection();
   const [metricsPort, dashboardPort] = [await freePort(), await freePort()];
   const http = await startHttp({ conn, metrics: new WorkerMetrics(false), metricsPort, dashboardPort });
-  const ingest = new Queue(QUEUES.ingest, { connection: conn.redis, prefix: conn.prefix });
+  const ingest = testQueue(conn, QUEUES.ingest);
   after(async () => {
     await Promise.all(http.servers.map((s) => s.close()));
     await ingest.close();
@@ -111,7 +110,7 @@ describe('read-only dashboard and metrics (the default)', async () => {
   });
 });
 
-describe('dashboard with write actions', async () => {
+describe('dashboard with write actions', { skip: NO_REDIS }, async () => {
   test('--dashboard-write without a password does not start; nor does a dashboard on the network', async () => {
     const conn = testConnection();
     await assert.rejects(
@@ -127,7 +126,7 @@ describe('dashboard with write actions', async () => {
   const conn = testConnection();
   const port = await freePort();
   const http = await startHttp({ conn, metrics: null, metricsPort: null, dashboardPort: port, dashboardWrite: true, auth: { user: 'mtf', password: PASSWORD } });
-  const ingest = new Queue(QUEUES.ingest, { connection: conn.redis, prefix: conn.prefix });
+  const ingest = testQueue(conn, QUEUES.ingest);
   after(async () => {
     await Promise.all(http.servers.map((s) => s.close()));
     await ingest.close();

@@ -11,7 +11,7 @@ import { after } from 'node:test';
 import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
-import { freePort, waitFor } from './harness.ts';
+import { freePort, NO_REDIS_SERVER, waitFor } from './harness.ts';
 
 function certificates(dir: string) {
   const o = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
@@ -22,7 +22,7 @@ function certificates(dir: string) {
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
-test('rediss:// with a password: trigger and status work; a wrong password is a clear exit 4', { timeout: 120_000 }, async () => {
+test('rediss:// with a password: trigger and status work; a wrong password is a clear exit 4', { skip: NO_REDIS_SERVER, timeout: 120_000 }, async () => {
   const work = tempDir();
   const c = certificates(work);
   const port = await freePort();
