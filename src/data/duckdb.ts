@@ -9,6 +9,7 @@
  * `rawItems` fails loudly if the internals ever change.
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBVector } from '@duckdb/node-api';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 export type { DuckDBConnection, DuckDBDataChunk, DuckDBVector };
 
@@ -45,6 +46,64 @@ export async function describeParquet(conn: DuckDBConnection, file: string): Pro
     `DESCRIBE SELECT * FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`,
   );
   return reader.getRowObjectsJS().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}
+
+const MAGIC = 'PAR1';
+
+/**
+ * What is wrong with a parquet file DuckDB could not read, in words about the file (never DuckDB's SQL,
+ * which its messages quote): empty, not parquet at all, cut short, or damaged inside.
+ */
+export function describeParquetError(file: string, err: unknown): string {
+  let size: number;
+  let head = '';
+  let tail = '';
+  try {
+    size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(4);
+      if (size >= 4) {
+        head = buf.subarray(0, readSync(fd, buf, 0, 4, 0)).toString('latin1');
+        tail = buf.subarray(0, readSync(fd, buf, 0, 4, size - 4)).toString('latin1');
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `cannot read the file (${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'it disappeared while reading' : (code ?? String(e))})`;
+  }
+  if (size === 0) return 'empty file (0 bytes), not parquet';
+  if (head !== MAGIC) return `not a parquet file (it does not start with the PAR1 magic bytes${looksLikeText(file) ? '; it looks like text, e.g. CSV or JSON' : ''})`;
+  if (size < 12 || tail !== MAGIC) return `truncated: ${size} bytes and no parquet footer (the PAR1 magic bytes at the end are missing; was it copied or written only in part?)`;
+  return `damaged parquet: ${duckdbReason(file, err)}`;
+}
+
+function looksLikeText(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** DuckDB's message without its error class, the query it quotes (LINE 1: …) and the file name. */
+export function duckdbReason(file: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const quoted = (q: string) => `${q}${file}${q}`;
+  return msg
+    .split(/\n\s*LINE \d+:/)[0]
+    .replace(/^[A-Za-z ]*Error:\s*/, '')
+    .replaceAll(`file ${quoted('"')}`, 'the file')
+    .replaceAll(`file ${quoted("'")}`, 'the file')
+    .replaceAll(quoted('"'), 'the file')
+    .replaceAll(quoted("'"), 'the file')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 }
 
 export async function parquetRowCount(conn: DuckDBConnection, file: string): Promise<number> {

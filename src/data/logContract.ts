@@ -101,6 +101,20 @@ function vectorLayout(file: string, byName: Map<string, ColumnInfo>, name: strin
   return { kind: 'wide', columns, child };
 }
 
+/** Column names for a message, a run of wide vector columns shortened: state_0 … state_63. */
+export function listColumns(columns: readonly ColumnInfo[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < columns.length; ) {
+    const m = /^(.*)_(\d+)$/.exec(columns[i].name);
+    let j = i + 1;
+    if (m) while (j < columns.length && columns[j].name === `${m[1]}_${Number(m[2]) + (j - i)}`) j++;
+    out.push(j - i >= 3 ? `${columns[i].name} … ${columns[j - 1].name}` : columns[i].name);
+    if (j - i < 3) j = i + 1;
+    i = j;
+  }
+  return out.join(', ');
+}
+
 /** Checks one file's columns against the contract; throws InputError naming the file and column. */
 export function detectLayout(file: string, columns: ColumnInfo[], feedbackNames: readonly string[]): FileLayout {
   const byName = new Map(columns.map((c) => [c.name, c]));
@@ -121,7 +135,7 @@ export function detectLayout(file: string, columns: ColumnInfo[], feedbackNames:
   const action = vectorLayout(file, byName, 'action');
   const feedback = feedbackNames.map((name) => {
     const c = byName.get(name);
-    if (!c) throw new InputError(`${file}: missing feedback column '${name}' named by the reward spec`, { file, column: name });
+    if (!c) throw new InputError(`${file}: missing feedback column '${name}' named by the reward spec; the file has ${listColumns(columns)}`, { file, column: name });
     if (!(isNumeric(c.type) || c.type === 'BOOLEAN')) {
       throw new InputError(`${file}: feedback column '${name}' has type ${c.type}; expected a number or bool`, { file, column: name });
     }

@@ -3,8 +3,8 @@
  * tight loop over each 2048-row chunk applies the row checks; clean chunks hand their vectors over
  * as they are, others are copied row by row.
  */
-import { InputError, oneLine } from '../errors/index.ts';
-import { allValid, describeParquet, openDuckDB, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
+import { InputError } from '../errors/index.ts';
+import { allValid, describeParquet, describeParquetError, openDuckDB, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
 import { detectLayout, type FileLayout, type VectorLayout } from './logContract.ts';
 import type { LogFile } from './partitions.ts';
 import { checkFeedback, checkVector, FLAG, modeLength, type RejectReason } from './rowChecks.ts';
@@ -23,7 +23,8 @@ export interface ScannedFile extends LogFile {
 
 function wrapReadError(file: string, err: unknown): never {
   if (err instanceof InputError) throw err;
-  throw new InputError(`${file}: cannot read parquet: ${oneLine(err)}`, { file });
+  if (err instanceof Error && err.message.startsWith('internal:')) throw err; // our bug, not the file's
+  throw new InputError(`${file}: ${describeParquetError(file, err)}`, { file });
 }
 
 /** First pass: every file's columns (checked against the contract) and row count from the footer. */

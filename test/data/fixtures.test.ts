@@ -42,6 +42,7 @@ for (const name of cases) {
         assert.ok(err instanceof InputError, `expected an InputError, got ${String(err)}`);
         for (const part of wanted) assert.ok(err.message.includes(part), `error '${err.message}' should name '${part}'`);
         assert.ok(!err.message.includes('\n'), 'one line');
+        assert.doesNotMatch(err.message, /LINE \d|read_parquet|SELECT|Error:/, 'what is wrong with the file, not the reader\'s SQL');
         return true;
       });
       assert.ok(!existsSync(out), 'nothing is left in --out');
