@@ -21,6 +21,7 @@ import { fusionModel } from './model.ts';
 import { IR_VERSION, OPSET, PRODUCER } from './onnx/builder.ts';
 import { pickBaseline, pickCandidate, readOpeReport, currentNames } from './opeReport.ts';
 import { checkName, DEFAULT_KEEP, MANIFEST_FILE, readCurrent, writeVersion, type WrittenVersion } from './store.ts';
+import { withPublishLock, type PublishLock, type StoreLeaseOptions } from './lock.ts';
 
 export interface ExportOptions {
   /** a training output directory (its latest checkpoint) or one checkpoint directory */
@@ -50,6 +51,10 @@ export interface ExportOptions {
   dataStates?: number;
   /** clock, for tests */
   now?: () => Date;
+  /** an outer lock held while the version is written (the BullMQ path: a Redis lease); the store's file lease is taken either way */
+  publishLock?: PublishLock;
+  /** the store's file lease (tests: a short lease, a simulated host) */
+  lease?: StoreLeaseOptions;
 }
 
 const CheckpointManifest = z.object({ step: z.int().nonnegative(), config: z.record(z.string(), z.unknown()) });
@@ -112,11 +117,13 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
     const gate = decide({ candidate, baseline, tolerance, actions, parity });
 
     const norm = model.normalization;
-    const written = writeVersion({
+    const written = await withPublishLock(opts.publishLock, { storeDir: opts.storeDir, name: opts.name }, (held) => writeVersion({
       storeDir: opts.storeDir,
       name: opts.name,
       version: opts.version,
       keep: opts.keep ?? DEFAULT_KEEP,
+      held,
+      lease: opts.lease,
       files,
       publish: ({ replaces }) => {
         if (replaces !== currentAtStart) throw new TransientError(`${opts.storeDir}/${opts.name}/CURRENT moved from ${currentAtStart} to ${replaces} during the export; run it again to gate against the new model`);
@@ -159,7 +166,7 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
         ope: { report: resolve(report.path), report_sha256: report.sha256, candidate, baseline },
         gate,
       }),
-    });
+    }));
     if (!written.published) {
       const mPath = join(written.dir, MANIFEST_FILE);
       throw new GateRejectedError(

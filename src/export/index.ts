@@ -13,8 +13,10 @@ export { readOpeReport, pickCandidate, pickBaseline, BEHAVIOR_NAMES, type OpeEnt
 export { ManifestSchema, MANIFEST_FORMAT, MODEL_FILES, renderManifestSchema, type Manifest, type ModelFile } from './manifest.ts';
 export {
   writeVersion,
+  setCurrent,
   readVersion,
   readCurrent,
+  readCurrentState,
   listVersions,
   nextVersion,
   applyRetention,
@@ -24,10 +26,16 @@ export {
   ModelStoreError,
   CURRENT_FILE,
   MANIFEST_FILE,
+  LOCK_FILE,
   DEFAULT_KEEP,
+  type CurrentState,
+  type SetCurrentInput,
+  type SetCurrentResult,
   type StoredVersion,
   type WriteVersionInput,
   type WrittenVersion,
 } from './store.ts';
+export { withPublishLock, type PublishLock, type HeldLock, type PublishTarget, type StoreLeaseOptions } from './lock.ts';
+export { inspectModel, listModelNames, modelProblems, type ModelInfo, type VersionInfo } from './admin.ts';
 export { OPSET, IR_VERSION, PRODUCER, describeModel } from './onnx/builder.ts';
 export { createSession, type SessionOptions } from './onnx/runtime.ts';

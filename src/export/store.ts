@@ -9,17 +9,22 @@
  * reader that reads CURRENT and then the files it names therefore sees one complete version — the old
  * one or the new one. Names starting with '.' are work in progress and never versions.
  *
- * One publisher per model name at a time (a lock file, <name>/.lock, says who); readers take no lock.
+ * One publisher per model name at a time: writeVersion and setCurrent hold a lease on <name>/.lock
+ * (src/io/lease.ts: host, pid, token, expiry; why not a library: src/export/lock.ts) and check it, and
+ * any outer lock the caller holds, before each step they cannot take back. Readers take no lock.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, TransientError } from '../errors/index.ts';
-import { fsyncPath, writeFileAtomic, writeFileSynced } from '../io/index.ts';
+import { InputError } from '../errors/index.ts';
+import { acquireFileLease, fsyncPath, writeFileAtomic, writeFileSynced, type FileLease } from '../io/index.ts';
+import type { HeldLock, StoreLeaseOptions } from './lock.ts';
 import { ManifestSchema, MODEL_FILES, type Manifest, type ModelFile } from './manifest.ts';
 
 export const CURRENT_FILE = 'CURRENT';
 export const MANIFEST_FILE = 'manifest.json';
+/** the publish lock's file in <store>/<name>/ */
+export const LOCK_FILE = '.lock';
 /** Default number of versions kept besides the current one. */
 export const DEFAULT_KEEP = 5;
 
@@ -41,19 +46,30 @@ export function modelDir(storeDir: string, name: string): string {
   return join(storeDir, name);
 }
 
-/** The version CURRENT names, or null when nothing was published yet. */
-export function readCurrent(storeDir: string, name: string): string | null {
+/** What CURRENT holds: nothing yet, a version name, or something that is not one (shown, not thrown). */
+export type CurrentState = { kind: 'none' } | { kind: 'version'; version: string } | { kind: 'garbage'; path: string; text: string };
+
+export function readCurrentState(storeDir: string, name: string): CurrentState {
   const path = join(modelDir(storeDir, name), CURRENT_FILE);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     throw err;
   }
   const v = text.trim();
-  if (!NAME_RE.test(v)) throw new ModelStoreError(`${path}: '${v}' is not a version name`, path);
-  return v;
+  return NAME_RE.test(v) ? { kind: 'version', version: v } : { kind: 'garbage', path, text };
+}
+
+/** The version CURRENT names, or null when nothing was published yet; garbage is a ModelStoreError. */
+export function readCurrent(storeDir: string, name: string): string | null {
+  const c = readCurrentState(storeDir, name);
+  if (c.kind === 'garbage') {
+    const shown = JSON.stringify(c.text.length > 60 ? c.text.slice(0, 60) + '…' : c.text);
+    throw new ModelStoreError(`${c.path}: ${shown} is not a version name; \`mtf models list --name ${name}\` shows the versions, \`mtf models rollback <version> --name ${name}\` repairs it`, c.path);
+  }
+  return c.kind === 'version' ? c.version : null;
 }
 
 /** The version directories of a model (no temporaries), oldest first. */
@@ -104,6 +120,10 @@ export interface WriteVersionInput {
   keep?: number;
   /** explicit version name (default: nextVersion) */
   version?: string;
+  /** outer locks the caller holds (withPublishLock), checked with the store's own before each commit step */
+  held?: HeldLock[];
+  /** the store's own lease on <name>/.lock */
+  lease?: StoreLeaseOptions;
 }
 
 export interface WrittenVersion {
@@ -128,7 +148,8 @@ export function writeVersion(input: WriteVersionInput): WrittenVersion {
   if (!Number.isInteger(keep) || keep < 0) throw new InputError(`keep: expected a whole number ≥ 0, got ${keep}`, { field: 'keep' });
   const dir = modelDir(storeDir, name);
   mkdirSync(dir, { recursive: true });
-  const release = lock(dir);
+  const lease = takeLease(storeDir, name, input.lease);
+  const check = checker(lease, input.held);
   try {
     const replaces = readCurrent(storeDir, name);
     const version = input.version ?? nextVersion(storeDir, name);
@@ -141,21 +162,102 @@ export function writeVersion(input: WriteVersionInput): WrittenVersion {
     const tmp = join(dir, `.tmp-${version}-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmp);
     try {
-      for (const f of MODEL_FILES) writeFileSynced(join(tmp, f), input.files[f]);
+      for (const f of MODEL_FILES) {
+        check(); // renews the lease when a third of it has passed
+        writeFileSynced(join(tmp, f), input.files[f]);
+      }
       writeFileSynced(join(tmp, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
       fsyncPath(tmp);
+      check();
       renameSync(tmp, final);
-      fsyncPath(dir);
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
-    if (published) writeFileAtomic(join(dir, CURRENT_FILE), version + '\n');
-    const removed = applyRetention(storeDir, name, keep);
+    fsyncPath(dir);
+    if (published) {
+      check();
+      writeFileAtomic(join(dir, CURRENT_FILE), version + '\n');
+    }
+    let removed: string[] = [];
+    try {
+      check();
+      removed = applyRetention(storeDir, name, keep);
+    } catch (err) {
+      // The version is written (and published); with the lease lost, old versions stay for the next
+      // publisher's retention rather than be removed beside it.
+      if (!(err instanceof Error && err.name === 'LeaseLostError')) throw err;
+    }
     return { version, dir: final, manifest, published, removed };
   } finally {
-    release();
+    lease.release();
   }
+}
+
+export interface SetCurrentInput {
+  storeDir: string;
+  name: string;
+  version: string;
+  /** move only if CURRENT still names this (null: nothing; undefined: whatever it holds, garbage included) */
+  expect?: string | null;
+  held?: HeldLock[];
+  lease?: StoreLeaseOptions;
+}
+
+export interface SetCurrentResult {
+  version: string;
+  /** what CURRENT held before */
+  previous: CurrentState;
+  /** false when CURRENT named `version` already */
+  changed: boolean;
+  manifest: Manifest;
+}
+
+/**
+ * Points CURRENT at an existing version, under the publish lock: the version is verified first
+ * (readVersion: manifest, sizes, SHA-256s) and must be `published`; a rejected or corrupt version is a
+ * ModelStoreError and CURRENT stays as it was. Works when CURRENT holds garbage (the repair of
+ * `mtf models rollback`).
+ */
+export function setCurrent(input: SetCurrentInput): SetCurrentResult {
+  const { storeDir, name, version } = input;
+  checkName(name, 'name');
+  checkName(version, 'version');
+  const dir = modelDir(storeDir, name);
+  if (!existsSync(dir)) throw new ModelStoreError(`${dir}: no model '${name}' in the store ${storeDir}`, dir);
+  if (!existsSync(join(dir, version))) throw new ModelStoreError(`${join(dir, version)}: no such version (\`mtf models list --name ${name}\` shows them)`, join(dir, version));
+  const lease = takeLease(storeDir, name, input.lease);
+  const check = checker(lease, input.held);
+  try {
+    const stored = readVersion(storeDir, name, version);
+    const m = stored.manifest;
+    if (m.status !== 'published') {
+      throw new ModelStoreError(`${join(dir, version)}: status '${m.status}' (the gate said: ${m.gate.reason}); only a published version can be made CURRENT`, join(dir, version, MANIFEST_FILE));
+    }
+    const previous = readCurrentState(storeDir, name);
+    const before = previous.kind === 'version' ? previous.version : previous.kind === 'none' ? null : undefined;
+    if (input.expect !== undefined && before !== input.expect) {
+      throw new ModelStoreError(`${join(dir, CURRENT_FILE)}: expected ${input.expect ?? 'nothing'}, found ${before === undefined ? 'garbage' : (before ?? 'nothing')}; CURRENT left as it is`, join(dir, CURRENT_FILE));
+    }
+    if (before === version) return { version, previous, changed: false, manifest: m };
+    check();
+    writeFileAtomic(join(dir, CURRENT_FILE), version + '\n');
+    return { version, previous, changed: true, manifest: m };
+  } finally {
+    lease.release();
+  }
+}
+
+function takeLease(storeDir: string, name: string, opts: StoreLeaseOptions | undefined): FileLease {
+  return acquireFileLease(join(modelDir(storeDir, name), LOCK_FILE), { ...opts, purpose: `publish ${name}` });
+}
+
+/** The check before each commit step: the store's lease, then every outer lock. */
+function checker(lease: FileLease, held: HeldLock[] | undefined): () => void {
+  return () => {
+    lease.check();
+    for (const h of held ?? []) h.check();
+  };
 }
 
 /**
@@ -220,35 +322,3 @@ export function readVersion(storeDir: string, name: string, version: string): St
   }
   return { name, version, dir, manifest, files };
 }
-
-/** Takes <dir>/.lock (O_EXCL); a lock whose process is gone is taken over. Returns the release function. */
-function lock(dir: string): () => void {
-  const path = join(dir, '.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new TransientError(`${path}: another export of this model is publishing (pid ${pid}); retry when it is done`);
-      }
-      rmSync(path, { force: true }); // stale: its process is gone
-    }
-  }
-  throw new TransientError(`${path}: could not take the publish lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-

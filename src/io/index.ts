@@ -1,1 +1,2 @@
-export { fsyncPath, writeFileAtomic, writeFileSynced, writeJsonAtomic, writeDirAtomic } from './atomic.ts';
+export { createFileExclusive, fsyncErrorTolerated, fsyncPath, writeFileAtomic, writeFileSynced, writeJsonAtomic, writeDirAtomic } from './atomic.ts';
+export { acquireFileLease, FileLease, LeaseHeldError, LeaseLostError, readLease, DEFAULT_LEASE_MS, type FileLeaseOptions, type LeaseHolder } from './lease.ts';

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
+import type { PublishLock } from '../export/lock.ts';
 import { runDirs, type RunSpec } from './run.ts';
 
 export interface StageContext {
@@ -17,6 +18,11 @@ export interface StageContext {
   progress: (percent: number, etaSeconds: number | null) => void;
   /** abort = stop at the next safe point (training: checkpoint and return 'interrupted') */
   signal?: AbortSignal;
+  /**
+   * publish: an outer lock held while the store is written, besides the store's own file lease (the
+   * BullMQ workers pass a Redis lease, jobs/lease.ts); absent: the file lease alone.
+   */
+  publishLock?: PublishLock;
 }
 
 function windowOf(spec: RunSpec) {
@@ -160,7 +166,6 @@ export function versionOf(spec: RunSpec): string {
 
 export async function publishStage(spec: RunSpec, ctx: StageContext) {
   const exp = await import('../export/index.ts');
-  const { writeFileAtomic } = await import('../io/index.ts');
   const dirs = runDirs(spec);
   const p = spec.pipeline;
   const version = versionOf(spec);
@@ -172,7 +177,9 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
     const m = exp.ManifestSchema.parse(JSON.parse(readFileSync(join(dir, exp.MANIFEST_FILE), 'utf8')));
     const current = exp.readCurrent(p.paths.store, p.publish.model);
     if (m.status === 'published' && current !== version && current === m.replaces) {
-      writeFileAtomic(join(exp.modelDir(p.paths.store, p.publish.model), exp.CURRENT_FILE), version + '\n');
+      // under the publish lock(s), and only if CURRENT still names what this version replaces
+      const target = { storeDir: p.paths.store, name: p.publish.model };
+      await exp.withPublishLock(ctx.publishLock, target, (held) => exp.setCurrent({ ...target, version, expect: m.replaces, held }));
       ctx.log(`publish: ${version} was written by an earlier try; CURRENT moved to it now`);
     } else ctx.log(`publish: ${version} was written by an earlier try (${m.status}); nothing to do`);
     return { version, decision: m.gate.decision, reason: m.gate.reason, dir, current: exp.readCurrent(p.paths.store, p.publish.model) };
@@ -188,6 +195,7 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       tolerance: p.publish.tolerance,
       keep: p.publish.keep,
       version,
+      publishLock: ctx.publishLock,
     });
     ctx.log(`publish: ${version} ${v.manifest.gate.decision}: ${v.manifest.gate.reason}`);
     return { version, decision: v.manifest.gate.decision, reason: v.manifest.gate.reason, dir: v.dir, current: exp.readCurrent(p.paths.store, p.publish.model) };

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fusionModel, MANIFEST_FORMAT, policyGraph, scorerGraph, writeVersion, type FusionModel, type Manifest, type WrittenVersion } from '../../src/export/index.ts';
+import { fusionModel, MANIFEST_FORMAT, policyGraph, scorerGraph, writeVersion, type FusionModel, type HeldLock, type Manifest, type StoreLeaseOptions, type WrittenVersion } from '../../src/export/index.ts';
 import { POLICY_FORMAT, type LayerSpec, type PolicyNetworks, type PolicySpec } from '../../src/rl/index.ts';
 
 /** A small deterministic generator for test data (not the code under test's). */
@@ -189,8 +189,21 @@ export function testManifest(model: FusionModel, name: string, ctx: { version: s
   };
 }
 
+export interface PublishRandomOptions {
+  seed?: number;
+  publish?: boolean;
+  keep?: number;
+  spec?: SpecOptions;
+  /** the store's file lease (short leases, simulated hosts) */
+  lease?: StoreLeaseOptions;
+  /** outer locks held (withPublishLock) */
+  held?: HeldLock[];
+  /** called inside the publish lock, when the gate's decision is asked for (lock tests hold it there) */
+  onPublish?: (ctx: { replaces: string | null }) => void;
+}
+
 /** Writes one version of a random-weight model to the store, as the export would. */
-export function publishRandom(storeDir: string, name: string, opts: { seed?: number; publish?: boolean; keep?: number; spec?: SpecOptions } = {}): WrittenVersion {
+export function publishRandom(storeDir: string, name: string, opts: PublishRandomOptions = {}): WrittenVersion {
   const model = fusionModel(randomSpec({ seed: opts.seed ?? 1, ...opts.spec }));
   const g = { producerVersion: 'test', stateNames: [], actionNames: [] };
   const publish = opts.publish ?? true;
@@ -199,8 +212,13 @@ export function publishRandom(storeDir: string, name: string, opts: { seed?: num
     name,
     keep: opts.keep,
     files: { 'policy.onnx': policyGraph(model, g), 'scorer.onnx': scorerGraph(model, g) },
+    lease: opts.lease,
+    held: opts.held,
     manifest: (ctx) => testManifest(model, name, ctx, publish ? 'published' : 'rejected'),
-    publish: () => publish,
+    publish: (ctx) => {
+      opts.onPublish?.(ctx);
+      return publish;
+    },
   });
 }
 

@@ -1,17 +1,21 @@
 /**
- * The model store on real files: layout, SHA-256 verification, retention, the publish lock, and
- * atomicity — a reader polling while another process publishes never sees a partial or mismatched
+ * The model store on real files: layout, SHA-256 verification, retention, the publish lock (its own
+ * tests: lock.test.ts), a failing fsync, CURRENT's repair, and atomicity — a reader polling while another process publishes never sees a partial or mismatched
  * version.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { applyRetention, listVersions, ManifestSchema, ModelStoreError, readCurrent, readVersion, renderManifestSchema, sha256 } from '../../src/export/index.ts';
+import { applyRetention, listVersions, ManifestSchema, ModelStoreError, readCurrent, readCurrentState, readVersion, renderManifestSchema, setCurrent, sha256 } from '../../src/export/index.ts';
+import { readLease } from '../../src/io/index.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { failFsync } from '../helpers/fsFaults.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { publishRandom } from './helpers.ts';
+
+const dotEntries = (store: string, name: string) => readdirSync(join(store, name)).filter((f) => f.startsWith('.'));
 
 describe('model store', () => {
   test('layout: <name>/<version>/{policy.onnx, scorer.onnx, manifest.json} and CURRENT', () => {
@@ -59,15 +63,58 @@ describe('model store', () => {
     assert.deepEqual(listVersions(store, 'm'), ['v000005']);
   });
 
-  test('names are checked; a live publisher\'s lock is respected, a dead one\'s taken over', () => {
+  test('names are checked; the publish lock is held while writing and gone after (the lock itself: lock.test.ts)', () => {
     const store = tempDir();
     assert.throws(() => publishRandom(store, '../evil'), /--name: '..\/evil' must be/);
     publishRandom(store, 'm');
-    writeFileSync(join(store, 'm', '.lock'), `${process.ppid}\n`); // alive: our parent
-    assert.throws(() => publishRandom(store, 'm', { seed: 2 }), /another export of this model is publishing/);
-    writeFileSync(join(store, 'm', '.lock'), '999999999\n'); // no such process
-    assert.equal(publishRandom(store, 'm', { seed: 2 }).version, 'v000002');
+    let inside: ReturnType<typeof readLease> | null = null;
+    publishRandom(store, 'm', { seed: 2, onPublish: () => (inside = readLease(join(store, 'm', '.lock'))) });
+    const seen = inside as ReturnType<typeof readLease> | null;
+    assert.ok(seen?.kind === 'lease' && seen.holder.pid === process.pid && seen.holder.purpose === 'publish m', JSON.stringify(seen));
     assert.ok(!existsSync(join(store, 'm', '.lock')));
+  });
+
+  test('a failing fsync of CURRENT\'s temporary fails the publish and leaves CURRENT untouched', () => {
+    const store = tempDir();
+    publishRandom(store, 'm');
+    const restore = failFsync((p) => basename(p).startsWith('.CURRENT.'), 'EIO');
+    try {
+      assert.throws(() => publishRandom(store, 'm', { seed: 2 }), { code: 'EIO' });
+    } finally {
+      restore();
+    }
+    assert.equal(readFileSync(join(store, 'm', 'CURRENT'), 'utf8'), 'v000001\n');
+    assert.deepEqual(dotEntries(store, 'm'), [], 'no temporary and no lock left');
+    // the next publish goes through (v000002 was written whole, CURRENT never pointed at it)
+    assert.equal(publishRandom(store, 'm', { seed: 3 }).version, 'v000003');
+    assert.equal(readCurrent(store, 'm'), 'v000003');
+  });
+
+  test('CURRENT holding garbage: readCurrent names the file and the repair; setCurrent repairs it with a verified, published version only', () => {
+    const store = tempDir();
+    publishRandom(store, 'm');
+    publishRandom(store, 'm', { seed: 2, publish: false }); // v000002 rejected
+    publishRandom(store, 'm', { seed: 3 }); // v000003
+    const cur = join(store, 'm', 'CURRENT');
+    writeFileSync(cur, '\u0000\u0000garbage');
+    assert.throws(() => readCurrent(store, 'm'), (e: Error) => e instanceof ModelStoreError && e.message.includes(cur) && /mtf models rollback <version> --name m/.test(e.message));
+    assert.throws(() => publishRandom(store, 'm', { seed: 4 }), ModelStoreError, 'no publish over a CURRENT that cannot be read');
+    assert.equal(readCurrentState(store, 'm').kind, 'garbage');
+    assert.throws(() => setCurrent({ storeDir: store, name: 'm', version: 'v000002' }), /status 'rejected' \(the gate said: test rejection\); only a published version/);
+    assert.throws(() => setCurrent({ storeDir: store, name: 'm', version: 'v000009' }), /v000009: no such version/);
+    const p1 = join(store, 'm', 'v000001', 'policy.onnx');
+    const bytes = readFileSync(p1);
+    bytes[10] ^= 0xff;
+    writeFileSync(p1, bytes);
+    assert.throws(() => setCurrent({ storeDir: store, name: 'm', version: 'v000001' }), /policy\.onnx: sha256 .* does not match/);
+    assert.equal(readFileSync(cur, 'utf8'), '\u0000\u0000garbage', 'refusals leave CURRENT as it was');
+    const r = setCurrent({ storeDir: store, name: 'm', version: 'v000003' });
+    assert.equal(r.changed, true);
+    assert.equal(r.previous.kind, 'garbage');
+    assert.equal(readCurrent(store, 'm'), 'v000003');
+    assert.equal(setCurrent({ storeDir: store, name: 'm', version: 'v000003' }).changed, false);
+    assert.throws(() => setCurrent({ storeDir: store, name: 'm', version: 'v000003', expect: 'v000001' }), /expected v000001, found v000003/);
+    assert.deepEqual(dotEntries(store, 'm'), []);
   });
 
   test('atomicity: a reader polling during publication never sees a partial or mismatched version', async () => {
