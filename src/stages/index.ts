@@ -13,6 +13,7 @@ export {
   readStage,
   listStages,
   listRuns,
+  scanRuns,
   runOutcome,
   runDirs,
   runIdOf,
@@ -23,6 +24,7 @@ export {
   type RunSpec,
   type RunOutcome,
   type ClaimResult,
+  type RunEntry,
   type StageName,
 } from './run.ts';
 export { planIngest, ingestShardStage, mergeStage, trainStage, evaluateStage, publishStage, versionOf, candidateName, type StageContext } from './stages.ts';

@@ -3,20 +3,21 @@
  *
  * The run record lives in the artifact directory, not only in Redis: a duplicate trigger for the same
  * pipeline and date must not start a second run even after BullMQ's jobs were removed (removeOnComplete)
- * or Redis was flushed. `claimRun` creates run.json with O_EXCL, so of two triggers racing on two
- * machines exactly one wins (on a shared filesystem with atomic exclusive create: local disks, NFSv3+).
+ * or Redis was flushed. `claimRun` creates run.json complete or not at all (createFileExclusive: the
+ * record is written and fsynced under a temporary name, then hard-linked into place), so of two
+ * triggers racing on two machines exactly one wins and nobody ever reads a half-written claim.
  *
  *   <artifacts>/runs/<pipeline>/<date>/run.json                 the claim: who, when, which attempt
  *   <artifacts>/runs/<pipeline>/<date>/a<attempt>/stages/*.json  one record per stage (or shard)
  *   <artifacts>/runs/<pipeline>/<date>/a<attempt>/{shards,trajectories,train,ope}/
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PipelineConfig } from '../config/pipeline.ts';
 import { InputError } from '../errors/index.ts';
-import { fsyncPath, writeJsonAtomic } from '../io/index.ts';
+import { createFileExclusive, writeJsonAtomic } from '../io/index.ts';
 
 export const STAGES = ['ingest', 'train', 'evaluate', 'publish'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -103,7 +104,31 @@ function readJson<T extends z.ZodType>(path: string, schema: T): z.infer<T> {
 
 export function readRunRecord(p: PipelineConfig, date: string): RunRecord | null {
   const path = join(runRoot(p, date), 'run.json');
-  return existsSync(path) ? readJson(path, RunRecord) : null;
+  return existsSync(path) ? readClaim(path) : null;
+}
+
+/**
+ * An existing run.json. One that does not parse can only be left by a crash of a version before the
+ * claim was made atomic (it created the file, then wrote it): it is not repaired silently — whether
+ * that run started stages is unknown — but named with the way out.
+ */
+function readClaim(path: string): RunRecord {
+  try {
+    return readJson(path, RunRecord);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const empty = (() => {
+      try {
+        return readFileSync(path).length === 0;
+      } catch {
+        return false;
+      }
+    })();
+    throw new InputError(
+      `${err.message}${empty ? ' (an empty claim: an older mtf crashed while creating it)' : ''}. The run of this date cannot be read; check its directory, then remove the record (rm ${path}) and trigger the date again`,
+      { file: path },
+    );
+  }
 }
 
 export type ClaimResult = { claimed: true; spec: RunSpec; record: RunRecord } | { claimed: false; record: RunRecord; outcome: RunOutcome };
@@ -117,7 +142,7 @@ export function claimRun(pipeline: PipelineConfig, date: string, trigger: RunRec
   const root = runRoot(pipeline, date);
   mkdirSync(root, { recursive: true });
   const path = join(root, 'run.json');
-  const existing = existsSync(path) ? readJson(path, RunRecord) : null;
+  const existing = existsSync(path) ? readClaim(path) : null;
   if (existing) {
     const outcome = runOutcome(existing);
     if (!opts.rerun || outcome.status === 'running' || outcome.status === 'published') return { claimed: false, record: existing, outcome };
@@ -137,23 +162,11 @@ export function claimRun(pipeline: PipelineConfig, date: string, trigger: RunRec
   };
   const text = JSON.stringify(record, null, 2) + '\n';
   if (!existing) {
-    // O_EXCL: of two concurrent triggers exactly one creates the file.
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        const rec = readJson(path, RunRecord);
-        return { claimed: false, record: rec, outcome: runOutcome(rec) };
-      }
-      throw err;
+    // Of two concurrent triggers exactly one links its complete record into place.
+    if (!createFileExclusive(path, text)) {
+      const rec = readClaim(path);
+      return { claimed: false, record: rec, outcome: runOutcome(rec) };
     }
-    try {
-      writeSync(fd, text);
-    } finally {
-      closeSync(fd);
-    }
-    fsyncPath(root);
   } else {
     writeJsonAtomic(path, record);
   }
@@ -236,13 +249,28 @@ export function runOutcome(record: RunRecord): RunOutcome {
   return { status: 'running', detail: '' };
 }
 
-/** Every run of a pipeline on disk, newest date first. */
-export function listRuns(p: PipelineConfig): RunRecord[] {
+/** A run directory as found: its record, or why the record cannot be read. */
+export type RunEntry = { date: string; path: string; record: RunRecord } | { date: string; path: string; record: null; error: string };
+
+/** Every run of a pipeline on disk, newest date first; an unreadable record is an entry with its error, not a throw. */
+export function scanRuns(p: PipelineConfig): RunEntry[] {
   const dir = join(p.paths.artifacts, 'runs', p.name);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((d) => DATE_RE.test(d) && existsSync(join(dir, d, 'run.json')))
     .sort()
     .reverse()
-    .map((d) => readJson(join(dir, d, 'run.json'), RunRecord));
+    .map((date) => {
+      const path = join(dir, date, 'run.json');
+      try {
+        return { date, path, record: readJson(path, RunRecord) };
+      } catch (err) {
+        return { date, path, record: null, error: (err as Error).message };
+      }
+    });
+}
+
+/** Every readable run of a pipeline on disk, newest date first (scanRuns shows the unreadable ones too). */
+export function listRuns(p: PipelineConfig): RunRecord[] {
+  return scanRuns(p).flatMap((e) => (e.record ? [e.record] : []));
 }
