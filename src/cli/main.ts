@@ -13,6 +13,7 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerTruth } from './commands/truth.ts';
 import { registerExport } from './commands/export.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerModels } from './commands/models.ts';
 import { registerRun } from './commands/run.ts';
 import { registerQueueCommands } from './commands/queue.ts';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerTruth(program);
   registerExport(program);
   registerServe(program);
+  registerModels(program);
   registerQueueCommands(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
