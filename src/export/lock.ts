@@ -19,7 +19,10 @@
  * fire inside a synchronous writeVersion (lockSync exists, its renewal is that same timer) and gives
  * no way to ask "is it still mine?" right before a rename. Its mtime lease and renewal are what this
  * lease does too, with the content, the race-free take-over, the owner-only release and a synchronous
- * check() added (≈250 lines with comments, tested in test/export/lock.test.ts).
+ * check() added (≈250 lines with comments, tested in test/export/lock.test.ts). Measured with
+ * test/export/lockRace.bench.mjs (6 processes start together on a planted stale lock, each takes it
+ * once and holds it 300 ms; 2-core VM shared with other work): proper-lockfile 4.1.2 had two holders at
+ * once in 10 of 40 rounds (2 of 30 in an earlier run), this lease in 0 of 40.
  */
 import type { FileLeaseOptions } from '../io/index.ts';
 
