@@ -9,6 +9,11 @@ import type { ModelInfo } from '../../export/admin.ts';
 
 const STORE_HELP = 'model store directory';
 
+/** 1–3 real command lines under "Examples:" at the end of --help (the format of src/cli/flags.ts examples()). */
+function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
+
 async function inspect(store: string, name: string | undefined): Promise<ModelInfo[]> {
   const { inspectModel, listModelNames, checkName, modelDir } = await import('../../export/index.ts');
   const { existsSync } = await import('node:fs');
@@ -39,7 +44,7 @@ export function formatModels(store: string, models: ModelInfo[]): string {
 export function registerModels(program: Command): void {
   const models = program.command('models').description('the model store: list and verify its versions, point CURRENT at a published version (repair, roll back)');
 
-  models
+  const list = models
     .command('list')
     .description('every version of each model: status (published, rejected, corrupt = does not match its manifest), created, the gate\'s reason; * marks CURRENT, and a CURRENT that names no usable version is shown as UNUSABLE')
     .option('--store <dir>', STORE_HELP, 'models')
@@ -50,7 +55,7 @@ export function registerModels(program: Command): void {
       process.stdout.write(o.json ? JSON.stringify({ store: o.store, models: infos }, null, 2) + '\n' : formatModels(o.store, infos));
     });
 
-  models
+  const verify = models
     .command('verify')
     .description('check every version\'s files against its manifest (sizes, SHA-256) and that CURRENT names a published, intact version; exit 1 naming each problem')
     .option('--store <dir>', STORE_HELP, 'models')
@@ -64,7 +69,7 @@ export function registerModels(program: Command): void {
       process.stdout.write(`${o.store}: ${infos.length} model(s), ${n} version(s), all verified; CURRENT usable\n`);
     });
 
-  models
+  const rollback = models
     .command('rollback')
     .description('point CURRENT at <version> (any published version: back to an older one, or a repair when CURRENT is garbage); the version is verified first, rejected or corrupt ones are refused; takes the publish lock (exit 4 while an export holds it)')
     .argument('<version>', 'the version to serve, as `mtf models list` shows it')
@@ -78,5 +83,8 @@ export function registerModels(program: Command): void {
       process.stdout.write(r.changed ? `${o.name}: CURRENT ${prev} → ${version} (${about})\n` : `${o.name}: CURRENT is ${version} already (${about}); nothing changed\n`);
     });
 
+  examples(list, ['mtf models list --store /data/models', 'mtf models list --store /data/models --name fusion --json']);
+  examples(verify, ['mtf models verify --store /data/models --name fusion']);
+  examples(rollback, ['mtf models rollback nightly-2026-11-19 --name fusion --store /data/models']);
   for (const c of models.commands) c.exitOverride();
 }
