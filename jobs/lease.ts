@@ -59,7 +59,13 @@ export function redisPublishLock(conn: QueueConnection, opts: RedisLeaseOptions 
       const { Redis } = await import('ioredis');
       // Commands fail instead of waiting for a reconnect (the queues' options wait forever): a lease
       // that cannot be renewed must run out, not hang the publish.
-      const client = new Redis({ ...(conn.redis as object), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: Math.max(1000, Math.floor(ttlMs / 3)) });
+      const client = new Redis({
+        ...(conn.redis as object),
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        commandTimeout: Math.max(1000, Math.floor(ttlMs / 3)),
+        retryStrategy: (times: number) => (times > 5 ? null : Math.min(200 * times, 1000)),
+      });
       client.on('error', () => {}); // each failed command reports itself
       const key = leaseKey(conn.prefix, target);
       const value = JSON.stringify({ host: hostname(), pid: process.pid, token: randomBytes(16).toString('hex'), acquired_at: new Date().toISOString() });
@@ -161,6 +167,6 @@ export function leaseEnv(conn: QueueConnection): string {
 export function publishLockFromEnv(env: NodeJS.ProcessEnv = process.env, opts: RedisLeaseOptions = {}): PublishLock | undefined {
   const text = env[LEASE_ENV];
   if (!text) return undefined;
-  const c = JSON.parse(text) as QueueConnection;
-  return redisPublishLock({ redis: { ...c.redis, retryStrategy: (times: number) => Math.min(100 * times, 2000) }, prefix: c.prefix, display: c.display }, opts);
+  const c = JSON.parse(text) as QueueConnection; // the lease's client sets its own retry strategy
+  return redisPublishLock({ redis: c.redis, prefix: c.prefix, display: c.display }, opts);
 }

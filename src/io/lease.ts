@@ -25,7 +25,7 @@
  * ran out in those microseconds, which the safety margin of `check()` rules out short of clock jumps.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { TransientError } from '../errors/index.ts';
@@ -86,14 +86,20 @@ export type SeenLease =
 
 /** What is at `path` now. */
 export function readLease(path: string): SeenLease {
-  let raw: Buffer;
-  let st;
+  let fd: number;
   try {
-    raw = readFileSync(path);
-    st = statSync(path);
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     throw err;
+  }
+  let raw: Buffer;
+  let st;
+  try {
+    st = fstatSync(fd); // inode and bytes of one and the same file, even if it is replaced meanwhile
+    raw = readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
   const at = { raw, ino: st.ino, mtimeMs: st.mtimeMs };
   if (raw.length === 0) return { kind: 'unreadable', reason: 'empty file', ...at };
