@@ -18,6 +18,7 @@ import { UnrecoverableError, Worker, type Job, type Processor, type WorkerOption
 import { oneLine } from '../src/errors/index.ts';
 import type { QueueConnection } from './connection.ts';
 import { parseTriggerJob, ROOTS_ENV, rootsToEnv, type WorkerRoots } from './jobData.ts';
+import { LEASE_ENV, leaseEnv } from './lease.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { QUEUES, type QueueKey } from './queues.ts';
 import { dataDate, triggerRun } from './trigger.ts';
@@ -97,6 +98,8 @@ export function startWorkers(o: WorkerOptions): RunningWorkers {
   process.env.MTF_WORKER_ID ??= `${hostname()}/${process.pid}`;
   // The sandboxed children check their jobs against the same roots.
   process.env[ROOTS_ENV] = rootsToEnv(o.roots);
+  // ... and publish under the Redis lease of the queues' Redis (besides the store's file lease).
+  process.env[LEASE_ENV] = leaseEnv(o.conn);
   const sayError = rateLimited(say);
   const metrics = o.metrics ?? new WorkerMetrics();
   const lockDuration = o.lockDurationMs ?? DEFAULT_LOCK_MS;

@@ -99,9 +99,13 @@ export default async function processStage(job: SandboxedJob, token?: string, si
       case 'evaluate':
         result = await evaluateStage(spec, ctx);
         break;
-      case 'publish':
-        result = await publishStage(spec, ctx);
+      case 'publish': {
+        // One publisher per model at a time: the Redis lease of the worker's Redis, then the store's
+        // file lease inside it (so a hand-run `mtf export` still excludes this job); jobs/lease.ts.
+        const { publishLockFromEnv } = await import('../lease.ts');
+        result = await publishStage(spec, { ...ctx, publishLock: publishLockFromEnv() });
         break;
+      }
       default:
         throw new InputError(`job ${job.id}: unknown stage job '${name}'`);
     }

@@ -14,7 +14,10 @@ import { listVersions, readCurrent, setCurrent, withPublishLock, type HeldLock }
 import { LeaseHeldError, LeaseLostError } from '../../src/io/index.ts';
 import { publishRandom } from '../export/helpers.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { NO_REDIS, testConnection } from './harness.ts';
+import { triggerRun } from '../../jobs/trigger.ts';
+import { readRunRecord, readStage, runOutcome, specOf } from '../../src/stages/index.ts';
+import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
+import { NO_REDIS, SHARED_REDIS, startWorker, testConnection, waitFor } from './harness.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,4 +126,36 @@ describe('redis publish lease', { skip: NO_REDIS }, () => {
     await first.release();
     assert.equal(publishLockFromEnv({}), undefined, 'no Redis in the environment: the file lease alone');
   });
+});
+
+test('a worker publishes under the Redis lease: while another holder has it the publish job waits (retries), then publishes', { skip: NO_REDIS, timeout: 240_000 }, async () => {
+  const work = tempDir();
+  const conn = testConnection();
+  const p = tinyPipeline(work, await simulatedLogs(join(work, 'logs')), { attempts: 8, backoffMs: 1000 });
+  const redis = new Redis({ ...conn.redis, lazyConnect: true });
+  after(() => redis.disconnect());
+  // Someone else (another worker, elsewhere) holds the model's lease ...
+  const key = leaseKey(conn.prefix, { storeDir: p.paths.store, name: p.publish.model });
+  await redis.set(key, JSON.stringify({ host: 'elsewhere', pid: 1, token: 'f'.repeat(32) }), 'PX', 180_000);
+  const w = startWorker(conn, SHARED_REDIS);
+  try {
+    const { record: claimed } = await triggerRun(conn, p, END_DATE, 'manual');
+    // ... until our publish job has met it and is waiting to retry; then the other holder is done.
+    await waitFor(() => readStage(specOf(claimed), 'publish')?.status === 'retrying', 200_000, `the publish to meet the held lease\n${w.output()}`);
+    assert.equal(await redis.exists(key), 1, 'the other holder\'s lease was left alone');
+    await redis.del(key);
+    await waitFor(() => {
+      const r = readRunRecord(p, END_DATE);
+      return r !== null && runOutcome(r).status !== 'running';
+    }, 200_000, `the run\n${w.output()}`);
+    const record = readRunRecord(p, END_DATE)!;
+    assert.equal(runOutcome(record).status, 'published', w.output());
+    const publish = readStage(specOf(record), 'publish')!;
+    assert.ok(publish.tries >= 2, `the first try met the held lease (tries ${publish.tries})\n${w.output()}`);
+    assert.match(w.output(), new RegExp(`publish: .*${key.replace(/[{}]/g, '\\$&')}.*held by \\{"host":"elsewhere"`), 'the held lease is named in the log');
+    assert.equal(await redis.exists(key), 0, 'released after the publish');
+  } finally {
+    w.proc.kill('SIGTERM');
+    await w.exited;
+  }
 });
