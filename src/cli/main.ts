@@ -1,10 +1,28 @@
 /**
  * `mtf`: one CLI, one file per command under commands/. Each command parses its flags into a typed,
  * validated options object at this edge and calls the library; any error becomes one line on stderr
- * and a non-zero exit code (1 = bad input, 2 = usage, 3 = anything unexpected, 4 = transient: try again).
+ * ("mtf: …") and an exit code, the same rule for every command:
+ *
+ *   0  success, including "nothing to do" (the run exists and is published; training already has its steps)
+ *   1  bad input: the command line is well-formed, but a file, folder, config, data or value it names is
+ *      wrong or unusable (InputError; a path on a read-only file system, without permission, a file where
+ *      a folder should be; a port already in use). The line names the flag or path and what to do.
+ *   2  usage: the command line itself is wrong: an unknown command or option, a missing required
+ *      option, a malformed flag value (not a number, out of range, not a date, not one of the choices),
+ *      flags that do not go together. The line names the flag; `mtf <command> --help` shows the usage.
+ *   3  unexpected: a bug (MTF_DEBUG=1 prints the stack)
+ *   4  transient: try again (Redis unreachable, another publisher holds the lock, disk full, I/O error,
+ *      timeouts)
+ *   5  rejected: the command ran to the end but the gate rejected the candidate: nothing was published,
+ *      CURRENT is unchanged (`export`, `run`, `demo`)
+ *
+ * Flag values are checked by commander (argParsers and choices in flags.ts); errors that reach main are
+ * classified in exitCodes.ts (Node's errno codes included).
  */
-import { Command, CommanderError } from 'commander';
-import { InputError, oneLine, TransientError } from '../errors/index.ts';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Help, type Option } from 'commander';
+import { classifyError, EXIT } from './exitCodes.ts';
+import { isRequired, laterDefaultOf, UsageError } from './flags.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerTrain } from './commands/train.ts';
@@ -17,12 +35,57 @@ import { registerModels } from './commands/models.ts';
 import { registerRun } from './commands/run.ts';
 import { registerQueueCommands } from './commands/queue.ts';
 
-export const EXIT = { ok: 0, input: 1, usage: 2, internal: 3, transient: 4 } as const;
+export { classifyError, EXIT };
+
+export function packageVersion(): string {
+  return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version);
+}
+
+/**
+ * One format for every option's extra information: "(required)", "(choices: a | b)", "(default: x)"
+ * (strings unquoted; defaults applied later, from a config file or by the library, too: flags.ts
+ * laterDefault). Required options are marked whether commander checks them or the command does.
+ */
+function optionDescription(this: Help, option: Option): string {
+  const extra: string[] = [];
+  if (isRequired(option)) extra.push('required');
+  if (option.argChoices) extra.push(`choices: ${option.argChoices.join(' | ')}`);
+  const showDefault = option.defaultValue !== undefined && (option.required || option.optional || (option.isBoolean() && typeof option.defaultValue === 'boolean'));
+  if (showDefault) extra.push(`default: ${option.defaultValueDescription ?? (typeof option.defaultValue === 'string' ? option.defaultValue : JSON.stringify(option.defaultValue))}`);
+  else if (laterDefaultOf(option) !== undefined) extra.push(`default: ${laterDefaultOf(option)}`);
+  return [option.description, ...extra.map((e) => `(${e})`)].filter(Boolean).join(' ');
+}
+
+/** commander's own usage errors as one line: "mtf: --days: expected …", "mtf: unknown option '--x' (see mtf ingest --help)". */
+export function formatCommanderError(text: string, cmd: Command): string {
+  const msg = text.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim();
+  const invalid = /^option '(-\S+?)(?:,\s*(--\S+))?(?: [<[][^']*)?' argument '(.*)' is invalid\. (.*)$/s.exec(msg);
+  if (invalid) {
+    const [, first, second, value, why] = invalid;
+    const flag = second ?? first;
+    const choices = /^Allowed choices are (.*)\.$/.exec(why);
+    return `mtf: ${flag}: ${choices ? `expected one of ${choices[1]}, got '${value}'` : why} (see ${helpOf(cmd)})\n`;
+  }
+  return `mtf: ${msg} (see ${helpOf(cmd)})\n`;
+}
+
+function helpOf(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return `${names.join(' ')} --help`;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
 
 export function buildProgram(): Command {
   const program = new Command('mtf')
     .description('batchrl-mtf: learn ranking-fusion policies offline from logged sessions (BatchRL-MTF)')
-    .showHelpAfterError('(run with --help for usage)')
+    .version(packageVersion(), '-V, --version', 'print the version of mtf and exit')
+    // program options only before the command: `mtf export --version v7` is export's --version
+    .enablePositionalOptions()
+    .configureHelp({ optionDescription })
     .exitOverride();
   registerDemo(program);
   registerRun(program);
@@ -35,22 +98,30 @@ export function buildProgram(): Command {
   registerServe(program);
   registerModels(program);
   registerQueueCommands(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  program.addHelpText('after', '\nExamples:\n  $ mtf demo --quick\n  $ mtf ingest --help\n\nExit codes: 0 ok, 1 bad input, 2 usage, 3 unexpected (MTF_DEBUG=1 for the stack), 4 transient (try again), 5 gate rejected (nothing published).\n');
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride().configureOutput({ outputError: (text, write) => write(formatCommanderError(text, cmd)) });
+  }
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  let running: Command = program;
+  program.hook('preAction', (_program, cmd) => {
+    running = cmd;
+  });
   try {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version arrive here as "errors" with exit code 0.
+      // --help and --version arrive here as "errors" with exit code 0; commander printed the others.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    process.stderr.write(`mtf: ${oneLine(err)}\n`);
+    const { code, message } = classifyError(err);
+    process.stderr.write(`mtf: ${message}${err instanceof UsageError ? ` (see ${helpOf(running)})` : ''}\n`);
     if (process.env.MTF_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    return err instanceof InputError ? EXIT.input : err instanceof TransientError ? EXIT.transient : EXIT.internal;
+    return code;
   }
 }

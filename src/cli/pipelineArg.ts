@@ -1,15 +1,16 @@
 /** The pipeline file of `run`, `trigger`, `schedule`, `status`, with the path flags applied. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipeline, PipelineConfig, resolvePipelinePaths } from '../config/pipeline.ts';
 import { InputError } from '../errors/index.ts';
+import { laterDefault } from './flags.ts';
 
 export const DEFAULT_PIPELINE = join(import.meta.dirname, '..', '..', 'pipelines', 'nightly.yaml');
 
 export function pipelineOptions(cmd: Command): Command {
   return cmd
-    .option('--config <file>', `pipeline definition (YAML/JSON, schema: src/config/pipeline.ts; default ${'pipelines/nightly.yaml'})`)
+    .addOption(laterDefault(new Option('--config <file>', 'pipeline definition (YAML/JSON, schema: src/config/pipeline.ts)'), 'pipelines/nightly.yaml'))
     .option('--logs <dir>', 'parquet logs, dt=YYYY-MM-DD partitions (overrides paths.logs)')
     .option('--artifacts <dir>', 'per-run working files and run records (overrides paths.artifacts)')
     .option('--store <dir>', 'model store (overrides paths.store)');

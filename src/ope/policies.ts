@@ -183,7 +183,9 @@ export async function loadEvalPolicy(spec: string, o: LoadOptions): Promise<Eval
     }
     return { ...fnPolicy(label ?? basename(s), p.act, s, () => p.dispose()), ...(p.algoName === 'bcq' ? { latentSeed } : {}) };
   }
-  throw new InputError(`${field}: '${spec}' is not a policy (no such file or directory); expected ${POLICY_SPEC_HELP}`, { field });
+  // Say what is really wrong: a file that exists is the wrong kind of file, not a missing one.
+  if (existsSync(s)) throw new InputError(`${field}: '${spec}' is a file but not a recognised policy (a model file ends in .onnx); expected ${POLICY_SPEC_HELP}`, { field, file: s });
+  throw new InputError(`${field}: '${spec}' is not a recognised policy spec, nor a file or folder that exists; expected ${POLICY_SPEC_HELP}`, { field });
 }
 
 /** An exported fusion model: input `state` [N, S] → output `fusion_weights` [N, A] (onnxruntime-node, CPU). */

@@ -219,7 +219,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     report.trainSeconds = (performance.now() - t0) / 1000;
     report.itPerSec = (step - startStep) / Math.max(report.trainSeconds, 1e-9);
     report.final = lastRecord(curves);
-    save();
+    // Resumed with nothing to do (the checkpoint has the steps asked for already): leave the run as it is.
+    if (!(ckpt && step === startStep)) save();
   } catch (err) {
     progress.stop();
     if (err instanceof NonFiniteError) {

@@ -5,8 +5,8 @@
  * No Redis: the pipeline's stages (src/stages/stages.ts, the functions `mtf run` and the BullMQ jobs
  * call) run in this process; the baselines of Table 1 are trained beside them.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { PipelineConfig } from '../config/pipeline.ts';
 import { readTrajectories } from '../data/index.ts';
 import { claimRun, runDirs } from './run.ts';
@@ -46,8 +46,13 @@ export interface DemoRow {
   liftVsBehavior: number | null;
 }
 
+/** The demo's pipeline definition, written beside its run so that `mtf status --config` can read it. */
+export const DEMO_PIPELINE_FILE = 'pipeline.json';
+
 export interface DemoResult {
   out: string;
+  /** <out>/pipeline.json: the pipeline the demo ran, with absolute paths */
+  pipelineFile: string;
   rows: DemoRow[];
   published: { version: string; status: string; reason: string } | null;
   seconds: number;
@@ -59,23 +64,26 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
   const t0 = performance.now();
   const sizes = DEMO_SIZES[o.quick ? 'quick' : 'full'];
   const say = (line: string) => o.say(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
-  mkdirSync(o.out, { recursive: true });
-  // The demo's own run and model store start afresh each time (its logs are simulated anew too).
-  for (const d of ['runs', 'models']) rmSync(join(o.out, d), { recursive: true, force: true });
+  // Absolute: the pipeline file written below must mean the same folders from any working directory.
+  const out = resolve(o.out);
+  mkdirSync(out, { recursive: true });
+  // The demo's own run, baselines and model store start afresh each time (its logs are simulated anew
+  // too): a baseline trained into an old one's folder would leave that run's checkpoints beside its own.
+  for (const d of ['runs', 'models', 'baselines']) rmSync(join(out, d), { recursive: true, force: true });
   const sim = await import('../sim/index.ts');
   const rl = await import('../rl/index.ts');
 
   // 1. Logs: three days of the production policy with mixed multi-exploration (paper §3.3).
-  const logs = join(o.out, 'logs');
+  const logs = join(out, 'logs');
   say(`simulate: ${DAYS} days × ${sizes.sessionsPerDay} sessions → ${logs}`);
   await sim.simulateLogs({ out: logs, endDate: DEMO_END_DATE, days: DAYS, sessionsPerDay: sizes.sessionsPerDay, seed: LOG_SEED });
 
   // The nightly pipeline at demo sizes; its stages are the ones `mtf run` and the BullMQ jobs run.
-  const baselines = join(o.out, 'baselines');
+  const baselines = join(out, 'baselines');
   const best = [...sim.BEST_CONSTANT_ALPHA];
   const pipeline = PipelineConfig.parse({
     name: 'demo',
-    paths: { logs, artifacts: o.out, store: join(o.out, 'models') },
+    paths: { logs, artifacts: out, store: join(out, 'models') },
     ingest: { window_days: DAYS, reward_weights: { ...sim.REWARD_WEIGHTS } },
     train: { algo: 'bcq', steps: sizes.trainSteps, checkpoint_every: sizes.trainSteps, config: { ...hiddenFor('bcq', sizes.hidden), logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)) } },
     evaluate: {
@@ -85,8 +93,10 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
     },
     publish: { model: 'fusion' },
   });
+  const pipelineFile = join(out, DEMO_PIPELINE_FILE);
+  writeFileSync(pipelineFile, JSON.stringify(pipeline, null, 2) + '\n');
   const claim = claimRun(pipeline, DEMO_END_DATE, 'embedded');
-  if (!claim.claimed) throw new Error(`demo: ${claim.record.run_id} exists although ${join(o.out, 'runs')} was just removed`);
+  if (!claim.claimed) throw new Error(`demo: ${claim.record.run_id} exists although ${join(out, 'runs')} was just removed`);
   const spec = claim.spec;
   const dirs = runDirs(spec);
   const stage = <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>) => recordedStage(spec, key, fn, say);
@@ -157,7 +167,7 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
     });
   }
   for (const p of Object.values(policies)) p.dispose();
-  return { out: o.out, rows, published, seconds: (performance.now() - t0) / 1000, runDir: dirs.work };
+  return { out, pipelineFile, rows, published, seconds: (performance.now() - t0) / 1000, runDir: dirs.work };
 }
 
 function hiddenFor(algo: 'bc' | 'td3' | 'bcq', hidden: number[]) {

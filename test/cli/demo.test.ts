@@ -8,7 +8,8 @@ import { tempDir } from '../helpers/tmp.ts';
 test('mtf demo --quick runs the whole pipeline on the embedded default and prints Table 1', () => {
   const out = tempDir();
   const r = runMtf(['demo', '--quick', '--out', out], { timeoutMs: 600_000 });
-  assert.equal(r.code, 0, r.stderr);
+  // 0 when the gate published BCQ, 5 when it rejected it (checked against the manifest below)
+  assert.ok(r.code === 0 || r.code === 5, `exit ${r.code}\n${r.stderr}`);
   // One row per policy of the paper's Table 1, each with an OPE estimate and a true value.
   for (const p of ['behavior', 'best-constant', 'bc', 'td3', 'bcq']) assert.match(r.stdout, new RegExp(`^\\| ${p} \\| [0-9.]+ \\[`, 'm'));
   // The pipeline's stages ran under a run record (the same functions as `mtf run` and the jobs).
@@ -26,4 +27,20 @@ test('mtf demo --quick runs the whole pipeline on the embedded default and print
   const manifest = JSON.parse(readFileSync(join(out, 'models', 'fusion', versions[0], 'manifest.json'), 'utf8'));
   assert.ok(['published', 'rejected'].includes(manifest.gate.decision));
   assert.equal(existsSync(join(out, 'models', 'fusion', 'CURRENT')), manifest.gate.decision === 'published');
+  // The output says which, and the exit code follows main.ts's rule (5: rejected, nothing published).
+  if (manifest.gate.decision === 'rejected') {
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stdout, /^gate: {8}REJECTED — nothing was published, CURRENT unchanged \(exit code 5\)/m);
+    assert.match(r.stderr, /^mtf: demo: the gate rejected BCQ \(demo-2026-11-20\): nothing was published, CURRENT unchanged/m);
+  } else {
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /REJECTED/);
+  }
+  // The hint it ends with works as printed: the demo's pipeline is a file beside its run.
+  const hint = /^its status: {2}npx mtf (status .*)$/m.exec(r.stdout);
+  assert.ok(hint, r.stdout);
+  assert.equal(hint[1], `status --config ${join(out, 'pipeline.json')} --no-redis`);
+  const st = runMtf(hint[1].split(' '));
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`demo-2026-11-20\\s+${manifest.gate.decision.toUpperCase()}\\s+\\(embedded`));
 });

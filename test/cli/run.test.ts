@@ -29,16 +29,16 @@ test('mtf run: the pipeline for one date, in process; again: nothing to do', { t
   assert.match(st.stdout, /nightly-2026-11-20\s+PUBLISHED\s+\(embedded/);
 });
 
-test('bad flags and files: one line naming the field, exit 1; Redis unreachable: exit 4', () => {
+test('bad flags: exit 2, bad files: exit 1, one line naming the field; Redis unreachable: exit 4', () => {
   const work = tempDir();
   const cases: [string[], RegExp, number][] = [
-    [['run', '--end-date', '20-11-2026'], /^mtf: --end-date: expected YYYY-MM-DD/, 1],
+    [['run', '--end-date', '20-11-2026'], /^mtf: --end-date: expected a date YYYY-MM-DD, got '20-11-2026'/, 2],
     [['run', '--end-date', '2026-11-20', '--logs', join(work, 'nope')], /^mtf: --logs: .*nope does not exist/, 1],
     [['run', '--end-date', '2026-11-20', '--config', join(work, 'missing.yaml')], /^mtf: .*missing\.yaml: cannot read the config file/, 1],
     [['trigger', '--date', '2026-11-20', '--logs', work, '--redis-url', 'localhost:6379'], /^mtf: REDIS_URL: expected redis:\/\/ or rediss:\/\//, 1],
-    [['schedule', '--tz', 'Mars/Olympus', '--redis-url', 'redis://127.0.0.1:1'], /^mtf: --tz: 'Mars\/Olympus' is not an IANA time zone/, 1],
-    [['worker', '--queues', 'ingest,bogus'], /^mtf: --queues: 'bogus' is not one of/, 1],
-    [['worker', '--concurrency', '0'], /^mtf: --concurrency: expected a whole number ≥ 1/, 1],
+    [['schedule', '--tz', 'Mars/Olympus', '--redis-url', 'redis://127.0.0.1:1'], /^mtf: --tz: 'Mars\/Olympus' is not an IANA time zone/, 2],
+    [['worker', '--queues', 'ingest,bogus'], /^mtf: --queues: 'bogus' is not one of/, 2],
+    [['worker', '--concurrency', '0'], /^mtf: --concurrency: expected a whole number ≥ 1/, 2],
     // Redis down: exit 4 (try again), and no run was claimed
     [['trigger', '--date', '2026-11-20', '--logs', work, '--artifacts', join(work, 'artifacts'), '--redis-url', 'redis://127.0.0.1:1'], /^mtf: REDIS_URL redis:\/\/127\.0\.0\.1:1: unreachable \(connect ECONNREFUSED/, 4],
   ];

@@ -64,7 +64,7 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
       'ope2.json',
     );
     const rej = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--check-states', '100']);
-    assert.equal(rej.code, 1, rej.stdout + rej.stderr);
+    assert.equal(rej.code, 5, rej.stdout + rej.stderr); // the gate said no: nothing published (src/cli/main.ts)
     assert.equal(rej.stderr.trim().split('\n').length, 1, rej.stderr);
     assert.match(rej.stderr, /^mtf: gate rejected feed\/v000002: value: V̂ lower bound of bcq-new 0\.6 < current feed@v000001 V̂ 1 − tolerance 0 = 1 \(CURRENT still v000001; see .*manifest\.json\)/);
     assert.equal(readCurrent(store, 'feed'), 'v000001', 'CURRENT untouched');

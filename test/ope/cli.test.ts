@@ -40,20 +40,24 @@ test('mtf evaluate writes ope-report.json (policies in the given order) and ope-
   assert.ok(existsSync(join(out, 'ope-report.html')));
 });
 
-test('mtf evaluate: bad input fails with one line naming the flag', () => {
+test('mtf evaluate: bad flags exit 2, bad input 1, with one line naming the flag', () => {
   const noPolicy = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x')]);
-  assert.equal(noPolicy.code, 1);
-  assert.match(noPolicy.stderr, /--policy: give at least one/);
+  assert.equal(noPolicy.code, 2);
+  assert.match(noPolicy.stderr, /^mtf: required option '--policy <spec>' not specified/);
   const badConst = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'const:1,2']);
   assert.equal(badConst.code, 1);
   assert.match(badConst.stderr, /--policy: 'const:1,2' must give 8 finite comma-separated weights/);
   const badBoot = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'behavior', '--bootstrap', '1']);
-  assert.equal(badBoot.code, 1);
+  assert.equal(badBoot.code, 2);
   assert.match(badBoot.stderr, /--bootstrap: expected a whole number ≥ 2/);
   const dup = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'behavior', '--policy', 'behavior']);
   assert.equal(dup.code, 1);
   assert.match(dup.stderr, /two policies are named 'behavior'/);
   const badSeed = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', 'behavior', '--latent-seed', 'some']);
-  assert.equal(badSeed.code, 1);
+  assert.equal(badSeed.code, 2);
   assert.match(badSeed.stderr, /--latent-seed: expected a whole number/);
+  // a file that exists but is not a policy is named as such, not "no such file or directory"
+  const notPolicy = runMtf(['evaluate', '--data', traj, '--out', join(dir, 'x'), '--policy', join(traj, 'metadata.json')]);
+  assert.equal(notPolicy.code, 1);
+  assert.match(notPolicy.stderr, /^mtf: --policy: '.*metadata\.json' is a file but not a recognised policy \(a model file ends in \.onnx\); expected \[name=\]behavior/);
 });

@@ -1,6 +1,6 @@
 /** `mtf train` end to end, as a user runs it: ingest a fixture log, train, resume, and the error paths. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -34,11 +34,26 @@ test('mtf train: ingest → train → resume, report on disk, one-line errors', 
   assert.match(resumed.stderr, /resumed from .*step-000000010 \(step 10\)/);
   assert.equal(JSON.parse(readFileSync(join(out, 'training-report.json'), 'utf8')).stepsDone, 15);
 
+  // --steps is the total: a run that has them already has nothing to do, and is left as it is (issue 15 §6).
+  const before = readdirSync(join(out, 'checkpoints')).map((f) => [f, statSync(join(out, 'checkpoints', f)).mtimeMs]);
+  const reportBefore = readFileSync(join(out, 'training-report.json'), 'utf8');
+  const done = runMtf([...common, '--steps', '10', '--resume']);
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(done.stdout, `nothing to do: ${out} already holds 15 steps of bcq (--steps 10); give a larger --steps to train further\n`);
+  assert.deepEqual(readdirSync(join(out, 'checkpoints')).map((f) => [f, statSync(join(out, 'checkpoints', f)).mtimeMs]), before);
+  assert.equal(readFileSync(join(out, 'training-report.json'), 'utf8'), reportBefore);
+
+  // A new run never trains into another run's folder (its checkpoints would sit beside the old ones).
+  const again = runMtf([...common, '--steps', '10']);
+  assert.equal(again.code, 1, again.stderr);
+  assert.equal(again.stderr, `mtf: --out: ${out} is not empty (a training run, latest checkpoint step-000000015); --resume continues that run, or give a new --out (delete the folder to start over)\n`);
+  assert.equal(readFileSync(join(out, 'training-report.json'), 'utf8'), reportBefore, 'the old run is untouched');
+
   const badAlgo = runMtf(['train', '--data', traj, '--out', out, '--algo', 'sac']);
-  assert.equal(badAlgo.code, 1);
-  assert.equal(badAlgo.stderr, "mtf: --algo: expected one of bcq, bc, td3, td3bc, got 'sac'\n");
+  assert.equal(badAlgo.code, 2);
+  assert.equal(badAlgo.stderr, "mtf: --algo: expected one of bcq, bc, td3, td3bc, got 'sac' (see mtf train --help)\n");
   writeFileSync(cfg, 'train:\n  gamma: 1.5\n');
-  const badCfg = runMtf([...common, '--steps', '3']);
+  const badCfg = runMtf([...common.map((a) => (a === out ? join(dir, 'run2') : a)), '--steps', '3']);
   assert.equal(badCfg.code, 1);
   assert.match(badCfg.stderr, /^mtf: config: gamma: Too big/);
   const noData = runMtf(['train', '--data', join(dir, 'nope'), '--out', out]);

@@ -33,14 +33,14 @@ test('mtf truth prints the ground-truth JSON; --baseline adds the paired differe
   assert.ok(Math.abs(jc.difference.return.mean - (jc.return.mean - jc.baseline.return.mean)) < 1e-6);
 });
 
-test('bad input: one line on stderr naming the flag, exit code 1', () => {
-  for (const [args, pattern] of [
-    [['truth', '--policy', 'const:1,2'], /--policy: 'const:1,2' must give 8/],
-    [['truth', '--policy', 'best', '--sessions', '0'], /--sessions: expected a whole number ≥ 2, got '0'/],
-    [['simulate', '--out', join(dir, 'x'), '--end-date', '2025-02-30'], /--end-date: expected a date YYYY-MM-DD, got '2025-02-30'/],
+test('bad flags (exit 2) and bad input (exit 1): one line on stderr naming the flag', () => {
+  for (const [args, pattern, code] of [
+    [['truth', '--policy', 'const:1,2'], /--policy: 'const:1,2' must give 8/, 1],
+    [['truth', '--policy', 'best', '--sessions', '0'], /--sessions: expected a whole number ≥ 2, got '0'/, 2],
+    [['simulate', '--out', join(dir, 'x'), '--end-date', '2025-02-30'], /--end-date: expected a date YYYY-MM-DD, got '2025-02-30'/, 2],
   ] as const) {
     const r = runMtf([...args]);
-    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, pattern);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }

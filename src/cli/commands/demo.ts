@@ -1,33 +1,49 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_SIZES, formatDemoTable, runDemo } from '../../stages/demo.ts';
+import { GateRejectedError } from '../../export/gate.ts';
+import { DEMO_PIPELINE_FILE, DEMO_SIZES, formatDemoTable, runDemo } from '../../stages/demo.ts';
+import { examples } from '../flags.ts';
 
 export function registerDemo(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description(
       'the whole pipeline on one machine, no Redis: simulate 3 days of logs, ingest, train BCQ + baselines, ' +
-        "evaluate off-policy, gate and publish, and print the paper's Table 1 for the simulated world",
+        "evaluate off-policy, gate and publish, and print the paper's Table 1 for the simulated world. " +
+        'Exit 0 when BCQ is published, 5 when the gate rejects it (the table is printed either way)',
     )
-    .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines and the model store; its runs/ and models/ are replaced', 'out/demo')
+    .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines, the model store and pipeline.json; its runs/, baselines/ and models/ are replaced', 'out/demo')
     .option('--quick', `small sizes for a smoke test (${DEMO_SIZES.quick.sessionsPerDay} sessions/day, ${DEMO_SIZES.quick.trainSteps} steps)`)
     .action(async (o: { out: string; quick?: boolean }) => {
       const res = await runDemo({ out: o.out, quick: !!o.quick, say: (line) => process.stderr.write(line + '\n') });
       const table = formatDemoTable(res.rows);
       writeFileSync(join(o.out, 'table1.md'), table + '\n');
+      const pub = res.published;
+      const rejected = pub?.status !== 'published';
       process.stdout.write(
         [
           '',
           `Table 1 (simulated world; true values from the simulator on ${(o.quick ? DEMO_SIZES.quick : DEMO_SIZES.full).truthSessions} fresh sessions):`,
           table,
           '',
-          `model store: ${join(o.out, 'models')} — BCQ version ${res.published?.version}: ${res.published?.status} (${res.published?.reason})`,
+          `model store: ${join(o.out, 'models')} — BCQ version ${pub?.version}: ${pub?.status} (${pub?.reason})`,
+          ...(rejected
+            ? [
+                `gate:        REJECTED — nothing was published, CURRENT unchanged (exit code 5)${o.quick ? `; expected at --quick's toy sizes (${DEMO_SIZES.quick.trainSteps} training steps: BCQ is barely trained), run without --quick for the real demo` : ''}`,
+              ]
+            : []),
           `OPE report:  ${join(res.runDir, 'ope', 'ope-report.html')}`,
-          `run record:  ${res.runDir} (npx mtf status --config … shows it)`,
+          `run record:  ${res.runDir}`,
+          `its status:  npx mtf status --config ${join(o.out, DEMO_PIPELINE_FILE)} --no-redis`,
           `finished in ${res.seconds.toFixed(0)} s`,
           '',
         ].join('\n'),
       );
+      if (rejected && pub) {
+        const manifest = join(o.out, 'models', 'fusion', pub.version, 'manifest.json');
+        throw new GateRejectedError(`demo: the gate rejected BCQ (${pub.version}): nothing was published, CURRENT unchanged (see ${manifest})`, pub.version, manifest);
+      }
     });
+  examples(cmd, ['mtf demo --quick --out /tmp/demo   # toy sizes, about a minute', 'mtf demo   # the full demo, a few minutes; writes out/demo']);
 }

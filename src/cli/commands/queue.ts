@@ -2,14 +2,13 @@
  * The commands of the nightly system on Redis: trigger, schedule, worker, status, dashboard. They
  * wire the CLI to jobs/ (loaded only when one of them runs).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { InputError, TransientError } from '../../errors/index.ts';
-import { DATE_RE } from '../../stages/run.ts';
-import { parseNumberFlag } from '../flags.ts';
+import { TransientError } from '../../errors/index.ts';
+import { dateArg, examples, parseNumberFlag, timeZoneArg, UsageError } from '../flags.ts';
 import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
 
-const REDIS_HELP = 'Redis from REDIS_URL (redis://[user:pass@]host:port[/db], rediss:// for TLS), key prefix from MTF_QUEUE_PREFIX (default mtf; {mtf} for Redis Cluster)';
+const REDIS_HELP = 'Redis from REDIS_URL (redis://[user:pass@]host:port[/db], rediss:// for TLS), key prefix from MTF_QUEUE_PREFIX (default: mtf; {mtf} for Redis Cluster)';
 
 async function connection(o: { redisUrl?: string; prefix?: string }) {
   const { queueConnection } = await import('../../../jobs/connection.ts');
@@ -35,15 +34,14 @@ function redisOptions(cmd: Command): Command {
 }
 
 export function registerQueueCommands(program: Command): void {
-  redisOptions(
+  const trigger = redisOptions(
     pipelineOptions(
       program.command('trigger').description(`start the pipeline's run for one data date as a BullMQ flow (a backfill, or by hand); a run that exists is not started twice. ${REDIS_HELP}`),
     ),
   )
-    .option('--date <YYYY-MM-DD>', 'the data date; required')
+    .addOption(new Option('--date <YYYY-MM-DD>', 'the data date').argParser(dateArg).makeOptionMandatory())
     .option('--rerun', 'start a new attempt of a run that failed or was rejected')
-    .action(async (o: Record<string, string | boolean | undefined> & { date?: string }) => {
-      if (!o.date || !DATE_RE.test(o.date)) throw new InputError(`--date: expected YYYY-MM-DD, got '${o.date ?? ''}'`, { field: '--date' });
+    .action(async (o: Record<string, string | boolean | undefined> & { date: string }) => {
       const pipeline = pipelineFrom(o as never, { logs: true });
       const conn = await connection(o as never);
       const { triggerRun } = await import('../../../jobs/trigger.ts');
@@ -52,11 +50,13 @@ export function registerQueueCommands(program: Command): void {
       process.stdout.write(`${r.record.run_id}: ${what}\n`);
     });
 
-  redisOptions(
+  examples(trigger, ['mtf trigger --date 2026-11-18   # a backfill of one data date', 'mtf trigger --config pipelines/nightly.yaml --date 2026-11-18 --rerun']);
+
+  const schedule = redisOptions(
     pipelineOptions(program.command('schedule').description(`upsert the pipeline's BullMQ job scheduler (one per pipeline; running it again changes it). ${REDIS_HELP}`)),
   )
     .option('--cron <pattern>', 'cron pattern (default: the pipeline\'s schedule.cron, "0 3 * * *")')
-    .option('--tz <zone>', 'IANA time zone of the pattern and the data date (default: schedule.tz)')
+    .addOption(new Option('--tz <zone>', 'IANA time zone of the pattern and the data date (default: schedule.tz)').argParser(timeZoneArg))
     .option('--remove', 'remove the scheduler instead')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const base = pipelineFrom(o as never);
@@ -75,25 +75,26 @@ export function registerQueueCommands(program: Command): void {
           `each run processes the data date ${pipeline.schedule.lag_days} day(s) before its day. Start workers with \`mtf worker\`.\n`,
       );
     });
+  examples(schedule, ['mtf schedule --config pipelines/nightly.yaml --cron "0 3 * * *" --tz Europe/Berlin', 'mtf schedule --config pipelines/nightly.yaml --remove']);
 
-  redisOptions(program.command('worker').description(`run BullMQ workers for the pipeline's queues until SIGTERM/SIGINT (which checkpoints training and exits cleanly). ${REDIS_HELP}`))
-    .option('--queues <list>', 'comma-separated: trigger,ingest,train,evaluate,publish (default all)')
-    .option('--concurrency <n>', 'concurrent jobs per queue in this process (default 1)')
-    .option('--lock-ms <n>', 'job lock duration: a dead worker\'s job moves to another worker after this (default 30000)')
-    .option('--config <file>', 'a pipeline this worker runs jobs of, repeatable: its paths are where jobs may read logs and write artifacts and models (default pipelines/nightly.yaml)', collect)
+  const worker = redisOptions(program.command('worker').description(`run BullMQ workers for the pipeline's queues until SIGTERM/SIGINT (which checkpoints training and exits cleanly). ${REDIS_HELP}`))
+    .option('--queues <list>', 'comma-separated: trigger,ingest,train,evaluate,publish (default: all)')
+    .option('--concurrency <n>', 'concurrent jobs per queue in this process (default: 1)')
+    .option('--lock-ms <n>', 'job lock duration: a dead worker\'s job moves to another worker after this (default: 30000)')
+    .option('--config <file>', 'a pipeline this worker runs jobs of, repeatable: its paths are where jobs may read logs and write artifacts and models (default: pipelines/nightly.yaml)', collect)
     .option('--allow-root <dir>', 'a folder jobs may also use for logs, artifacts and stores, repeatable', collect)
-    .option('--shutdown-grace <s>', 'on SIGTERM, wait this long for running jobs to checkpoint and hand themselves back (default 30)')
+    .option('--shutdown-grace <s>', 'on SIGTERM, wait this long for running jobs to checkpoint and hand themselves back (default: 30)')
     .option('--metrics-port <port>', 'serve Prometheus metrics on <http-host>:<port>/metrics')
     .option('--dashboard-port <port>', 'serve the Bull Board dashboard on <http-host>:<port> (read-only unless --dashboard-write)')
     .option('--dashboard-write', 'let the dashboard retry, promote, clean and add jobs; needs MTF_DASHBOARD_PASSWORD in the environment (basic auth, user MTF_DASHBOARD_USER or mtf)')
-    .option('--http-host <addr>', 'interface of the metrics and dashboard servers (default 127.0.0.1; another one needs MTF_DASHBOARD_PASSWORD for the dashboard)')
+    .option('--http-host <addr>', 'interface of the metrics and dashboard servers; one other than 127.0.0.1 needs MTF_DASHBOARD_PASSWORD for the dashboard (default: 127.0.0.1)')
     .option('--allowed-hosts <list>', 'comma-separated Host names the metrics and dashboard servers answer besides localhost, 127.0.0.1 and [::1] (e.g. the name a proxy forwards)')
     .action(async (o: Record<string, string | string[] | boolean | undefined>) => {
       const { QUEUES } = await import('../../../jobs/queues.ts');
       const all = Object.keys(QUEUES) as (keyof typeof QUEUES)[];
       const str = (v: unknown) => (v === undefined ? undefined : String(v));
       const queues = (o.queues ? String(o.queues).split(',').map((s) => s.trim()) : all) as (keyof typeof QUEUES)[];
-      for (const q of queues) if (!all.includes(q)) throw new InputError(`--queues: '${q}' is not one of ${all.join(', ')}`, { field: '--queues' });
+      for (const q of queues) if (!all.includes(q)) throw new UsageError(`--queues: '${q}' is not one of ${all.join(', ')}`, '--queues');
       const concurrency = o.concurrency ? parseNumberFlag(String(o.concurrency), '--concurrency', { integer: true, min: 1 }) : 1;
       const lockMs = o.lockMs ? parseNumberFlag(String(o.lockMs), '--lock-ms', { integer: true, min: 1000 }) : undefined;
       const graceMs = o.shutdownGrace ? 1000 * parseNumberFlag(String(o.shutdownGrace), '--shutdown-grace', { min: 0, max: 3600 }) : undefined;
@@ -151,9 +152,10 @@ export function registerQueueCommands(program: Command): void {
       if (!result.clean) throw new TransientError(`worker ${process.pid} stopped without Redis: ${result.detail}`);
       say('worker closed');
     });
+  examples(worker, ['mtf worker   # every queue, the pipelines/nightly.yaml paths', 'mtf worker --queues ingest,train --concurrency 2 --metrics-port 9464 --config pipelines/nightly.yaml']);
 
-  redisOptions(pipelineOptions(program.command('status').description('recent runs of the pipeline (from the run records), their stages, durations and outcomes, the queues, and the CURRENT model')))
-    .option('--runs <n>', 'how many runs (default 10)')
+  const status = redisOptions(pipelineOptions(program.command('status').description('recent runs of the pipeline (from the run records), their stages, durations and outcomes, the queues, and the CURRENT model')))
+    .option('--runs <n>', 'how many runs (default: 10)')
     .option('--json', 'machine-readable output')
     .option('--no-redis', 'only what is on disk (run records, model store)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -164,4 +166,5 @@ export function registerQueueCommands(program: Command): void {
       const s = await collectStatus(pipeline, conn, limit);
       process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
     });
+  examples(status, ['mtf status --config pipelines/nightly.yaml', 'mtf status --config out/demo/pipeline.json --no-redis --json']);
 }

@@ -1,18 +1,31 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { join } from 'node:path';
 import { InputError } from '../../errors/index.ts';
-import { DATE_RE } from '../../stages/run.ts';
+import { GateRejectedError } from '../../export/gate.ts';
+import { dateArg, examples } from '../flags.ts';
 import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
 
+interface RunFlags {
+  config?: string;
+  logs?: string;
+  artifacts?: string;
+  store?: string;
+  endDate: string;
+  rerun?: boolean;
+}
+
 export function registerRun(program: Command): void {
-  pipelineOptions(
+  const cmd = pipelineOptions(
     program
       .command('run')
-      .description('run the pipeline for one data date in this process (no Redis): ingest → train → evaluate → gate/publish; a run that was interrupted continues where it stopped'),
+      .description(
+        'run the pipeline for one data date in this process (no Redis): ingest → train → evaluate → gate/publish; a run that was interrupted continues where it stopped. ' +
+          'Exit 0 when the run is published (now or earlier), 5 when the gate rejected it (nothing published, CURRENT unchanged)',
+      ),
   )
-    .option('--end-date <YYYY-MM-DD>', 'the data date: the window is the pipeline\'s window_days ending here; required')
+    .addOption(new Option('--end-date <YYYY-MM-DD>', "the data date: the window is the pipeline's window_days ending here").argParser(dateArg).makeOptionMandatory())
     .option('--rerun', 'start a new attempt of a run that failed or was rejected')
-    .action(async (o: { config?: string; logs?: string; artifacts?: string; store?: string; endDate?: string; rerun?: boolean }) => {
-      if (!o.endDate || !DATE_RE.test(o.endDate)) throw new InputError(`--end-date: expected YYYY-MM-DD, got '${o.endDate ?? ''}'`, { field: '--end-date' });
+    .action(async (o: RunFlags) => {
       const pipeline = pipelineFrom(o, { logs: true });
       const { runEmbedded } = await import('../../stages/embedded.ts');
       const abort = new AbortController();
@@ -21,11 +34,23 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', onSigint);
       try {
         const r = await runEmbedded(pipeline, o.endDate, { rerun: o.rerun, signal: abort.signal, say: (l) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${l}\n`) });
-        process.stdout.write(`${r.record.run_id}: ${r.outcome.status}${r.outcome.detail ? ` — ${r.outcome.detail}` : ''}\n`);
-        if (r.outcome.status === 'rejected') process.exitCode = 1;
+        const id = r.record.run_id;
+        process.stdout.write(`${id}: ${r.outcome.status}${r.outcome.detail ? ` — ${r.outcome.detail}` : ''}\n`);
+        const earlier = r.started ? '' : ' (by an earlier invocation)';
+        if (r.outcome.status === 'rejected') {
+          const manifest = join(pipeline.paths.store, pipeline.publish.model, id, 'manifest.json');
+          throw new GateRejectedError(`${id}: the gate rejected the candidate${earlier}: nothing was published, CURRENT unchanged (see ${manifest}); --rerun starts a new attempt`, id, manifest);
+        }
+        if (r.outcome.status === 'failed' && !r.started) {
+          throw new InputError(`${id}: failed earlier (${r.outcome.detail}); fix the cause, then --rerun starts a new attempt`);
+        }
       } finally {
         process.removeListener('SIGINT', onSigint);
         process.removeListener('SIGTERM', onSigint);
       }
     });
+  examples(cmd, [
+    'mtf run --logs /data/logs --store /data/models --end-date 2026-11-20',
+    'mtf run --config pipelines/nightly.yaml --end-date 2026-11-20 --rerun',
+  ]);
 }

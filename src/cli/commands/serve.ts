@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { SERVE_DEFAULTS } from '../../serving/defaults.ts';
-import { parseNumberFlag } from '../flags.ts';
+import { examples, parseNumberFlag } from '../flags.ts';
 
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('serve the current model of the store over HTTP (POST /v1/score), following CURRENT; for ranking stacks not on Node')
     .requiredOption('--name <name>', 'model name in the store')
@@ -46,4 +46,5 @@ export function registerServe(program: Command): void {
       await server.close();
       await scorer.close();
     });
+  examples(cmd, ['mtf serve --name fusion --store models --port 8080', 'mtf serve --name fusion --store /data/models --host 0.0.0.0 --port 8080 --threads 4']);
 }

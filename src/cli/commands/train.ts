@@ -1,64 +1,89 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile } from '../../config/index.ts';
 import { readTrajectories } from '../../data/index.ts';
 import { InputError } from '../../errors/index.ts';
 // Only the (zod-only) config module is loaded eagerly: tfjs loads when `train` actually runs.
 import { ALGOS, BACKENDS, describeConfig, runConfigSchema, type AlgoName } from '../../rl/config.ts';
-import { parseNumberFlag } from '../flags.ts';
+import { examples, intArg, laterDefault, requiredLater, requireFlag, seedArg } from '../flags.ts';
 
 /** A config file may hold sections for every stage; `train` reads its `train:` section (or, without one, the whole file). */
 const ConfigFile = z.record(z.string(), z.unknown());
+const TRAINER_DEFAULTS = runConfigSchema('bcq').parse({}) as { steps: number; seed: number; checkpointEvery: number; logEvery: number; backend: string; threads: number };
+
+interface TrainFlags {
+  data?: string;
+  out?: string;
+  algo?: AlgoName;
+  steps?: number;
+  config?: string;
+  seed?: number;
+  backend?: string;
+  threads?: number;
+  checkpointEvery?: number;
+  logEvery?: number;
+  resume?: boolean;
+  progress: 'auto' | 'bar' | 'lines' | 'none';
+  helpConfig?: boolean;
+}
+
+/**
+ * A new run never writes into another run's folder: its checkpoints would sit beside the old run's,
+ * and a checkpoint picked by hand could mix the two. --resume continues the run that is there.
+ */
+function checkFreshOut(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new InputError(`--out: ${out} is a file, not a folder`, { file: out, field: '--out' });
+  const entries = readdirSync(out);
+  if (entries.length === 0) return;
+  const latest = join(out, 'checkpoints', 'LATEST');
+  const what = existsSync(latest) ? `a training run, latest checkpoint ${readFileSync(latest, 'utf8').trim()}` : `${entries.length} file(s): ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}`;
+  throw new InputError(`--out: ${out} is not empty (${what}); --resume continues that run, or give a new --out (delete the folder to start over)`, { file: out, field: '--out' });
+}
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('learn a fusion policy from trajectories with batch RL (BCQ, or a baseline); writes checkpoints, training-report.json and curves.csv')
-    .option('--data <dir>', 'trajectories directory written by `mtf ingest` (its train split is used); required')
-    .option('--out <dir>', 'output directory: checkpoints/, training-report.json, curves.csv; required')
-    .option('--algo <name>', `algorithm: ${ALGOS.join(' | ')} (default bcq)`)
-    .option('--steps <n>', 'gradient steps (default 100000)')
+    .addOption(requiredLater(new Option('--data <dir>', 'trajectories directory written by `mtf ingest` (its train split is used)')))
+    .addOption(requiredLater(new Option('--out <dir>', 'output directory, new or empty unless --resume: checkpoints/, training-report.json, curves.csv')))
+    .addOption(laterDefault(new Option('--algo <name>', 'algorithm').choices(ALGOS), 'bcq'))
+    .addOption(laterDefault(new Option('--steps <n>', 'gradient steps in all (with --resume: the total to reach, not more steps)').argParser(intArg(1)), TRAINER_DEFAULTS.steps))
     .option('--config <file>', 'YAML or JSON: its `train:` section (or the whole file) holds trainer and algorithm fields; see --help-config')
-    .option('--seed <n>', 'seed of the one RNG of the run (default 0)')
-    .option('--backend <name>', `compute backend: ${BACKENDS.join(' | ')} (default auto)`)
-    .option('--threads <n>', 'BLAS threads of the native backend (default 1)')
-    .option('--checkpoint-every <n>', 'steps between checkpoints (default 5000)')
-    .option('--log-every <n>', 'steps between curve records / log lines (default 1000)')
+    .addOption(laterDefault(new Option('--seed <n>', 'seed of the one RNG of the run').argParser(seedArg), TRAINER_DEFAULTS.seed))
+    .addOption(laterDefault(new Option('--backend <name>', 'compute backend').choices(BACKENDS), TRAINER_DEFAULTS.backend))
+    .addOption(laterDefault(new Option('--threads <n>', 'BLAS threads of the native backend').argParser(intArg(1)), TRAINER_DEFAULTS.threads))
+    .addOption(laterDefault(new Option('--checkpoint-every <n>', 'steps between checkpoints').argParser(intArg(1)), TRAINER_DEFAULTS.checkpointEvery))
+    .addOption(laterDefault(new Option('--log-every <n>', 'steps between curve records / log lines').argParser(intArg(1)), TRAINER_DEFAULTS.logEvery))
     .option('--resume', 'continue from the latest checkpoint in --out (same data and config)')
-    .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise) | bar | lines | none', 'auto')
+    .addOption(new Option('--progress <mode>', 'auto: a bar on a terminal, lines otherwise').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--help-config', 'list every config field with its default and meaning, then exit')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
-      const file = o.config ? loadConfigFile(String(o.config), ConfigFile) : {};
+    .action(async (o: TrainFlags) => {
+      const file = o.config ? loadConfigFile(o.config, ConfigFile) : {};
       const section = (file.train ?? (o.config ? file : {})) as Record<string, unknown>;
       if (typeof section !== 'object' || section === null || Array.isArray(section)) {
         throw new InputError(`${o.config}: field 'train': expected an object of trainer and algorithm fields`, { file: String(o.config), field: 'train' });
       }
       const config: Record<string, unknown> = { ...section };
-      if (o.algo !== undefined) {
-        if (!(ALGOS as readonly string[]).includes(String(o.algo))) throw new InputError(`--algo: expected one of ${ALGOS.join(', ')}, got '${o.algo}'`, { field: '--algo' });
-        config.algo = o.algo;
-      }
+      if (o.algo !== undefined) config.algo = o.algo;
       if (o.helpConfig) {
         const algo = (config.algo ?? 'bcq') as AlgoName;
         process.stdout.write(`config fields for --algo ${algo} (name (default): meaning)\n` + describeConfig(runConfigSchema(algo)).map((l) => `  ${l}\n`).join(''));
         return;
       }
-      if (o.data === undefined) throw new InputError('--data: required (a trajectories directory written by `mtf ingest`)', { field: '--data' });
-      if (o.out === undefined) throw new InputError('--out: required (the output directory)', { field: '--out' });
-      const int = (flag: string, v: unknown, min: number) => parseNumberFlag(String(v), flag, { integer: true, min });
-      if (o.steps !== undefined) config.steps = int('--steps', o.steps, 1);
-      if (o.seed !== undefined) config.seed = int('--seed', o.seed, 0);
-      if (o.threads !== undefined) config.threads = int('--threads', o.threads, 1);
-      if (o.checkpointEvery !== undefined) config.checkpointEvery = int('--checkpoint-every', o.checkpointEvery, 1);
-      if (o.logEvery !== undefined) config.logEvery = int('--log-every', o.logEvery, 1);
-      if (o.backend !== undefined) {
-        if (!(BACKENDS as readonly string[]).includes(String(o.backend))) throw new InputError(`--backend: expected one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { field: '--backend' });
-        config.backend = o.backend;
-      }
-      const progress = String(o.progress);
-      if (!['auto', 'bar', 'lines', 'none'].includes(progress)) throw new InputError(`--progress: expected auto, bar, lines or none, got '${progress}'`, { field: '--progress' });
+      const data = requireFlag(o.data, '--data <dir>');
+      const out = requireFlag(o.out, '--out <dir>');
+      if (o.steps !== undefined) config.steps = o.steps;
+      if (o.seed !== undefined) config.seed = o.seed;
+      if (o.threads !== undefined) config.threads = o.threads;
+      if (o.checkpointEvery !== undefined) config.checkpointEvery = o.checkpointEvery;
+      if (o.logEvery !== undefined) config.logEvery = o.logEvery;
+      if (o.backend !== undefined) config.backend = o.backend;
+      if (!o.resume) checkFreshOut(out);
 
-      const { batch, metadata } = await readTrajectories(String(o.data), 'train');
+      const { batch, metadata } = await readTrajectories(data, 'train');
       const { train } = await import('../../rl/index.ts');
       const abort = new AbortController();
       const onSigint = () => abort.abort();
@@ -69,20 +94,29 @@ export function registerTrain(program: Command): void {
           stats: { state: metadata.state_stats, action: metadata.action_stats },
           actionNames: metadata.action_names,
           config,
-          outDir: String(o.out),
+          outDir: out,
           resume: !!o.resume,
-          progress: progress as 'auto',
+          progress: o.progress,
           signal: abort.signal,
         });
         policy.dispose();
+        if (report.resumedFrom !== null && report.resumedFrom >= report.stepsRequested) {
+          process.stdout.write(`nothing to do: ${out} already holds ${report.resumedFrom} steps of ${report.algo} (--steps ${report.stepsRequested}); give a larger --steps to train further\n`);
+          return;
+        }
         const f = report.final;
         const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toPrecision(4));
         process.stdout.write(
           `${report.status} ${report.algo}: ${report.stepsDone}/${report.stepsRequested} steps at ${report.itPerSec.toFixed(1)} it/s on ${report.backend}; ` +
-            `critic ${fmt(f.criticLoss)}, actor ${fmt(f.actorLoss)}, vae ${fmt(f.vaeLoss)}, Q(π) ${fmt(f.policyQMean)} → ${String(o.out)}\n`,
+            `critic ${fmt(f.criticLoss)}, actor ${fmt(f.actorLoss)}, vae ${fmt(f.vaeLoss)}, Q(π) ${fmt(f.policyQMean)} → ${out}\n`,
         );
       } finally {
         process.removeListener('SIGINT', onSigint);
       }
     });
+  examples(cmd, [
+    'mtf train --data traj --out runs/bcq --steps 20000',
+    'mtf train --data traj --out runs/bcq --steps 40000 --resume   # continue the same run to 40,000 steps',
+    'mtf train --help-config --algo td3bc',
+  ]);
 }
