@@ -3,5 +3,6 @@
 // step: `npm ci` and then `npx mtf …` work as they are.
 import { register } from 'tsx/esm/api';
 register();
-const { main } = await import('../src/cli/main.ts');
+const { installProcessHandlers, main } = await import('../src/cli/main.ts');
+installProcessHandlers();
 process.exitCode = await main(process.argv);

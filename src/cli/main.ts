@@ -21,6 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help, type Option } from 'commander';
+import { oneLine } from '../errors/index.ts';
 import { classifyError, EXIT } from './exitCodes.ts';
 import { isRequired, laterDefaultOf, UsageError } from './flags.ts';
 import { registerIngest } from './commands/ingest.ts';
@@ -103,6 +104,21 @@ export function buildProgram(): Command {
     cmd.exitOverride().configureOutput({ outputError: (text, write) => write(formatCommanderError(text, cmd)) });
   }
   return program;
+}
+
+/**
+ * Last-resort handlers for the `mtf` process (bin/mtf.js): an error nobody awaited — a rejected promise
+ * or an exception in a callback, in a long-running `mtf worker` or `mtf serve` as much as anywhere — is
+ * one line on stderr and exit 3 (unexpected), not a stack trace and Node's exit 1.
+ */
+export function installProcessHandlers(): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    process.stderr.write(`mtf: unexpected (${kind}): ${oneLine(err)}\n`);
+    if (process.env.MTF_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    process.exit(EXIT.internal);
+  };
+  process.on('unhandledRejection', fatal('unhandled rejection'));
+  process.on('uncaughtException', fatal('uncaught exception'));
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -148,6 +148,7 @@ test('every command: usage 2, bad input 1, transient 4, rejected 5, in one table
     ['export', [...exp, '--ope', opeLow], 5, /^mtf: gate rejected fusion\/v000002: value: .*\(CURRENT still v000001; see .*manifest\.json\)$/],
     ['models', ['models', 'list', '--store', store, '--frob'], 2, /^mtf: unknown option '--frob' \(see mtf models list --help\)$/],
     ['models', ['models', 'verify', '--store', store, '--name', 'nope'], 1, /no model 'nope'/],
+    ['models', ['models', 'verify', '--store', store, '--name', 'a b'], 2, /^mtf: --name: 'a b' must be 1–128 letters/],
     ['models', ['models', 'rollback', 'v000002', '--name', 'fusion', '--store', store], 1, /v000002/],
     ['serve', ['serve', '--name', 'fusion', '--store', store, '--port', 'http'], 2, /^mtf: --port: expected a whole number in \[0, 65535\], got 'http'/],
     ['serve', ['serve', '--name', 'fusion', '--store', store, '--port', port], 1, new RegExp(`^mtf: 127\\.0\\.0\\.1:${port}: cannot listen: address already in use \\(EADDRINUSE\\); .*--port`)],
@@ -196,4 +197,16 @@ test('export into a store on a read-only file system: the real cause, exit 1 (wa
   const r2 = ro!(roStore, args);
   assert.equal(r2.code, EXIT.input, r2.stderr);
   assert.match(r2.stderr, /^mtf: .*ro-store\/fusion\/\S+: cannot open: read-only file system \(EROFS\); choose a writable location\n$/);
+});
+
+test('an error nobody awaited is one line and exit 3, not a stack trace and exit 1', () => {
+  for (const [kind, code] of [
+    ['unhandled rejection', 'Promise.reject(new Error("boom\\nsecond line"));'],
+    ['uncaught exception', 'setTimeout(() => { throw new Error("boom\\nsecond line"); }, 0);'],
+  ]) {
+    const script = `import { register } from 'tsx/esm/api'; register(); const { installProcessHandlers } = await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))}); installProcessHandlers(); ${code}`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MTF_DEBUG: '' } });
+    assert.equal(r.status, 3, `${kind}: ${r.stderr}`);
+    assert.equal(r.stderr, `mtf: unexpected (${kind}): boom second line\n`);
+  }
 });

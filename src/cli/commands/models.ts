@@ -6,19 +6,18 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors/index.ts';
 import type { ModelInfo } from '../../export/admin.ts';
+import { checkName } from '../../export/store.ts';
+import { examples, parsedArg } from '../flags.ts';
 
 const STORE_HELP = 'model store directory';
-
-/** 1–3 real command lines under "Examples:" at the end of --help (the format of src/cli/flags.ts examples()). */
-function examples(cmd: Command, lines: string[]): Command {
-  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
-}
+/** A malformed --name or <version> is a usage error (exit 2), like every malformed flag value. */
+const nameArg = parsedArg('--name', (t: string) => (checkName(t, 'name'), t));
+const versionArg = parsedArg('--version', (t: string) => (checkName(t, 'version'), t));
 
 async function inspect(store: string, name: string | undefined): Promise<ModelInfo[]> {
-  const { inspectModel, listModelNames, checkName, modelDir } = await import('../../export/index.ts');
+  const { inspectModel, listModelNames, modelDir } = await import('../../export/index.ts');
   const { existsSync } = await import('node:fs');
   if (name !== undefined) {
-    checkName(name, 'name');
     if (!existsSync(modelDir(store, name))) throw new InputError(`${modelDir(store, name)}: no model '${name}' in the store ${store}`, { file: modelDir(store, name), field: '--name' });
     return [inspectModel(store, name)];
   }
@@ -48,7 +47,7 @@ export function registerModels(program: Command): void {
     .command('list')
     .description('every version of each model: status (published, rejected, corrupt = does not match its manifest), created, the gate\'s reason; * marks CURRENT, and a CURRENT that names no usable version is shown as UNUSABLE')
     .option('--store <dir>', STORE_HELP, 'models')
-    .option('--name <name>', 'one model (default: every model in the store)')
+    .option('--name <name>', 'one model (default: every model in the store)', nameArg)
     .option('--json', 'machine-readable output')
     .action(async (o: { store: string; name?: string; json?: boolean }) => {
       const infos = await inspect(o.store, o.name);
@@ -59,7 +58,7 @@ export function registerModels(program: Command): void {
     .command('verify')
     .description('check every version\'s files against its manifest (sizes, SHA-256) and that CURRENT names a published, intact version; exit 1 naming each problem')
     .option('--store <dir>', STORE_HELP, 'models')
-    .option('--name <name>', 'one model (default: every model in the store)')
+    .option('--name <name>', 'one model (default: every model in the store)', nameArg)
     .action(async (o: { store: string; name?: string }) => {
       const { modelProblems } = await import('../../export/index.ts');
       const infos = await inspect(o.store, o.name);
@@ -72,8 +71,8 @@ export function registerModels(program: Command): void {
   const rollback = models
     .command('rollback')
     .description('point CURRENT at <version> (any published version: back to an older one, or a repair when CURRENT is garbage); the version is verified first, rejected or corrupt ones are refused; takes the publish lock (exit 4 while an export holds it)')
-    .argument('<version>', 'the version to serve, as `mtf models list` shows it')
-    .requiredOption('--name <name>', 'model name in the store')
+    .argument('<version>', 'the version to serve, as `mtf models list` shows it', versionArg)
+    .requiredOption('--name <name>', 'model name in the store', nameArg)
     .option('--store <dir>', STORE_HELP, 'models')
     .action(async (version: string, o: { store: string; name: string }) => {
       const { setCurrent } = await import('../../export/index.ts');
