@@ -58,6 +58,7 @@ export function testConnection(url = SHARED_REDIS): QueueConnection {
   const conn = queueConnection({}, { url, prefix });
   after(async () => {
     const r = new Redis({ ...conn.redis, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+    r.on('error', () => {}); // a test's own server may be gone already (connect() rejects as well)
     try {
       await r.connect();
       let cursor = '0';
@@ -120,6 +121,7 @@ export class OwnRedis {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'no'], { stdio: 'ignore' });
     await waitFor(async () => {
       const c = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {}); // refused until the server listens: connect() rejects, the loop tries again
       try {
         await c.connect();
         return (await c.ping()) === 'PONG';

@@ -76,7 +76,10 @@ test('policy specs: behavior, name=const:…, dims checked, missing paths and mo
   assert.equal((await loadEvalPolicy('const:0.5,1', dims)).name, 'const:0.5,1');
   await assert.rejects(loadEvalPolicy('const:0.5', dims), /must give 2 finite comma-separated weights/);
   await assert.rejects(loadEvalPolicy('const:0.5,x', dims), InputError);
-  await assert.rejects(loadEvalPolicy('/no/such/dir', dims), /not a policy/);
+  await assert.rejects(loadEvalPolicy('/no/such/dir', dims), /'\/no\/such\/dir' is not a recognised policy spec, nor a file or folder that exists/);
+  const notPolicy = join(tempDir('mtf-ope-txt-'), 'existing.txt');
+  writeFileSync(notPolicy, 'hello');
+  await assert.rejects(loadEvalPolicy(notPolicy, dims), /existing\.txt' is a file but not a recognised policy/);
   const store = tempDir('mtf-ope-store-');
   writeFileSync(join(store, 'CURRENT'), 'v7\n');
   mkdirSync(join(store, 'v7'));
