@@ -127,7 +127,7 @@ test('SIGTERM while Redis is down, idle: the worker exits within seconds, non-ze
   const seconds = (Date.now() - t0) / 1000;
   assert.equal(code, 4, w.output());
   assert.ok(seconds < 20, `exited after ${seconds.toFixed(1)} s`);
-  assert.match(w.output(), /^mtf: worker \d+ stopped without Redis: Redis did not answer while the worker closed; nothing was running$/m);
+  assert.match(w.output(), /^mtf: worker \d+ did not stop cleanly: Redis did not answer while the worker closed; nothing was running$/m);
   assert.ok((w.output().match(/ECONNREFUSED/g) ?? []).length <= 2, `connection errors are not repeated every 2 s:\n${w.output()}`);
 });
 
@@ -148,7 +148,7 @@ test('SIGTERM while Redis is down, training: checkpoint on disk, bounded exit 4;
   t.diagnostic(`SIGTERM with Redis down: exit ${code} after ${seconds.toFixed(1)} s`);
   assert.equal(code, 4, w1.output());
   assert.ok(seconds < 8 + 5 + 15, `bounded: ${seconds.toFixed(1)} s`);
-  assert.match(w1.output(), /^mtf: worker \d+ stopped without Redis: Redis did not answer while the worker closed, so the 1 job running at shutdown \(nightly-2026-11-20__train\) may not have been handed back; another worker takes them over/m);
+  assert.match(w1.output(), /^mtf: worker \d+ did not stop cleanly: Redis did not answer while the worker closed, so the 1 job running at shutdown \(nightly-2026-11-20__train\) may not have been handed back; another worker takes them over/m);
   const stopped = readStage(spec, 'train')!;
   assert.equal(stopped.status, 'interrupted', 'the stage record says where it stopped');
   const at = Number(stopped.result!.steps);

@@ -149,7 +149,7 @@ export function registerQueueCommands(program: Command): void {
           return r;
         }),
       );
-      if (!result.clean) throw new TransientError(`worker ${process.pid} stopped without Redis: ${result.detail}`);
+      if (!result.clean) throw new TransientError(`worker ${process.pid} did not stop cleanly: ${result.detail}`);
       say('worker closed');
     });
   examples(worker, ['mtf worker   # every queue, the pipelines/nightly.yaml paths', 'mtf worker --queues ingest,train --concurrency 2 --metrics-port 9464 --config pipelines/nightly.yaml']);
