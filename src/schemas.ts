@@ -3,6 +3,7 @@
  * contract (src/data/logContract.ts) and the zod schemas of the files we write.
  */
 import { z } from 'zod';
+import { FOOTER_BETA_KEY } from './data/fusionBeta.ts';
 import { FEEDBACK_TYPES, LOG_CONTRACT, LOG_CONTRACT_VERSION } from './data/logContract.ts';
 import { IngestReport, TrajectoryMetadata } from './data/reportSchemas.ts';
 import { renderManifestSchema } from './export/manifest.ts';
@@ -28,6 +29,14 @@ export function renderSchemas(): Record<string, string> {
       types: FEEDBACK_TYPES,
     },
     extraColumns: 'ignored',
+    footerMetadata: {
+      [FOOTER_BETA_KEY]: {
+        required: false,
+        type: 'JSON array of numbers >= 0, one per action element, in action order',
+        description:
+          'beta_i of Eq. 1, f(o|alpha) = sum_i alpha_i * log(o_i + beta_i), the ranking stack fused with; every file that has it must agree; without it, `mtf ingest --beta` (ingest.beta) states it, else it is unknown',
+      },
+    },
   };
   return {
     'interaction-log.schema.json': JSON.stringify(logSchema, null, 2) + '\n',

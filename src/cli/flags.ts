@@ -38,6 +38,12 @@ export function parseNumberFlag(text: string, flag: string, rule: NumberRule = {
   return r.value;
 }
 
+/** A comma-separated list of numbers (e.g. β: one for every task or one per task): one number, or the list. */
+export function parseNumberList(text: string, flag: string, rule: NumberRule = {}): number | number[] {
+  const parts = text.split(',').map((x) => parseNumberFlag(x.trim(), flag, rule));
+  return parts.length === 1 ? parts[0] : parts;
+}
+
 /** commander argParser for a number flag. */
 export function numberArg(rule: NumberRule = {}): (text: string) => number {
   return (text) => {

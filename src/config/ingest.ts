@@ -20,6 +20,12 @@ export const IngestConfig = z
       .describe("a session whose last request is this close to the window's end is truncated, not terminal"),
     test_fraction: z.number().min(0).max(0.99).default(0.1).describe('share of sessions, the latest by start, held out as the test split (paper §4.1)'),
     threads: z.number().int().min(1).default(1).describe('DuckDB reader threads'),
+    beta: z
+      .union([z.number().min(0), z.array(z.number().min(0)).min(1)])
+      .optional()
+      .describe(
+        "β of Eq. (1), f = Σ α_i·log(o_i + β_i), of the ranking stack that wrote the logs: one number or one per action element; for writers that cannot set the parquet footer key mtf.beta (must agree with it where files have it); absent and no footer: β unknown",
+      ),
   })
   .strict();
 export type IngestConfig = z.infer<typeof IngestConfig>;

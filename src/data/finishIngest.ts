@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
+import { resolveBeta, type BetaSetting } from './fusionBeta.ts';
 import { vectorNames } from './logContract.ts';
 import type { ScannedFile } from './logReader.ts';
 import { windowBounds, type LogWindow } from './partitions.ts';
@@ -27,6 +28,8 @@ export interface FinishOptions {
   out: string;
   inactivityGapMs: number;
   testFraction: number;
+  /** β of Eq. (1) as the ingest setting states it (must agree with the files' footers; src/data/fusionBeta.ts) */
+  beta?: BetaSetting;
   /** transitions per record batch; default 65,536 */
   chunkRows?: number;
   /** times the phases (the caller's clock, so reading is on it too) */
@@ -64,6 +67,8 @@ export async function finishIngest(
   if (store.n === 0 && store.rowsRead === 0) {
     throw new InputError(`${opts.logs}: the window holds no rows`, { file: opts.logs });
   }
+  // before the heavy work: a β conflict fails fast
+  const beta = resolveBeta(scanned, opts.beta, store.actionDim, opts.logs);
   const table = groupSessions(store);
   clock.lap('group');
   const S = table.code.length;
@@ -142,6 +147,7 @@ export async function finishIngest(
     counts: { train: counts(counted.train, nTrain), test: counts(counted.test, nTest) },
     has_action_logp: store.hasActionLogp,
     has_policy_id: store.hasPolicyId,
+    beta,
     source_files: scanned.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime, rows: f.rows, dt: f.dt })),
   };
   const droppedTotal = table.dropped.rejected_row + table.dropped.conflicting_duplicate;

@@ -6,6 +6,7 @@
 import { IngestConfig } from '../config/index.ts';
 import { InputError } from '../errors/index.ts';
 import { finishIngest, PhaseClock } from './finishIngest.ts';
+import type { BetaSetting } from './fusionBeta.ts';
 import type { ReadOptions } from './logReader.ts';
 import { listLogFiles, windowBounds, type LogWindow } from './partitions.ts';
 import type { IngestReport, TrajectoryMetadata } from './reportSchemas.ts';
@@ -24,6 +25,11 @@ export interface IngestOptions {
   testFraction?: number;
   /** DuckDB threads; default 1 */
   threads?: number;
+  /**
+   * β of Eq. (1) of the ranking stack that wrote the logs, for writers that cannot set the footer key
+   * `mtf.beta`: one number or one per action element; must agree with the footers where they have it
+   */
+  beta?: BetaSetting;
   /** transitions per written record batch (at most 65,536, the default) */
   chunkRows?: number;
   /** called with a short line per file read */
@@ -82,6 +88,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
       out: opts.out,
       inactivityGapMs: gapMs,
       testFraction,
+      beta: opts.beta,
       chunkRows: opts.chunkRows,
       clock,
     },

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors/index.ts';
 import { allValid, describeParquet, describeParquetError, openDuckDB, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
+import { readFooterBeta } from './fusionBeta.ts';
 import { detectLayout, type FileLayout, type VectorLayout } from './logContract.ts';
 import type { LogFile } from './partitions.ts';
 import { checkFeedback, checkVector, FLAG, modeLength, type RejectReason } from './rowChecks.ts';
@@ -19,6 +20,8 @@ export interface ReadOptions {
 export interface ScannedFile extends LogFile {
   rows: number;
   layout: FileLayout;
+  /** β of Eq. (1) from the footer key `mtf.beta` (src/data/fusionBeta.ts); null: none (absent in shards written before it) */
+  beta?: number[] | null;
 }
 
 function wrapReadError(file: string, err: unknown): never {
@@ -36,7 +39,7 @@ export async function scanFiles(conn: DuckDBConnection, files: LogFile[], opts: 
       const layout = detectLayout(f.path, columns, opts.feedbackNames);
       const rows = await parquetRowCount(conn, f.path);
       if (layout.requestTs.type === 'epoch_ms_int64') await checkEpochMs(conn, f.path);
-      out.push({ ...f, rows, layout });
+      out.push({ ...f, rows, layout, beta: await readFooterBeta(conn, f.path) });
     } catch (err) {
       wrapReadError(f.path, err);
     }

@@ -55,6 +55,13 @@ export const TrajectoryMetadata = z.object({
   counts: z.object({ train: SplitCounts, test: SplitCounts }),
   has_action_logp: z.boolean(),
   has_policy_id: z.boolean(),
+  beta: z
+    .array(z.number().min(0))
+    .nullable()
+    .default(null)
+    .describe(
+      "β_i of Eq. (1), f(o|α) = Σ_i α_i·log(o_i + β_i), of the ranking stack that wrote the logs, in action_names order: from the files' footer key mtf.beta or the ingest setting beta; null = unknown (absent in metadata written before it: read as null)",
+    ),
   source_files: z.array(SourceFileSchema),
 });
 export type TrajectoryMetadata = z.infer<typeof TrajectoryMetadata>;

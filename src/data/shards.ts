@@ -216,6 +216,7 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
       out: o.out,
       inactivityGapMs: (o.inactivityGapMinutes ?? INGEST_DEFAULTS.inactivityGapMinutes) * 60_000,
       testFraction: o.testFraction ?? INGEST_DEFAULTS.testFraction,
+      beta: o.beta,
       chunkRows: o.chunkRows,
     },
     t0,

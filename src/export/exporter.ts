@@ -17,7 +17,7 @@ import { checkActions, checkParity, checkStates } from './checks.ts';
 import { decide, DEFAULT_TOLERANCE, GateRejectedError } from './gate.ts';
 import { policyGraph, scorerGraph, SCORES_OUTPUT, STATE_INPUT, TASK_SCORES_INPUT, WEIGHTS_OUTPUT } from './graphs.ts';
 import { MANIFEST_FORMAT, type Manifest } from './manifest.ts';
-import { fusionModel } from './model.ts';
+import { chooseBeta, fusionModel } from './model.ts';
 import { IR_VERSION, OPSET, PRODUCER } from './onnx/builder.ts';
 import { pickBaseline, pickCandidate, readOpeReport, currentNames } from './opeReport.ts';
 import { checkName, DEFAULT_KEEP, MANIFEST_FILE, readCurrent, writeVersion, type WrittenVersion } from './store.ts';
@@ -32,8 +32,14 @@ export interface ExportOptions {
   name: string;
   /** trajectories directory (mtf ingest): state/action names, data window and counts, test states for the checks */
   data?: string;
-  /** β of Eq. (1): one value or one per task (default 0.01) */
+  /**
+   * β of Eq. (1): one value or one per task. Default: the logs' β (metadata.json of `data`, else the
+   * training data's as training-report.json records it), else 0.01 with a warning; refused when it
+   * disagrees with the logs' (chooseBeta)
+   */
   beta?: number | number[];
+  /** a line to show the operator (β unknown) */
+  onWarning?: (line: string) => void;
   /** allowed V̂ shortfall against the baseline (default 0) */
   tolerance?: number;
   /** versions kept besides CURRENT's (default 5) */
@@ -60,6 +66,7 @@ export interface ExportOptions {
 const CheckpointManifest = z.object({ step: z.int().nonnegative(), config: z.record(z.string(), z.unknown()) });
 const TrainingReport = z.object({
   actionNames: z.array(z.string()).optional(),
+  beta: z.array(z.number()).nullable().optional(),
   dataset: z.object({ rows: z.int().nonnegative(), fingerprint: z.string() }).partial().optional(),
 });
 
@@ -83,7 +90,16 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
   const policy = await loadPolicy(ckptDir, { backend: 'cpu' }); // the checkpoint read above, even if LATEST moves meanwhile
   try {
     const spec = policy.spec();
-    const model = fusionModel(spec, { beta: opts.beta, latentSeed: opts.latentSeed });
+    const chosen = chooseBeta(
+      spec.actionDim,
+      {
+        data: data?.metadata.beta ? { beta: data.metadata.beta, where: join(opts.data!, 'metadata.json') } : null,
+        training: training?.beta ? { beta: training.beta, where: join(dirname(dirname(ckptDir)), 'training-report.json') } : null,
+      },
+      opts.beta,
+    );
+    if (chosen.warning) opts.onWarning?.(chosen.warning);
+    const model = fusionModel(spec, { beta: chosen.beta, latentSeed: opts.latentSeed });
     if (model.networks.kind === 'bcq' && candidate.latent_seed !== undefined && candidate.latent_seed !== model.latentSeed) {
       // The gate's V̂ must be the V̂ of the function that ships: BCQ's α depends on the baked codes.
       const scored = candidate.latent_seed === null ? 'fresh latent codes per call' : `latent seed ${candidate.latent_seed}`;
@@ -153,6 +169,7 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
         state: { dim: d, names: stateNames },
         action: { dim: k, names: actionNames, min: norm.actionMin, max: norm.actionMax },
         beta: model.beta,
+        beta_source: chosen.source,
         normalization: { state_mean: norm.stateMean, state_std: norm.stateStd, action_min: norm.actionMin, action_max: norm.actionMax },
         onnx: {
           opset: OPSET,

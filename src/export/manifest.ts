@@ -70,6 +70,12 @@ export const ManifestSchema = z.object({
     max: nums().describe('upper bound of each α_i'),
   }),
   beta: nums().describe('β_i of Eq. (1): scores = Σ_i α_i·log(o_i + β_i)'),
+  beta_source: z
+    .enum(['logs', 'option', 'default'])
+    .optional()
+    .describe(
+      "where beta came from: logs = the β of the ranking stack that wrote the training logs (footer mtf.beta or the ingest setting, via metadata.json); option = mtf export --beta, the logs' β unknown; default = neither: 0.01, a guess. Absent in manifests written before it",
+    ),
   normalization: z.object({
     state_mean: nums(),
     state_std: nums(),

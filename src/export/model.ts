@@ -8,12 +8,68 @@
  * generator, and bakes them into the graph: every state is scored against the same n candidates
  * a_j = ξ(s, D(s, z_j)). The seed is recorded in the manifest and the ONNX metadata.
  */
+import { expandBeta, formatBeta, sameBeta } from '../data/fusionBeta.ts';
 import { InputError } from '../errors/index.ts';
 import type { LayerSpec, PolicyNetworks, PolicySpec } from '../rl/index.ts';
 import { DEFAULT_LATENT_SEED, latentSamples } from '../rl/latent.ts';
 
-/** Default β_i of Eq. (1), f = Σ_i α_i·log(o_i + β_i): a small offset so that o_i = 0 scores finitely. */
+/**
+ * β_i of Eq. (1), f = Σ_i α_i·log(o_i + β_i), when neither the logs nor --beta say it: a small offset so
+ * that o_i = 0 scores finitely. A guess: the export warns when it uses it (chooseBeta).
+ */
 export const DEFAULT_BETA = 0.01;
+
+/** Where the exported β came from (manifest `beta_source`). */
+export type BetaSource = 'logs' | 'option' | 'default';
+
+/** A β the data records, and where (named in messages). */
+export interface KnownBeta {
+  beta: readonly number[];
+  where: string;
+}
+
+/**
+ * The β the scorer is exported with. β belongs to the ranking stack that wrote the logs: the policy was
+ * learned, and evaluated, on sessions ranked by Σ α_i·log(o_i + β_i) with that β, so a scorer with another
+ * β ranks with a function nobody measured. Hence: the logs' β (the trajectories' metadata.json, or what
+ * the training report recorded of the data it was trained on; the two must agree), and an explicit
+ * `option` must equal it (float32 equality, as the graph holds it). Only when the logs' β is unknown does
+ * `option` choose, else DEFAULT_BETA with a warning — not a refusal, since logs from writers that record
+ * no β (every log before β was part of the contract) must still export; the manifest says which it was.
+ */
+export function chooseBeta(
+  k: number,
+  logs: { data?: KnownBeta | null; training?: KnownBeta | null },
+  option?: number | readonly number[],
+): { beta: number[]; source: BetaSource; warning: string | null } {
+  const known = [logs.data, logs.training].filter((x): x is KnownBeta => !!x);
+  for (const x of known) {
+    if (x.beta.length !== k) throw new InputError(`${x.where}: β has ${x.beta.length} values, the policy has ${k} tasks`, { file: x.where, field: 'beta' });
+  }
+  if (known.length === 2 && !sameBeta(known[0].beta, known[1].beta)) {
+    throw new InputError(
+      `${known[0].where} has β ${formatBeta(known[0].beta)}, but the checkpoint was trained on data with β ${formatBeta(known[1].beta)} (${known[1].where}): export with the trajectories it was trained on`,
+      { file: known[0].where, field: '--data' },
+    );
+  }
+  const fromOption = option === undefined ? null : expandBeta(typeof option === 'number' ? option : [...option], k, '--beta');
+  const logged = known[0] ?? null;
+  if (logged) {
+    if (fromOption && !sameBeta(fromOption, logged.beta)) {
+      throw new InputError(
+        `--beta ${formatBeta(fromOption)} disagrees with the logs' β ${formatBeta(logged.beta)} (${logged.where}): the policy was learned and evaluated on sessions ranked with the logs' β; drop --beta to use it`,
+        { field: '--beta', file: logged.where },
+      );
+    }
+    return { beta: [...logged.beta], source: 'logs', warning: null };
+  }
+  if (fromOption) return { beta: fromOption, source: 'option', warning: null };
+  return {
+    beta: new Array<number>(k).fill(DEFAULT_BETA),
+    source: 'default',
+    warning: `β unknown: neither --data's metadata.json nor the training report records the logs' β, so the scorer uses ${DEFAULT_BETA} for every task; if the ranking stack fuses with another β, pass it with --beta (or record it at ingest: footer key mtf.beta, or --beta)`,
+  };
+}
 /** The baked latent codes live with the policy (src/rl/latent.ts): OPE acts with the same ones. */
 export { DEFAULT_LATENT_SEED, latentSamples } from '../rl/latent.ts';
 

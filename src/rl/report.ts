@@ -79,6 +79,8 @@ export interface TrainingReport {
   config: Record<string, unknown>;
   dataset: { rows: number; terminalRows: number; truncatedRows: number; stateDim: number; actionDim: number; fingerprint: string };
   actionNames?: string[];
+  /** β of Eq. (1) of the training data's ranking stack (metadata.json `beta`; null = unknown; absent before it was recorded) */
+  beta?: number[] | null;
   /** the factor rewards were multiplied by for training (config rewardScale, 'auto' resolved); absent in reports before it existed */
   rewardScale?: number;
   stepsDone: number;

@@ -54,6 +54,12 @@ export interface TrainOptions {
   /** train-split statistics from the trajectory metadata; computed from `batch` when absent */
   stats?: { state: DimStats; action: DimStats };
   actionNames?: string[];
+  /**
+   * β of Eq. (1) of the ranking stack that wrote the data (metadata.json `beta`; null = unknown). Training
+   * does not compute Eq. (1) (it learns α from logged α and rewards); it is recorded in the report so
+   * that `mtf export` writes the scorer with the β the policy was learned under, even without --data.
+   */
+  beta?: number[] | null;
   /** the flat run config (trainer + algorithm fields); validated here */
   config: Record<string, unknown>;
   /** where checkpoints and the report go; none written without it */
@@ -137,6 +143,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       fingerprint,
     },
     actionNames: opts.actionNames,
+    ...(opts.beta !== undefined ? { beta: opts.beta } : {}),
     rewardScale: targets.rewardScale,
     stepsDone: step,
     stepsRequested: trainer.steps,

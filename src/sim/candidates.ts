@@ -25,6 +25,12 @@ export class CandidateSets {
   readonly score: Float32Array;
   /** [slots × C] the predicted play_time task o_8 (the state's clickbait signal needs it) */
   readonly predPlayTime: Float32Array;
+  /**
+   * [slots × C × k] the predictions o themselves, as exp(score) − β (what Engine.shownPrediction reports,
+   * and a stack would log), for policies that score the candidates themselves (a scorer.onnx); null
+   * unless asked for: the α path never reads them
+   */
+  readonly pred: Float32Array | null;
   private readonly world: World;
   private readonly beta: Float64Array;
   private readonly maxShown: number;
@@ -43,7 +49,7 @@ export class CandidateSets {
    */
   private sink = 0;
 
-  constructor(world: World, slots: number) {
+  constructor(world: World, slots: number, keepPredictions = false) {
     const sc = world.config.session;
     this.world = world;
     this.C = sc.candidates;
@@ -53,6 +59,7 @@ export class CandidateSets {
     this.item = new Int32Array(slots * this.C);
     this.score = new Float32Array(slots * this.C * K);
     this.predPlayTime = new Float32Array(slots * this.C);
+    this.pred = keepPredictions ? new Float32Array(slots * this.C * K) : null;
     this.shown = new Int32Array(slots * this.maxShown);
     this.nShown = new Int32Array(slots);
     this.user = new Int32Array(slots);
@@ -109,6 +116,22 @@ export class CandidateSets {
     let bestScore = -Infinity;
     for (let j = 0; j < C; j++, q += K) {
       const f = a0 * sc[q] + a1 * sc[q + 1] + a2 * sc[q + 2] + a3 * sc[q + 3] + a4 * sc[q + 4] + a5 * sc[q + 5] + a6 * sc[q + 6] + a7 * sc[q + 7];
+      if (f > bestScore) {
+        bestScore = f;
+        best = j;
+      }
+    }
+    return best;
+  }
+
+  /** The candidate with the highest of the policy's own scores ([slots × C]); the first on ties, as rank(). */
+  rankByScores(s: number, scores: Float32Array): number {
+    const C = this.C;
+    let q = s * C;
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let j = 0; j < C; j++, q++) {
+      const f = scores[q];
       if (f > bestScore) {
         bestScore = f;
         best = j;
@@ -192,6 +215,7 @@ export class CandidateSets {
     const pairMul = world.pairErrMul;
     const beta = this.beta;
     const score = this.score;
+    const pred = this.pred;
     const eo = r + ITEM_REC.errMul;
     const so = c * K;
     const no = this.noiseOff[s] + this.drawn[s]++ * K;
@@ -200,6 +224,8 @@ export class CandidateSets {
       const m = rec[eo + t] * pairMul[(no + t) & NOISE_MASK];
       const o = (pt * m) / (1 - pt + pt * m);
       score[so + t] = fastLog(o + beta[t]);
+      // o as the table holds it (exact o would rank differently from the α path by the table's error)
+      if (pred !== null) pred[so + t] = Math.max(0, Math.exp(score[so + t]) - beta[t]);
       if (t === 7) this.predPlayTime[c] = o;
     }
   }

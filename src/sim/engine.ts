@@ -85,6 +85,8 @@ export class Engine implements PolicyContext {
   private readonly w: RewardWeights;
   private readonly gamma: number;
   private readonly cands: CandidateSets;
+  /** [slots × C] the candidates' scores of a policy that ranks them itself (scoreCandidates); null: rank by α */
+  private scores: Float32Array | null = null;
 
   // per slot
   readonly active: Uint8Array;
@@ -140,7 +142,7 @@ export class Engine implements PolicyContext {
     this.gamma = o.gamma ?? GAMMA;
     this.T = world.nTopics;
     const B = (this.slots = Math.max(1, Math.min(o.slots ?? world.config.session.slots, o.sessions)));
-    this.cands = new CandidateSets(world, B);
+    this.cands = new CandidateSets(world, B, o.policy.scoreCandidates !== undefined);
 
     this.active = new Uint8Array(B);
     this.step = new Int32Array(B);
@@ -190,13 +192,29 @@ export class Engine implements PolicyContext {
     for (let s = 0; s < B; s++) this.startNext(s);
     while (this.running > 0) {
       for (let s = 0; s < B; s++) if (this.active[s]) this.writeContext(s);
-      const out = this.policy.act(this.states, B, this);
-      const alpha = out instanceof Promise ? await out : out;
-      if (alpha.length < B * K) throw new RangeError(`policy ${this.policy.id} returned ${alpha.length} weights for ${B} slots × ${K} tasks`);
-      this.alpha = alpha;
+      if (this.cands.pred !== null) await this.scoreStep();
+      else {
+        const out = this.policy.act(this.states, B, this);
+        const alpha = out instanceof Promise ? await out : out;
+        if (alpha.length < B * K) throw new RangeError(`policy ${this.policy.id} returned ${alpha.length} weights for ${B} slots × ${K} tasks`);
+        this.alpha = alpha;
+      }
       for (let s = 0; s < B; s++) if (this.active[s]) this.serve(s);
     }
     return this.result;
+  }
+
+  /** A policy that ranks the candidates itself (a scorer.onnx): α and scores from the candidates' predictions o. */
+  private async scoreStep(): Promise<void> {
+    const B = this.slots;
+    const C = this.cands.C;
+    const out = this.policy.scoreCandidates!(this.states, this.cands.pred!, B, C, this);
+    const r = out instanceof Promise ? await out : out;
+    if (r.alpha.length < B * K || r.scores.length < B * C) {
+      throw new RangeError(`policy ${this.policy.id} returned ${r.alpha.length} weights and ${r.scores.length} scores for ${B} slots × ${K} tasks, ${C} candidates`);
+    }
+    this.alpha = r.alpha;
+    this.scores = r.scores;
   }
 
   /** Starts the run's next session in slot s, or retires the slot when none is left. */
@@ -266,7 +284,7 @@ export class Engine implements PolicyContext {
     const k = this.userType[s];
     const u = this.user[s];
     const cands = this.cands;
-    const j = cands.rank(s, this.alpha, s * K);
+    const j = this.scores === null ? cands.rank(s, this.alpha, s * K) : cands.rankByScores(s, this.scores);
     const cj = s * cands.C + j;
     const item = cands.item[cj];
     const predPT = cands.predPlayTime[cj];

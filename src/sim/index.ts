@@ -24,12 +24,13 @@ export {
 export { createWorld, defaultWorld, type World } from './world.ts';
 export { STATE_DIM, STATE_NAMES } from './features.ts';
 export { rollout, type Engine, type RewardWeights, type RolloutOptions, type RolloutResult, type StepRecorder } from './engine.ts';
-export { asPolicy, batchPolicy, type BatchPolicyFn, type FusionPolicy, type PolicyContext } from './policy.ts';
+export { asPolicy, batchPolicy, type BatchPolicyFn, type CandidateScores, type FusionPolicy, type PolicyContext } from './policy.ts';
 export { ARMS, behaviorPolicy, constantPolicy, lookaheadPolicy, myopicPolicy, oraclePolicy, type BehaviorPolicyOptions } from './policies.ts';
 export { onnxPolicy, ONNX_INPUT, ONNX_OUTPUT, type OnnxPolicyOptions } from './onnxPolicy.ts';
+export { scorerPolicy, type ScorerPolicyOptions } from './scorerPolicy.ts';
 export { compareResults, compareTruth, groundTruth, summarize, TRUTH_METRICS, type Comparison, type Estimate, type TruthOptions, type TruthReport } from './truth.ts';
 export { formatDate, parseDate, simulateDays, simulateLogs, type LogFile, type SimulateDaysOptions, type SimulateLogsOptions, type SimulateLogsReport } from './logs.ts';
-export { META_ACTION_NAMES, META_SIM, META_STATE_NAMES } from './parquet.ts';
+export { META_ACTION_NAMES, META_BETA, META_SIM, META_STATE_NAMES } from './parquet.ts';
 export { searchConstantAlpha, type SearchOptions, type SearchResult } from './search.ts';
 export { BEST_CONSTANT_ALPHA, LOOKAHEAD_CONTINUATION, ORACLE_ALPHA_BY_TYPE, referencePolicies } from './calibrated.ts';
 export { parseAlpha, policyFromSpec, POLICY_SPEC_HELP } from './policySpec.ts';

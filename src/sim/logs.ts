@@ -11,7 +11,7 @@ import { TASK_NAMES, type BehaviorConfig } from './config.ts';
 import { rollout, type StepRecorder } from './engine.ts';
 import { STATE_NAMES } from './features.ts';
 import { RowRecorder, sessionOrder, type LogRows } from './logRows.ts';
-import { logTable, META_ACTION_NAMES, META_SIM, META_STATE_NAMES, parquetBytes } from './parquet.ts';
+import { logTable, META_ACTION_NAMES, META_BETA, META_SIM, META_STATE_NAMES, parquetBytes } from './parquet.ts';
 import { behaviorPolicy } from './policies.ts';
 import type { FusionPolicy } from './policy.ts';
 import { defaultWorld, type World } from './world.ts';
@@ -132,6 +132,7 @@ export async function simulateLogs(o: SimulateLogsOptions): Promise<SimulateLogs
         [META_STATE_NAMES, JSON.stringify(STATE_NAMES)],
         [META_ACTION_NAMES, JSON.stringify(TASK_NAMES)],
         [META_SIM, JSON.stringify({ world_seed: world.config.world.seed, seed: o.seed, session_date: day.date, production })],
+        [META_BETA, JSON.stringify(world.config.session.beta)],
       ]);
       const r = day.rows;
       // Split the day's rows by their own date (offset 0 = the day itself, 1 = after midnight, …).

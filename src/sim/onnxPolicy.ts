@@ -30,20 +30,20 @@ function checkDim(file: string, name: string, meta: readonly ort.InferenceSessio
   }
 }
 
-/** Loads `file`; throws InputError (naming the file) when it is missing or not a fusion model. */
-export async function onnxPolicy(file: string, opts: OnnxPolicyOptions = {}): Promise<FusionPolicy> {
-  if (!existsSync(file)) throw new InputError(`${file}: no such ONNX model`, { file });
-  let session: ort.InferenceSession;
+/** An onnxruntime session for the simulator (CPU, sequential); InputError naming `file` when it cannot load. */
+export async function createOnnxSession(model: string | Uint8Array, file: string, threads = 1): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
   try {
-    session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: opts.threads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {
     throw new InputError(`${file}: not a loadable ONNX model (${err instanceof Error ? err.message : String(err)})`, { file });
   }
+}
+
+/** Loads `file`; throws InputError (naming the file) when it is missing or not a fusion model. */
+export async function onnxPolicy(file: string, opts: OnnxPolicyOptions = {}): Promise<FusionPolicy> {
+  if (!existsSync(file)) throw new InputError(`${file}: no such ONNX model`, { file });
+  const session = await createOnnxSession(file, file, opts.threads ?? 1);
   if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
     await session.release();
     throw new InputError(

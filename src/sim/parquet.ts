@@ -15,6 +15,8 @@ const utf8 = new TextEncoder();
 export const META_STATE_NAMES = 'mtf.state_names';
 export const META_ACTION_NAMES = 'mtf.action_names';
 export const META_SIM = 'mtf.sim';
+/** β of Eq. (1) the simulated ranking stack fused with (JSON array, action order): the log contract's key (src/data/fusionBeta.ts) */
+export const META_BETA = 'mtf.beta';
 
 function strings(values: readonly string[], codes: Int32Array, order: Int32Array): arrow.Data<arrow.Utf8> {
   const encoded = values.map((v) => utf8.encode(v));

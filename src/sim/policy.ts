@@ -28,11 +28,25 @@ export interface PolicyContext {
   oneStepValue(alpha: Float32Array, out: Float64Array, continuation?: number): void;
 }
 
+/** What a policy that scores the candidates itself returns: α (logged) and one score per candidate. */
+export interface CandidateScores {
+  /** [n × k] the fusion weights applied, as the engine logs them */
+  alpha: Float32Array;
+  /** [n × C] the candidates' scores; the engine shows each slot's highest (the first on ties) */
+  scores: Float32Array;
+}
+
 export interface FusionPolicy {
   /** logged as policy_id (stochastic policies log their arm's id instead) */
   readonly id: string;
   /** α for the `n` slots: [n × k] row-major. The returned array may be reused by the next call. */
   act(states: Float32Array, n: number, ctx: PolicyContext): Float32Array | Promise<Float32Array>;
+  /**
+   * Optional: rank the candidates the way a ranking stack calls an exported scorer.onnx, instead of the
+   * engine's Σ α_i·log(o_i + β_i) with the world's β. `taskScores` are the candidates' predictions o,
+   * [n × C × k] row-major. When present the engine calls this instead of `act`.
+   */
+  scoreCandidates?(states: Float32Array, taskScores: Float32Array, n: number, candidates: number, ctx: PolicyContext): CandidateScores | Promise<CandidateScores>;
   /** Called when `slot` starts a session; `sessionKey` seeds the policy's own randomness for it. */
   beginSession?(slot: number, sessionKey: number): void;
   /** Stochastic policies: the arm (index into `armIds`) and log-density of the α each slot got in the last act. */

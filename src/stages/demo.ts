@@ -117,6 +117,7 @@ export async function runDemo(o: { out: string; quick: boolean; say: (line: stri
       batch: train,
       stats,
       actionNames: metadata.action_names,
+      beta: metadata.beta,
       config: { algo, steps: sizes.trainSteps, checkpointEvery: sizes.trainSteps, logEvery: Math.max(1, Math.floor(sizes.trainSteps / 4)), ...hiddenFor(algo, sizes.hidden) },
       outDir: join(baselines, algo),
       progress: 'auto', // a bar on a terminal, a line per logEvery steps otherwise

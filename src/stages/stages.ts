@@ -69,6 +69,7 @@ export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContex
     shards,
     inactivityGapMinutes: ing.inactivity_gap_minutes,
     testFraction: ing.test_fraction,
+    beta: ing.beta,
   });
   const rep = r.report;
   ctx.log(`ingest: ${rep.rows_read} rows → ${rep.sessions} sessions (${rep.train_sessions} train / ${rep.test_sessions} test), ${rep.sessions_dropped} dropped`);
@@ -93,6 +94,7 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
     batch,
     stats: { state: metadata.state_stats, action: metadata.action_stats },
     actionNames: metadata.action_names,
+    beta: metadata.beta,
     config: { ...t.config, algo: t.algo, steps: t.steps, checkpointEvery: t.checkpoint_every },
     outDir: dirs.train,
     resume,
@@ -196,6 +198,7 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       keep: p.publish.keep,
       version,
       publishLock: ctx.publishLock,
+      onWarning: (line) => ctx.log(`publish: warning: ${line}`),
     });
     ctx.log(`publish: ${version} ${v.manifest.gate.decision}: ${v.manifest.gate.reason}`);
     return { version, decision: v.manifest.gate.decision, reason: v.manifest.gate.reason, dir: v.dir, current: exp.readCurrent(p.paths.store, p.publish.model) };

@@ -42,6 +42,7 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
     assert.equal(m.source.step, 10);
     assert.match(m.source.config_hash, /^[0-9a-f]{64}$/);
     assert.deepEqual(m.beta, new Array(m.action.dim).fill(0.02));
+    assert.equal(m.beta_source, 'option', "the fixture log records no β: --beta states it");
     assert.equal(m.onnx.latent_samples, 3);
     assert.equal(m.data.counts?.train.sessions !== undefined, true);
     assert.ok(m.gate.parity.passed && m.gate.parity.max_abs_diff <= 1e-4 && m.gate.parity.states > 200, JSON.stringify(m.gate.parity));
@@ -63,7 +64,7 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
       ],
       'ope2.json',
     );
-    const rej = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--check-states', '100']);
+    const rej = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--beta', '0.02', '--check-states', '100']);
     assert.equal(rej.code, 5, rej.stdout + rej.stderr); // the gate said no: nothing published (src/cli/main.ts)
     assert.equal(rej.stderr.trim().split('\n').length, 1, rej.stderr);
     assert.match(rej.stderr, /^mtf: gate rejected feed\/v000002: value: V̂ lower bound of bcq-new 0\.6 < current feed@v000001 V̂ 1 − tolerance 0 = 1 \(CURRENT still v000001; see .*manifest\.json\)/);
@@ -79,6 +80,9 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
     const ok = runMtf(['export', '--checkpoint', run, '--ope', ope2, '--store', store, '--name', 'feed', '--tolerance', '0.5', '--check-states', '100', '--keep', '1']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^published feed\/v000003 \(replaces v000001\).*removed old v000001/);
+    // no β anywhere (no --beta, no --data, a training report without one): the default, with a warning
+    assert.match(ok.stderr, /^mtf export: warning: β unknown: neither --data's metadata\.json nor the training report records the logs' β, so the scorer uses 0\.01 for every task/);
+    assert.equal(readVersion(store, 'feed', 'v000003').manifest.beta_source, 'default');
     assert.equal(readCurrent(store, 'feed'), 'v000003');
     assert.deepEqual(readdirSync(join(store, 'feed')).sort(), ['CURRENT', 'v000002', 'v000003']);
     assert.equal(await scorer.refresh(), true);

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_TOLERANCE } from '../../export/gate.ts';
 import { DEFAULT_BETA, DEFAULT_LATENT_SEED } from '../../export/model.ts';
 import { checkName, DEFAULT_KEEP } from '../../export/store.ts';
-import { examples, intArg, laterDefault, numberArg, parsedArg, parseNumberFlag, seedArg } from '../flags.ts';
+import { examples, intArg, laterDefault, numberArg, parsedArg, parseNumberList, seedArg } from '../flags.ts';
 
 interface ExportFlags {
   checkpoint: string;
@@ -21,11 +21,6 @@ interface ExportFlags {
   checkStates?: number;
 }
 
-const betaArg = (text: string): number | number[] => {
-  const parts = text.split(',').map((x) => parseNumberFlag(x.trim(), '--beta', { min: 0 }));
-  return parts.length === 1 ? parts[0] : parts;
-};
-
 export function registerExport(program: Command): void {
   const cmd = program
     .command('export')
@@ -35,7 +30,14 @@ export function registerExport(program: Command): void {
     .addOption(new Option('--name <name>', 'model name: the store keeps it under <store>/<name>/').argParser(parsedArg('--name', (t) => (checkName(t, 'name'), t))).makeOptionMandatory())
     .option('--store <dir>', 'model store directory', 'models')
     .option('--data <dir>', 'trajectories directory (mtf ingest): feature and task names, data window and counts for the manifest, logged test states for the checks')
-    .addOption(laterDefault(new Option('--beta <list>', 'β of Eq. (1), scores = Σ α_i·log(o_i + β_i): one number for every task or one per task, comma-separated').argParser(parsedArg('--beta', betaArg)), DEFAULT_BETA))
+    .addOption(
+      laterDefault(
+        new Option('--beta <list>', "β of Eq. (1), scores = Σ α_i·log(o_i + β_i): one number for every task or one per task, comma-separated; refused when it disagrees with the logs' β").argParser(
+          parsedArg('--beta', (t) => parseNumberList(t, '--beta', { min: 0 })),
+        ),
+        `the logs' β (metadata.json of --data, else the training data's), else ${DEFAULT_BETA} with a warning`,
+      ),
+    )
     .addOption(laterDefault(new Option('--tolerance <x>', 'publish iff V̂ lower bound ≥ baseline V̂ − tolerance').argParser(numberArg({ min: 0 })), DEFAULT_TOLERANCE))
     .addOption(laterDefault(new Option('--candidate <name>', "this model's name in the OPE report"), 'the policy named --name, else the only one that is not behavior or the current model'))
     .addOption(laterDefault(new Option('--baseline <name>', 'the OPE report policy to compare with'), 'the current model when the report has it, else behavior'))
@@ -60,6 +62,7 @@ export function registerExport(program: Command): void {
         version: o.version,
         latentSeed: o.latentSeed,
         checkStates: o.checkStates,
+        onWarning: (line) => process.stderr.write(`mtf export: warning: ${line}\n`),
       });
       const g = r.manifest.gate;
       process.stdout.write(

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { IngestConfig, loadConfigFile } from '../../config/index.ts';
 import { ingest, INGEST_DEFAULTS, parseRewardWeights, type RewardSpec } from '../../data/index.ts';
-import { dateArg, examples, intArg, laterDefault, numberArg, parsedArg, UsageError } from '../flags.ts';
+import { dateArg, examples, intArg, laterDefault, numberArg, parsedArg, parseNumberList, UsageError } from '../flags.ts';
 
 /** A config file may hold sections for every stage; `ingest` reads its own. */
 const ConfigFile = z.object({ ingest: IngestConfig.default(IngestConfig.parse({})) }).passthrough();
@@ -16,6 +16,7 @@ interface IngestFlags {
   gapMinutes?: number;
   testFraction?: number;
   threads?: number;
+  beta?: number | number[];
   config?: string;
   quiet?: boolean;
 }
@@ -37,6 +38,14 @@ export function registerIngest(program: Command): void {
     .addOption(laterDefault(new Option('--gap-minutes <m>', 'a session whose last request is this close to the window end is truncated, not terminal').argParser(numberArg({ min: 0 })), INGEST_DEFAULTS.inactivityGapMinutes))
     .addOption(laterDefault(new Option('--test-fraction <f>', 'share of sessions (the latest by start) held out as the test split').argParser(numberArg({ min: 0, max: 0.99 })), INGEST_DEFAULTS.testFraction))
     .addOption(laterDefault(new Option('--threads <n>', 'DuckDB reader threads').argParser(intArg(1)), INGEST_DEFAULTS.threads))
+    .addOption(
+      laterDefault(
+        new Option('--beta <list>', "β of Eq. (1) the logs were ranked with, f = Σ α_i·log(o_i + β_i): one number or one per action element, comma-separated; for logs whose writer cannot set the parquet footer key mtf.beta (must agree with it where files have it)").argParser(
+          parsedArg('--beta', (t) => parseNumberList(t, '--beta', { min: 0 })),
+        ),
+        "the files' footer key mtf.beta, else unknown (null in metadata.json)",
+      ),
+    )
     .option('--config <file>', 'YAML or JSON config; its `ingest:` section sets defaults that flags override')
     .option('--quiet', 'print only the summary line')
     .action(async (o: IngestFlags) => {
@@ -54,6 +63,7 @@ export function registerIngest(program: Command): void {
         inactivityGapMinutes: o.gapMinutes ?? cfg.inactivity_gap_minutes,
         testFraction: o.testFraction ?? cfg.test_fraction,
         threads: o.threads ?? cfg.threads,
+        beta: o.beta ?? cfg.beta,
         onProgress: o.quiet ? undefined : (line) => process.stderr.write(`  ${line}\n`),
       });
       const r = result.report;

@@ -93,6 +93,7 @@ export function registerTrain(program: Command): void {
           batch,
           stats: { state: metadata.state_stats, action: metadata.action_stats },
           actionNames: metadata.action_names,
+          beta: metadata.beta,
           config,
           outDir: out,
           resume: !!o.resume,

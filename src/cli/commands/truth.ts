@@ -3,7 +3,7 @@ import { WorldConfigSchema } from '../../sim/config.ts';
 import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
 import type { FusionPolicy } from '../../sim/index.ts';
 import { examples, intArg, laterDefault, seedArg } from '../flags.ts';
-import { resolvePolicy } from '../policyArg.ts';
+import { resolvePolicy, STORE_POLICY_HELP } from '../policyArg.ts';
 
 interface TruthFlags {
   policy: string;
@@ -17,7 +17,7 @@ export function registerTruth(program: Command): void {
   const cmd = program
     .command('truth')
     .description('roll a policy out in the simulator and print its true value as JSON (mean and 95% CI per metric)')
-    .requiredOption('--policy <spec>', `a training output dir (mtf train --out) | ${POLICY_SPEC_HELP}`)
+    .requiredOption('--policy <spec>', `${STORE_POLICY_HELP} | a training output dir (mtf train --out) | ${POLICY_SPEC_HELP}`)
     .addOption(new Option('--sessions <n>', 'sessions rolled out').argParser(intArg(2)).default(10_000))
     .addOption(new Option('--seed <n>', 'drives the sessions; the same seed gives every policy the same users and random numbers').argParser(seedArg).default(0))
     .option('--baseline <spec>', 'also roll this policy out on the same sessions and add the paired difference (policy − baseline)')
@@ -45,5 +45,6 @@ export function registerTruth(program: Command): void {
   examples(cmd, [
     'mtf truth --policy best --sessions 10000 --seed 3',
     'mtf truth --policy runs/bcq --baseline behavior --sessions 5000',
+    'mtf truth --policy models/fusion --baseline models/fusion/v000001/policy.onnx --sessions 5000   # the served scorer vs its policy',
   ]);
 }
