@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
 import { resolveBeta, type BetaSetting } from './fusionBeta.ts';
+import { ITEM_COLUMNS } from './itemColumns.ts';
 import { vectorNames } from './logContract.ts';
 import type { ScannedFile } from './logReader.ts';
 import { windowBounds, type LogWindow } from './partitions.ts';
@@ -164,6 +165,7 @@ export async function finishIngest(
     truncated_transitions: 0,
     reward_sum: 0,
     nulls_filled: Object.fromEntries(feedbackNames.map((c, i) => [c, store.nullsFilled[i]] as const).filter(([, v]) => v > 0)),
+    item_columns: Object.fromEntries(ITEM_COLUMNS.map((c, i) => [c, store.itemRows[i]] as const).filter(([, v]) => v > 0)),
     files: scanned.length,
     state_dim: store.stateDim,
     action_dim: store.actionDim,

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../errors/index.ts';
 import type { ColumnInfo } from './duckdb.ts';
+import { detectItemColumns, type ItemLayout } from './itemColumns.ts';
 
 export type LogType = 'string' | 'integer' | 'timestamp' | 'epoch_ms_int64' | 'float' | 'numeric' | 'bool' | 'float_list';
 
@@ -32,6 +33,29 @@ export const LOG_CONTRACT: readonly ContractColumn[] = [
   { name: 'action', required: true, types: ['float_list'], wideLayout: true, doc: 'the fusion weights α applied (paper Eq. 1)' },
   { name: 'action_logp', required: false, types: ['float'], doc: 'log-density of the logged action under the behavior policy' },
   { name: 'policy_id', required: false, types: ['string', 'integer'], doc: 'which policy or exploration arm acted' },
+  // What the ranking stack logs about the shown item (src/data/itemColumns.ts): checked, not carried into trajectories.
+  { name: 'item_id', required: false, types: ['string', 'integer'], doc: 'the shown item' },
+  {
+    name: 'task_scores',
+    required: false,
+    types: ['float_list'],
+    doc: 'the shown item\'s predicted task scores o (paper Eq. 1), k = the action length, in action order; finite, ≥ 0',
+  },
+  { name: 'fused_score', required: false, types: ['numeric'], doc: 'f(o|α) = Σ_i α_i·log(o_i + β_i) of the shown item with the α applied (paper Eq. 1); finite' },
+  {
+    name: 'item_completion_rate',
+    required: false,
+    types: ['numeric'],
+    doc: 'the shown item\'s historical completion (finish) rate over its past impressions, in [0, 1]',
+  },
+  {
+    name: 'item_interaction_rate',
+    required: false,
+    types: ['numeric'],
+    doc: 'the shown item\'s historical positive-interaction rate over its past impressions, in [0, 1]',
+  },
+  { name: 'item_quality_score', required: false, types: ['numeric'], doc: 'a content-quality classifier\'s score of the shown item, in [0, 1]' },
+  { name: 'item_clickbait_score', required: false, types: ['numeric'], doc: 'a clickbait classifier\'s score of the shown item, in [0, 1]' },
 ];
 
 /** Feedback columns are named by the reward spec: numeric or bool, ≥ 0, null counts as 0. */
@@ -59,6 +83,8 @@ export interface FileLayout {
   feedback: { column: string; type: string }[];
   actionLogp: string | null;
   policyId: string | null;
+  /** the optional item columns present (null: none), their types checked */
+  item: ItemLayout | null;
   /** DuckDB's type of each key column present (session_id, user_id, policy_id), e.g. VARCHAR, BIGINT */
   keyTypes: Record<string, string>;
 }
@@ -158,6 +184,7 @@ export function detectLayout(file: string, columns: ColumnInfo[], feedbackNames:
     feedback,
     actionLogp: logp ? 'action_logp' : null,
     policyId: policy ? 'policy_id' : null,
+    item: detectItemColumns(file, byName),
     keyTypes: Object.fromEntries(['session_id', 'user_id', 'policy_id'].flatMap((k) => (byName.has(k) ? [[k, byName.get(k)!.type]] : []))),
   };
 }

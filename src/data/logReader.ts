@@ -6,6 +6,7 @@
 import { InputError } from '../errors/index.ts';
 import { allValid, describeParquet, describeParquetError, openDuckDB, i64Items, listView, parquetRowCount, rawItems, sqlIdent, sqlString, streamChunks, u64Words, validityWords, type DuckDBConnection, type DuckDBVector } from './duckdb.ts';
 import { readFooterBeta } from './fusionBeta.ts';
+import { countItemColumns, ITEM_ERRORS, itemReason, itemSql } from './itemColumns.ts';
 import { detectLayout, type FileLayout, type VectorLayout } from './logContract.ts';
 import type { LogFile } from './partitions.ts';
 import { checkFeedback, checkVector, FLAG, modeLength, type RejectReason } from './rowChecks.ts';
@@ -99,7 +100,8 @@ export interface FileQuery {
 
 /**
  * Columns: 0 sid, 1 uid, 2 ts, 3 flags, 4 s, 5 a, 6 fbnull, 7 logp, 8 pid, 9 … 9+F−1 feedback,
- * 9+F sid change key, 10+F uid change key, 11+F pid change key.
+ * 9+F sid change key, 10+F uid change key, 11+F pid change key; only in a file with item columns
+ * (src/data/itemColumns.ts): 12+F item flags, 13+F task_scores length.
  */
 export function buildSql(file: string, layout: FileLayout, opts: ReadOptions): FileQuery {
   const st = listExpr(layout.state);
@@ -122,6 +124,7 @@ export function buildSql(file: string, layout: FileLayout, opts: ReadOptions): F
   const uid = keyExprs(layout, layout.userId.column);
   const pid = layout.policyId ? keyExprs(layout, layout.policyId) : { value: 'NULL::VARCHAR', change: '0::UBIGINT', int: false };
   const where = opts.rowWindow ? `WHERE __mtf_ts >= ${opts.rowWindow.startMs} AND __mtf_ts < ${opts.rowWindow.endMs}` : '';
+  const item = layout.item ? itemSql(layout.item) : null;
   const sql = `
     WITH src AS (
       SELECT *, ${st} AS __mtf_s, ${ac} AS __mtf_a, ${ts} AS __mtf_ts
@@ -134,6 +137,7 @@ export function buildSql(file: string, layout: FileLayout, opts: ReadOptions): F
            CAST(${fbNull} AS INTEGER) AS fbnull, ${logp} AS logp, ${pid.value} AS pid
            ${fb.length ? ', ' + fb.join(', ') : ''},
            ${sid.int ? '0::UBIGINT' : sid.change} AS sid_h, ${uid.int ? '0::UBIGINT' : uid.change} AS uid_h, ${pid.int ? '0::UBIGINT' : pid.change} AS pid_h
+           ${item ? `, ${item.flags} AS iflags, ${item.len} AS tslen` : ''}
     FROM src ${where}`;
   return { sql, intKeys: { session: sid.int, user: uid.int, policy: pid.int } };
 }
@@ -244,6 +248,8 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
   if (f.layout.actionLogp) store.hasActionLogp = true;
   if (f.layout.policyId) store.hasPolicyId = true;
   const hasPolicy = f.layout.policyId !== null;
+  // absent in the layouts of shards written before the item columns
+  const hasItem = (f.layout.item ?? null) !== null;
   const sessions = new KeyDecoder(store.sessions);
   const users = new KeyDecoder(store.users);
   const policies = new KeyDecoder(store.policies);
@@ -262,6 +268,9 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
       const pid = hasPolicy ? keyColumn(chunk.getColumnVector(8), chunk.getColumnVector(11 + F), query.intKeys.policy) : null;
       const fb: Float64Array[] = [];
       for (let c = 0; c < F; c++) fb.push(rawItems(chunk.getColumnVector(9 + c), Float64Array));
+      const iflags = hasItem ? rawItems(chunk.getColumnVector(12 + F), Int32Array) : null;
+      const tslen = hasItem ? rawItems(chunk.getColumnVector(13 + F), Int32Array) : null;
+      if (iflags) countItemColumns(iflags, n, store.itemRows);
       const sw = s.words;
       const aw = a.words;
 
@@ -285,6 +294,7 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
           const v = fb[c][i];
           if (!(v >= 0 && v - v === 0)) clean = false;
         }
+        if (iflags && ((iflags[i] & ITEM_ERRORS) !== 0 || (tslen![i] >= 0 && tslen![i] !== k))) clean = false;
       }
       clean &&= allValid(s.childValid, s0, n * d) && allValid(a.childValid, a0, n * k);
       // Kept by reference when the buffer holds just these rows, else copied: memory holds the rows kept.
@@ -330,6 +340,7 @@ export async function readFileInto(conn: DuckDBConnection, f: ScannedFile, opts:
             if (ar) reason = ar === 'nonfinite' ? 'action_nonfinite' : 'action_length';
             else {
               for (let c = 0; c < F && reason === null; c++) reason = checkFeedback(fb[c][i]);
+              if (reason === null && iflags) reason = itemReason(iflags[i], tslen![i], k);
             }
           }
         }

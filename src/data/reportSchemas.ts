@@ -79,6 +79,9 @@ export const IngestReport = z.object({
   truncated_transitions: z.number().int().nonnegative(),
   reward_sum: z.number(),
   nulls_filled: z.record(z.string(), z.number().int().positive()).describe('feedback column → null values counted as 0'),
+  item_columns: z
+    .record(z.string(), z.number().int().positive())
+    .describe('optional item column (schemas/interaction-log.md, "Item columns") → rows read that carry a value; {} for a log without them'),
   files: z.number().int().nonnegative(),
   state_dim: z.number().int().positive(),
   action_dim: z.number().int().positive(),

@@ -14,6 +14,14 @@ export const REJECT_REASONS = [
   'action_length',
   'feedback_nonfinite',
   'feedback_negative',
+  // the optional item columns, checked where a file has them (src/data/itemColumns.ts)
+  'task_scores_null',
+  'task_scores_nonfinite',
+  'task_scores_negative',
+  'task_scores_length',
+  'fused_score_nonfinite',
+  'item_stat_nonfinite',
+  'item_stat_range',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -4,6 +4,7 @@
  * live in segments — one per chunk the reader handed over, usually the reader's own Float32 buffer,
  * kept as it is (no copy) — so memory holds the rows kept and no more, however many files there are.
  */
+import { ITEM_COLUMNS } from './itemColumns.ts';
 import type { RejectReason } from './rowChecks.ts';
 
 /** What the reader hands Dictionary.codeOf: row i's key as text (null when null). */
@@ -159,6 +160,8 @@ export class RowStore {
   readonly nullsFilled: number[];
   hasActionLogp = false;
   hasPolicyId = false;
+  /** rows read that carry a value of each optional item column (ITEM_COLUMNS order; src/data/itemColumns.ts) */
+  readonly itemRows = new Float64Array(ITEM_COLUMNS.length);
 
   constructor(capacity: number, stateDim: number, actionDim: number, feedbackNames: string[]) {
     this.capacity = capacity;

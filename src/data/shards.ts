@@ -69,6 +69,8 @@ const ShardMeta = z.object({
   nulls_filled: z.array(z.int().nonnegative()),
   has_action_logp: z.boolean(),
   has_policy_id: z.boolean(),
+  /** rows read that carry each optional item column (ITEM_COLUMNS order); absent in shards written before them */
+  item_rows: z.array(z.int().nonnegative()).default([]),
   sessions: z.array(z.string()),
   users: z.array(z.string()),
   policies: z.array(z.string()),
@@ -115,6 +117,7 @@ export async function readShard(o: ReadShardOptions): Promise<ShardMeta> {
     nulls_filled: [...store.nullsFilled],
     has_action_logp: store.hasActionLogp,
     has_policy_id: store.hasPolicyId,
+    item_rows: Array.from(store.itemRows),
     sessions: store.sessions.values,
     users: store.users.values,
     policies: store.policies.values,
@@ -234,6 +237,7 @@ function appendShard(store: RowStore, dir: string, meta: ShardMeta): void {
   meta.nulls_filled.forEach((v, i) => (store.nullsFilled[i] += v));
   store.hasActionLogp ||= meta.has_action_logp;
   store.hasPolicyId ||= meta.has_policy_id;
+  meta.item_rows.forEach((v, i) => (store.itemRows[i] += v));
   for (const key of meta.poisoned) store.poisoned.add(store.sessions.code(key));
   if (meta.rows === 0) return;
   const path = join(dir, 'rows.arrow');

@@ -9,7 +9,8 @@
  */
 import { GAMMA, NUM_TASKS, REWARD_WEIGHTS } from './config.ts';
 import { CandidateSets } from './candidates.ts';
-import { CONTEXT_OFFSET, HISTORY_EMA, HISTORY_INIT, HISTORY_OFFSET, PROFILE_DIM, STATE_DIM } from './features.ts';
+import { CONTEXT_OFFSET, HISTORY_EMA, HISTORY_INIT, HISTORY_OFFSET, ITEM_HISTORY_EMA, ITEM_HISTORY_OFFSET, PROFILE_DIM, STATE_DIM } from './features.ts';
+import { ITEM_SIGNAL_DIM } from './itemSignals.ts';
 import type { FusionPolicy, PolicyContext } from './policy.ts';
 import { LOG_FINISH, responseLogits, sigmoid, SKIP_RATIO_MEAN } from './response.ts';
 import { hash32, Rng, STREAM } from './rng.ts';
@@ -254,6 +255,8 @@ export class Engine implements PolicyContext {
     const o = s * STATE_DIM;
     this.states.set(world.userProfile.subarray(u * PROFILE_DIM, (u + 1) * PROFILE_DIM), o);
     for (let j = 0; j < HISTORY_INIT.length; j++) this.states[o + HISTORY_OFFSET + j] = HISTORY_INIT[j];
+    // The item EMAs start at the catalog means of the signals (README §1.5).
+    for (let j = 0; j < ITEM_SIGNAL_DIM; j++) this.states[o + ITEM_HISTORY_OFFSET + j] = world.itemSignalMean[j];
     this.cands.start(s, u, k, rng);
     this.policy.beginSession?.(s, key);
   }
@@ -377,6 +380,16 @@ export class Engine implements PolicyContext {
     st[h + 7] = rho * st[h + 7] + rho1 * (predPT - (1 - Math.exp(-playTime / world.config.world.prediction.playTimeScaleS)));
     st[h + 8] = skip ? 1 : 0;
     st[h + 9] = ratio;
+    // Decaying averages of what the stack logged about the shown items (README §1.5, ITEM_HISTORY_NAMES).
+    const ih = s * STATE_DIM + ITEM_HISTORY_OFFSET;
+    const sig = world.itemSignal;
+    const is = item * ITEM_SIGNAL_DIM;
+    const ri = ITEM_HISTORY_EMA;
+    const ri1 = 1 - ri;
+    st[ih] = ri * st[ih] + ri1 * sig[is];
+    st[ih + 1] = ri * st[ih + 1] + ri1 * sig[is + 1];
+    st[ih + 2] = ri * st[ih + 2] + ri1 * sig[is + 2];
+    st[ih + 3] = ri * st[ih + 3] + ri1 * sig[is + 3];
     this.step[s] = step + 1;
     // The next request comes when the view ends, plus an overhead: gap = play + g0 + Exp(mean 3 s).
     this.tsMs[s] += Math.round((playTime + world.config.session.gapOverheadS - 3 * Math.log(uGap)) * 1000);
@@ -399,6 +412,20 @@ export class Engine implements PolicyContext {
     const q = (s * cands.C + this.lastCandidate[s]) * K;
     const beta = this.world.config.session.beta;
     for (let t = 0; t < K; t++) out[t] = Math.exp(cands.score[q + t]) - beta[t];
+  }
+
+  /**
+   * The fused score f(o|α) = Σ_i α_i log(o_i + β_i) (Eq. 1) of the item just shown in slot s, with the α
+   * applied and the stack's β (config.session.beta), as the stack logs it: the score the α path ranked
+   * by (a scoreCandidates policy ranks by its own scores; this is still Eq. 1 of its logged α).
+   */
+  shownFusedScore(s: number): number {
+    const cands = this.cands;
+    const q = (s * cands.C + this.lastCandidate[s]) * K;
+    const a = this.alpha;
+    let f = 0;
+    for (let t = 0; t < K; t++) f += a[s * K + t] * cands.score[q + t];
+    return f;
   }
 
   // PolicyContext

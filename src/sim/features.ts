@@ -39,14 +39,32 @@ export const CONTEXT_NAMES = [
   'c_hour_cos',
 ] as const;
 
-export const STATE_NAMES: readonly string[] = [...PROFILE_NAMES, ...HISTORY_NAMES, ...CONTEXT_NAMES];
+/**
+ * Decaying session averages of what the stack logs about the shown items (src/sim/itemSignals.ts),
+ * in the order of ITEM_SIGNAL_NAMES. After the context so that indices 0–23 keep their meaning.
+ */
+export const ITEM_HISTORY_NAMES = [
+  'h_item_completion_ema', // EMA of the shown items' historical completion rates
+  'h_item_interaction_ema', // EMA of their historical positive-interaction rates
+  'h_item_quality_ema', // EMA of their content-quality classifier scores
+  'h_item_clickbait_ema', // EMA of their clickbait classifier scores
+] as const;
+
+export const STATE_NAMES: readonly string[] = [...PROFILE_NAMES, ...HISTORY_NAMES, ...CONTEXT_NAMES, ...ITEM_HISTORY_NAMES];
 export const STATE_DIM = STATE_NAMES.length;
 export const PROFILE_DIM = PROFILE_NAMES.length;
 export const HISTORY_OFFSET = PROFILE_DIM;
 export const CONTEXT_OFFSET = PROFILE_DIM + HISTORY_NAMES.length;
+export const ITEM_HISTORY_OFFSET = CONTEXT_OFFSET + CONTEXT_NAMES.length;
 
 /** EMA weight of the history features: h ← ρ h + (1 − ρ) x. */
 export const HISTORY_EMA = 0.7;
+
+/**
+ * EMA weight of the item-signal averages (ITEM_HISTORY_NAMES): a longer memory than the responses'
+ * averages out more of the classifiers' per-item noise (measured: README §1.5).
+ */
+export const ITEM_HISTORY_EMA = 0.8;
 
 /** The history part of the state at the start of a session. */
 export const HISTORY_INIT: readonly number[] = [0.5, Math.log1p(10) / 4, 0.3, 0.05, 0.2, 0, 0, 0, 0, 0.5];

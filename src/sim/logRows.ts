@@ -5,6 +5,7 @@
 import { NUM_TASKS } from './config.ts';
 import type { Engine, StepRecorder } from './engine.ts';
 import { STATE_DIM } from './features.ts';
+import { ITEM_SIGNAL_DIM } from './itemSignals.ts';
 import type { FusionPolicy } from './policy.ts';
 
 const K = NUM_TASKS;
@@ -31,6 +32,14 @@ export interface LogRows {
   actionLogp: Float64Array;
   /** index into policyIds */
   policy: Int32Array;
+  /** the shown item (the world's item index) */
+  itemId: Int32Array;
+  /** [n × k] the shown item's predicted task scores o, in TASK_NAMES order */
+  taskScores: Float32Array;
+  /** f(o|α) = Σ α_i log(o_i + β_i) of the shown item (Eq. 1) */
+  fusedScore: Float32Array;
+  /** [n × 4] the shown item's logged signals, in ITEM_SIGNAL_NAMES order */
+  itemSignal: Float32Array;
   sessionIds: string[];
   policyIds: string[];
 }
@@ -48,6 +57,7 @@ function grow<T extends Growable>(a: T, length: number): T {
 export class RowRecorder implements StepRecorder {
   readonly rows: LogRows;
   private readonly policy: FusionPolicy;
+  private readonly o = new Float64Array(K);
 
   constructor(policy: FusionPolicy, sessionId: (i: number) => string, sessions: number, capacity = 1024) {
     this.policy = policy;
@@ -70,6 +80,10 @@ export class RowRecorder implements StepRecorder {
       follow: new Uint8Array(c),
       actionLogp: new Float64Array(c),
       policy: new Int32Array(c),
+      itemId: new Int32Array(c),
+      taskScores: new Float32Array(c * K),
+      fusedScore: new Float32Array(c),
+      itemSignal: new Float32Array(c * ITEM_SIGNAL_DIM),
       sessionIds: Array.from({ length: sessions }, (_, i) => sessionId(i)),
       policyIds,
     };
@@ -91,6 +105,14 @@ export class RowRecorder implements StepRecorder {
     r.share[i] = e.lastInteract[s * 4 + 1];
     r.comment[i] = e.lastInteract[s * 4 + 2];
     r.follow[i] = e.lastInteract[s * 4 + 3];
+    // What the stack logs about the shown item: its id, predictions, fused score and item signals.
+    const item = e.lastItem[s];
+    r.itemId[i] = item;
+    e.shownPrediction(s, this.o);
+    // o is read back from log(o + β) (table-interpolated, README §1.4): clamped at 0 where that rounds below it
+    for (let t = 0; t < K; t++) r.taskScores[i * K + t] = this.o[t] > 0 ? this.o[t] : 0;
+    r.fusedScore[i] = e.shownFusedScore(s);
+    r.itemSignal.set(e.world.itemSignal.subarray(item * ITEM_SIGNAL_DIM, (item + 1) * ITEM_SIGNAL_DIM), i * ITEM_SIGNAL_DIM);
     const p = this.policy;
     if (p.arm && p.logp) {
       r.policy[i] = p.arm[s];
@@ -118,6 +140,10 @@ export class RowRecorder implements StepRecorder {
     r.follow = grow(r.follow, n);
     r.actionLogp = grow(r.actionLogp, n);
     r.policy = grow(r.policy, n);
+    r.itemId = grow(r.itemId, n);
+    r.taskScores = grow(r.taskScores, r.session.length * K);
+    r.fusedScore = grow(r.fusedScore, n);
+    r.itemSignal = grow(r.itemSignal, r.session.length * ITEM_SIGNAL_DIM);
   }
 }
 

@@ -6,6 +6,7 @@ import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 import { NUM_TASKS } from './config.ts';
 import { STATE_DIM } from './features.ts';
+import { ITEM_SIGNAL_DIM, ITEM_SIGNAL_NAMES } from './itemSignals.ts';
 import type { LogRows } from './logRows.ts';
 
 const K = NUM_TASKS;
@@ -42,9 +43,16 @@ function floatList(src: Float32Array, dim: number, order: Int32Array): arrow.Dat
   return arrow.makeData({ type, length: n, nullCount: 0, valueOffsets: offsets, child });
 }
 
-function gather<T extends Float32Array | Float64Array>(src: T, order: Int32Array): T {
+function gather<T extends Float32Array | Float64Array | Int32Array>(src: T, order: Int32Array): T {
   const out = new (src.constructor as new (n: number) => T)(order.length);
   for (let r = 0; r < order.length; r++) out[r] = src[order[r]];
+  return out;
+}
+
+/** Column m of a row-major [rows × width] array, in `order`. */
+function strided(src: Float32Array, width: number, m: number, order: Int32Array): Float32Array {
+  const out = new Float32Array(order.length);
+  for (let r = 0; r < order.length; r++) out[r] = src[order[r] * width + m];
   return out;
 }
 
@@ -73,6 +81,16 @@ export function logTable(rows: LogRows, order: Int32Array, userIds: readonly str
     ['follow', bools(rows.follow, order), new arrow.Bool(), false],
     ['action_logp', arrow.makeData({ type: new arrow.Float64(), length: n, nullCount: 0, data: gather(rows.actionLogp, order) }), new arrow.Float64(), false],
     ['policy_id', strings(rows.policyIds, rows.policy, order), new arrow.Utf8(), false],
+    // What the ranking stack logs about the shown item (optional columns of the contract).
+    ['item_id', arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: 0, data: gather(rows.itemId, order) }), new arrow.Int32(), false],
+    ['task_scores', floatList(rows.taskScores, K, order), new arrow.List(new arrow.Field('element', new arrow.Float32(), false)), false],
+    ['fused_score', arrow.makeData({ type: new arrow.Float32(), length: n, nullCount: 0, data: gather(rows.fusedScore, order) }), new arrow.Float32(), false],
+    ...ITEM_SIGNAL_NAMES.map((name, m): [string, arrow.Data, arrow.DataType, boolean] => [
+      name,
+      arrow.makeData({ type: new arrow.Float32(), length: n, nullCount: 0, data: strided(rows.itemSignal, ITEM_SIGNAL_DIM, m, order) }),
+      new arrow.Float32(),
+      false,
+    ]),
   ];
   const schema = new arrow.Schema(
     columns.map(([name, , type, nullable]) => new arrow.Field(name, type, nullable)),

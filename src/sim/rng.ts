@@ -113,4 +113,6 @@ export const STREAM = {
   session: 2,
   policy: 3,
   schedule: 4,
+  /** the items' logged signals (src/sim/itemSignals.ts): their own stream, so the rest of the world is unchanged */
+  itemSignals: 5,
 } as const;

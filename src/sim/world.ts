@@ -4,6 +4,7 @@
  */
 import { NUM_TASKS, SimConfigSchema, type SimConfig, type SimConfigInput } from './config.ts';
 import { PROFILE_DIM, profileFeatures } from './features.ts';
+import { drawItemSignals, type ItemSignals } from './itemSignals.ts';
 import { Rng, STREAM } from './rng.ts';
 
 /** Layout of World.itemRec. */
@@ -13,7 +14,7 @@ export const ITEM_REC_STRIDE = 32;
 /** Size of the table of standard normals that per-session prediction errors are read from. */
 export const NOISE_TABLE_SIZE = 1 << 16;
 
-export interface World {
+export interface World extends Readonly<ItemSignals> {
   readonly config: SimConfig;
   readonly nUsers: number;
   readonly nItems: number;
@@ -201,7 +202,7 @@ export function createWorld(input: SimConfigInput | SimConfig = {}): World {
   }
 
   const byType = (f: (ty: (typeof types)[number]) => number) => Float32Array.from(types.map(f));
-  return {
+  const world: Omit<World, keyof ItemSignals> = {
     config,
     nUsers,
     nItems,
@@ -240,6 +241,8 @@ export function createWorld(input: SimConfigInput | SimConfig = {}): World {
     pairErrMul,
     hourCdf: cumulative(Float64Array.from(config.session.hourWeights)),
   };
+  // What the ranking stack logs about each item (README §1.1): drawn from a stream of its own.
+  return { ...world, ...drawItemSignals(world) };
 }
 
 /** Normalised cumulative sums (last entry exactly 1). */

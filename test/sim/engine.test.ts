@@ -7,9 +7,9 @@ import { mean, smallWorld } from './helpers.ts';
 const world = smallWorld();
 const prod = () => constantPolicy(DEFAULT_PRODUCTION_ALPHA);
 
-test('the state has the documented names, about 24 of them', () => {
+test('the state has the documented names, 28 of them', () => {
   assert.equal(STATE_NAMES.length, STATE_DIM);
-  assert.equal(STATE_DIM, 24);
+  assert.equal(STATE_DIM, 28);
   assert.equal(new Set(STATE_NAMES).size, STATE_DIM);
 });
 

@@ -54,6 +54,13 @@ test('DuckDB reads the log with the contract’s types', async () => {
     follow: 'BOOLEAN',
     action_logp: 'DOUBLE',
     policy_id: 'VARCHAR',
+    item_id: 'INTEGER',
+    task_scores: 'FLOAT[]',
+    fused_score: 'FLOAT',
+    item_completion_rate: 'FLOAT',
+    item_interaction_rate: 'FLOAT',
+    item_quality_score: 'FLOAT',
+    item_clickbait_score: 'FLOAT',
   });
   const [s] = await query(
     `SELECT count(*)::INT n, count(DISTINCT session_id)::INT sessions, min(len(state))::INT d0, max(len(state))::INT d1,
@@ -64,7 +71,7 @@ test('DuckDB reads the log with the contract’s types', async () => {
   );
   assert.equal(s.n, report.rows);
   assert.equal(s.sessions, 900);
-  assert.deepEqual([s.d0, s.d1, s.k0, s.k1], [24, 24, 8, 8]);
+  assert.deepEqual([s.d0, s.d1, s.k0, s.k1], [28, 28, 8, 8]);
   assert.ok((s.pt0 as number) >= 0 && (s.pr0 as number) >= 0);
   assert.equal(s.bad_logp, 0);
   assert.equal(s.arms, 2);
@@ -117,7 +124,7 @@ test('the ingest stage reads the log cleanly with the simulator’s reward spec'
   assert.equal(r.report.sessions_dropped, 0);
   assert.deepEqual(r.report.rows_rejected, {});
   assert.equal(r.report.sessions, 900);
-  assert.equal(r.report.state_dim, 24);
+  assert.equal(r.report.state_dim, 28);
   assert.equal(r.report.action_dim, 8);
 });
 
