@@ -117,11 +117,32 @@ export const SessionConfigSchema = z
   .refine((s) => s.refresh <= s.candidates, { message: 'refresh must be at most candidates', path: ['refresh'] });
 export type SessionConfig = z.infer<typeof SessionConfigSchema>;
 
-/** The hand-tuned production α (behavior mean): heavy on play-time tasks, as a watch-time team would tune it. */
-export const DEFAULT_PRODUCTION_ALPHA = [1.0, 0.5, 0.4, 0.2, 0.2, 0.2, 0.5, 1.2];
+/**
+ * The hand-tuned production α of the legacy scenario: heavy on the play tasks, as a watch-time team
+ * that never tuned its weights would set them (and clickbait-prone).
+ */
+export const HAND_TUNED_PRODUCTION_ALPHA: readonly number[] = [1.0, 0.5, 0.4, 0.2, 0.2, 0.2, 0.5, 1.2];
+
+/**
+ * The tuned production α of the default scenario (the paper's setting: users run one constant α tuned
+ * by black-box optimisation): CMA-ES on the true discounted return from the hand-tuned α, scaled to
+ * its sum (test/sim/calibrate.ts; how, and its value on held-out sessions: README §4).
+ */
+export const TUNED_PRODUCTION_ALPHA: readonly number[] = [0.0541, 0.238, 0.445, 0.553, 0.357, 0.656, 0.193, 1.7];
+
+/** The named worlds' production policies (`mtf simulate --scenario`). */
+export const SCENARIOS = {
+  'tuned-production': { productionAlpha: TUNED_PRODUCTION_ALPHA, doc: "the paper's setting: production is the constant α tuned on true discounted return" },
+  'hand-tuned-production': { productionAlpha: HAND_TUNED_PRODUCTION_ALPHA, doc: 'legacy: a team that never tuned its weights runs the hand-set watch-time α' },
+} as const;
+export type ScenarioName = keyof typeof SCENARIOS;
+export const DEFAULT_SCENARIO: ScenarioName = 'tuned-production';
+
+/** The production α of the default scenario (the behavior policy's mean). */
+export const DEFAULT_PRODUCTION_ALPHA: readonly number[] = SCENARIOS[DEFAULT_SCENARIO].productionAlpha;
 
 export const BehaviorConfigSchema = z.object({
-  productionAlpha: vec(8).default(DEFAULT_PRODUCTION_ALPHA).describe('the constant production α when no --policy model is given'),
+  productionAlpha: vec(8).default([...DEFAULT_PRODUCTION_ALPHA]).describe('the constant production α when no --policy model is given (default: the tuned one)'),
   randomShare: z.number().min(0).max(1).default(0.5).describe('share of sessions in the random-exploration arm (rest: action noise)'),
   randomSd: z.number().positive().default(0.3).describe('random exploration: α ~ N(production α, randomSd² I) per request'),
   noiseSd: z.number().positive().default(0.1).describe('action-noise exploration: α = production α + N(0, noiseSd² I) per request'),

@@ -6,6 +6,10 @@
 export {
   BehaviorConfigSchema,
   DEFAULT_PRODUCTION_ALPHA,
+  DEFAULT_SCENARIO,
+  HAND_TUNED_PRODUCTION_ALPHA,
+  SCENARIOS,
+  TUNED_PRODUCTION_ALPHA,
   DynamicsConfigSchema,
   GAMMA,
   NUM_TASKS,
@@ -16,6 +20,7 @@ export {
   TASK_NAMES,
   WorldConfigSchema,
   type BehaviorConfig,
+  type ScenarioName,
   type SessionConfig,
   type SimConfig,
   type SimConfigInput,
@@ -31,7 +36,20 @@ export { scorerPolicy, type ScorerPolicyOptions } from './scorerPolicy.ts';
 export { compareResults, compareTruth, groundTruth, summarize, TRUTH_METRICS, type Comparison, type Estimate, type TruthOptions, type TruthReport } from './truth.ts';
 export { formatDate, parseDate, simulateDays, simulateLogs, type LogFile, type SimulateDaysOptions, type SimulateLogsOptions, type SimulateLogsReport } from './logs.ts';
 export { META_ACTION_NAMES, META_BETA, META_SIM, META_STATE_NAMES } from './parquet.ts';
-export { searchConstantAlpha, type SearchOptions, type SearchResult } from './search.ts';
-export { BEST_CONSTANT_ALPHA, LOOKAHEAD_CONTINUATION, ORACLE_ALPHA_BY_TYPE, referencePolicies } from './calibrated.ts';
+export { CmaEs, type CmaEsOptions, type CmaEsState } from './cmaes.ts';
+export {
+  maximize,
+  meanObjective,
+  normalizeAlpha,
+  SEARCH_RUN_TAG,
+  tuneConstantAlpha,
+  type GenerationInfo,
+  type MaximizeOptions,
+  type MaximizeResult,
+  type TuneConstantOptions,
+  type TuneConstantResult,
+  type TuneObjective,
+} from './tune.ts';
+export { BEST_CONSTANT_ALPHA, LOOKAHEAD_CONTINUATION, ORACLE_ALPHA_BY_TYPE, referencePolicies, type ReferencePolicyName } from './calibrated.ts';
 export { parseAlpha, policyFromSpec, POLICY_SPEC_HELP } from './policySpec.ts';
 export { REWARD_SPEC } from './rewardSpec.ts';

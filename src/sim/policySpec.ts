@@ -1,6 +1,7 @@
 /**
  * Policy specs as the CLI takes them (`--policy`): `model.onnx`, `const:α1,…,αk`, `behavior` or
- * `behavior:<spec>`, and the reference policies `production`, `best`, `oracle`, `myopic`, `lookahead`.
+ * `behavior:<spec>`, and the reference policies `production` (the tuned constant), `hand-tuned` (the
+ * legacy scenario's production), `best` (= production), `oracle`, `myopic`, `lookahead`.
  */
 import { InputError } from '../errors/index.ts';
 import { referencePolicies } from './calibrated.ts';

@@ -1,22 +1,26 @@
 /**
- * Calibration of the default world (README §4): searches the best constant α and the per-type oracle
- * α, then evaluates the reference policies on held-out sessions with common random numbers.
+ * Calibration of the default world (README §4), on the objective every evaluation reports: the true
+ * discounted return (γ = GAMMA, r by REWARD_WEIGHTS).
  *
- *   node --import tsx test/sim/calibrate.ts            # search + evaluate (a few minutes)
- *   node --import tsx test/sim/calibrate.ts --eval     # evaluate the α stored in src/sim/calibrated.ts
+ *   node --import tsx test/sim/calibrate.ts            # search (CMA-ES) + evaluate; ~30 min on 2 cores
+ *   node --import tsx test/sim/calibrate.ts --eval     # evaluate the α stored in src/sim/config.ts and calibrated.ts
  *   node --import tsx test/sim/calibrate.ts --check    # the comparisons of calibration.test.ts, on 3 seeds
  *
- * Options: --search-sessions N (3000), --eval-sessions N (10000), --eval-seed S (999).
- * The printed α go into src/sim/calibrated.ts, the table into README §4.
+ * The search: the tuned production α by CMA-ES on log-weight ratios from the hand-tuned α (search seed
+ * 101, fresh sessions every generation), then one α per latent user type from the tuned one (seeds
+ * 201–204). The evaluation: held-out sessions (seed 999, run tag 0: never searched on), paired by
+ * common random numbers, plus a check that the tuned α is a local optimum — no weight ×/÷ 1.25 is
+ * better by more than 1%. Options: --generations N (120), --search-sessions N (3000),
+ * --type-generations N (60), --eval-sessions N (10000), --eval-seed S (999).
+ * The printed α go into src/sim/config.ts (TUNED_PRODUCTION_ALPHA) and calibrated.ts; the tables into README §4.
  */
 import { parseArgs } from 'node:util';
 import {
-  BEST_CONSTANT_ALPHA,
   behaviorPolicy,
   compareResults,
   constantPolicy,
-  DEFAULT_PRODUCTION_ALPHA,
   defaultWorld,
+  HAND_TUNED_PRODUCTION_ALPHA,
   LOOKAHEAD_CONTINUATION,
   lookaheadPolicy,
   myopicPolicy,
@@ -24,74 +28,81 @@ import {
   oraclePolicy,
   referencePolicies,
   rollout,
-  searchConstantAlpha,
   summarize,
+  TUNED_PRODUCTION_ALPHA,
+  tuneConstantAlpha,
   type FusionPolicy,
   type RolloutResult,
 } from '../../src/sim/index.ts';
-import { oneStepCandidates } from '../../src/sim/calibrated.ts';
+import { oneStepCandidatesFor } from '../../src/sim/calibrated.ts';
 
 const { values } = parseArgs({
   options: {
     eval: { type: 'boolean', default: false },
     check: { type: 'boolean', default: false },
+    generations: { type: 'string', default: '120' },
     'search-sessions': { type: 'string', default: '3000' },
+    'type-generations': { type: 'string', default: '60' },
     'eval-sessions': { type: 'string', default: '10000' },
     'eval-seed': { type: 'string', default: '999' },
   },
 });
 const world = defaultWorld();
-const searchSessions = Number(values['search-sessions']);
 const evalSessions = Number(values['eval-sessions']);
 const evalSeed = Number(values['eval-seed']);
 const t0 = performance.now();
 const round = (a: number[]) => a.map((x) => Number(x.toPrecision(3)));
 const log = (s: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${s}\n`);
+const pct = (x: { mean: number; ci95: [number, number] }) => `${x.mean >= 0 ? '+' : ''}${(100 * x.mean).toFixed(2)}% [${(100 * x.ci95[0]).toFixed(2)}, ${(100 * x.ci95[1]).toFixed(2)}]`;
 
 if (values.check) {
   // The sizes of calibration.test.ts (seed 4242) and two more seeds.
   const refs = referencePolicies();
   const seeds = [4242, 1, 2];
-  const pct = (x: { mean: number; ci95: [number, number] }) => `${x.mean >= 0 ? '+' : ''}${(100 * x.mean).toFixed(1)}% [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}]`;
-  const cmp = async (a: () => FusionPolicy, b: () => FusionPolicy, n: number, seed: number, m: 'return' | 'discounted_return') =>
-    pct(compareResults(await rollout({ world, policy: a(), sessions: n, seed }), await rollout({ world, policy: b(), sessions: n, seed })).relative[m]);
-  const rows: string[][] = [
-    ['best vs production, return (2,000 sessions)'],
-    ['oracle vs best, return (3,000)'],
-    ['look-ahead vs myopic, discounted return (1,000)'],
-  ];
+  const cmp = async (a: () => FusionPolicy, b: () => FusionPolicy, n: number, seed: number) =>
+    pct(compareResults(await rollout({ world, policy: a(), sessions: n, seed }), await rollout({ world, policy: b(), sessions: n, seed })).relative.discounted_return);
+  const rows: string[][] = [['tuned vs hand-tuned production (2,000 sessions)'], ['oracle vs tuned (3,000)'], ['look-ahead vs myopic (1,000)']];
   for (const seed of seeds) {
-    rows[0].push(await cmp(refs.production, refs.best, 2000, seed, 'return'));
-    rows[1].push(await cmp(refs.best, refs.oracle, 3000, seed, 'return'));
-    rows[2].push(await cmp(refs.myopic, refs.lookahead, 1000, seed, 'discounted_return'));
+    rows[0].push(await cmp(refs['hand-tuned'], refs.production, 2000, seed));
+    rows[1].push(await cmp(refs.production, refs.oracle, 3000, seed));
+    rows[2].push(await cmp(refs.myopic, refs.lookahead, 1000, seed));
     log(`seed ${seed} done`);
   }
-  const out = [`| claim | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${seeds.map(() => '---|').join('')}`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  const out = [`| claim (discounted return) | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${seeds.map(() => '---|').join('')}`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
   process.stdout.write(out.join('\n') + '\n');
   process.exit(0);
 }
 
-let best = [...BEST_CONSTANT_ALPHA];
+let tuned = [...TUNED_PRODUCTION_ALPHA];
 let perType = ORACLE_ALPHA_BY_TYPE.map((a) => [...a]);
 if (!values.eval) {
-  const r = await searchConstantAlpha({ world, start: DEFAULT_PRODUCTION_ALPHA, sessions: searchSessions, seed: 101 });
-  best = round(r.alpha);
-  log(`best constant ${JSON.stringify(best)}: return ${r.startValue.toFixed(1)} → ${r.value.toFixed(1)} (${r.evaluations} evaluations)`);
+  const generations = Number(values.generations);
+  const sessions = Number(values['search-sessions']);
+  const r = await tuneConstantAlpha({
+    world,
+    start: HAND_TUNED_PRODUCTION_ALPHA,
+    sessions,
+    seed: 101,
+    generations,
+    onGeneration: (h) => h.generation % 10 === 9 && log(`generation ${h.generation + 1}: mean ${h.mean.toFixed(1)}, σ ${h.sigma.toFixed(3)}, α ${JSON.stringify(round(h.alpha))}`),
+  });
+  tuned = round(r.alpha);
+  log(`tuned production α ${JSON.stringify(tuned)} (${r.evaluations} rollouts of ${sessions} sessions)`);
   perType = [];
   for (let k = 0; k < world.nTypes; k++) {
-    const rk = await searchConstantAlpha({ world, start: best, sessions: Math.round(searchSessions / 2), seed: 201 + k, userType: k, steps: [2, 1.5, 1.25] });
+    const rk = await tuneConstantAlpha({ world, start: tuned, sessions: Math.round(sessions / 2), seed: 201 + k, userType: k, generations: Number(values['type-generations']), sigma: 0.3 });
     perType.push(round(rk.alpha));
-    log(`type ${world.config.world.types[k].name} ${JSON.stringify(round(rk.alpha))}: ${rk.startValue.toFixed(1)} → ${rk.value.toFixed(1)}`);
+    log(`type ${world.config.world.types[k].name} ${JSON.stringify(round(rk.alpha))}`);
   }
-  process.stdout.write(`BEST_CONSTANT_ALPHA = ${JSON.stringify(best)}\nORACLE_ALPHA_BY_TYPE = ${JSON.stringify(perType)}\n`);
+  process.stdout.write(`TUNED_PRODUCTION_ALPHA = ${JSON.stringify(tuned)}\nORACLE_ALPHA_BY_TYPE = ${JSON.stringify(perType)}\n`);
 }
 
-const candidates = values.eval ? oneStepCandidates() : [[...DEFAULT_PRODUCTION_ALPHA], best, ...perType, ...best.map((_, i) => best.map((a, j) => (i === j ? 3 * a : a)))];
+const candidates = oneStepCandidatesFor(tuned, perType);
 const policies: [string, FusionPolicy][] = [
-  ['production (behavior mean)', constantPolicy(DEFAULT_PRODUCTION_ALPHA, 'production')],
-  ['behavior (mixed exploration)', behaviorPolicy()],
-  ['best constant', constantPolicy(best, 'best')],
-  ['oracle (sees user type)', oraclePolicy(perType)],
+  ['tuned production (constant)', constantPolicy(tuned, 'production')],
+  ['hand-tuned production (legacy scenario)', constantPolicy(HAND_TUNED_PRODUCTION_ALPHA, 'hand-tuned')],
+  ['behavior (mixed exploration around the tuned α)', behaviorPolicy({ production: constantPolicy(tuned, 'production') })],
+  ['oracle (sees the latent user type)', oraclePolicy(perType)],
   ['myopic (true 1-step model)', myopicPolicy(candidates)],
   ['look-ahead (true 1-step model)', lookaheadPolicy(candidates, LOOKAHEAD_CONTINUATION)],
 ];
@@ -104,27 +115,36 @@ const f = (x: number, d = 1) => x.toFixed(d);
 const lines = [
   `Held-out sessions: ${evalSessions}, seed ${evalSeed}, world seed ${world.config.world.seed} (common random numbers).`,
   '',
-  '| policy | return | discounted return | dwell time (s) | interaction rate | session length |',
+  '| policy | discounted return | return | dwell time (s) | interaction rate | session length |',
   '|---|---|---|---|---|---|',
 ];
 for (const [name, r] of results) {
   const s = summarize(r, name);
-  lines.push(`| ${name} | ${f(s.return.mean)} | ${f(s.discounted_return.mean)} | ${f(s.dwell_time.mean)} | ${f(s.interaction_rate.mean, 3)} | ${f(s.session_length.mean)} |`);
+  lines.push(`| ${name} | ${f(s.discounted_return.mean)} | ${f(s.return.mean)} | ${f(s.dwell_time.mean)} | ${f(s.interaction_rate.mean, 3)} | ${f(s.session_length.mean)} |`);
 }
-const rel = (a: string, b: string, m: 'return' | 'discounted_return') => {
-  const c = compareResults(results.get(a)!, results.get(b)!);
-  const x = c.relative[m];
-  return `${f(100 * x.mean, 2)}% [${f(100 * x.ci95[0], 2)}, ${f(100 * x.ci95[1], 2)}]`;
-};
+const rel = (a: string, b: string) => pct(compareResults(results.get(a)!, results.get(b)!).relative.discounted_return);
 lines.push(
   '',
-  '| claim (paired over the same sessions, 95% CI) | relative difference |',
+  '| claim (paired over the same sessions, discounted return, 95% CI) | relative difference |',
   '|---|---|',
-  `| best constant vs behavior mean, return | ${rel('production (behavior mean)', 'best constant', 'return')} |`,
-  `| oracle vs best constant, return | ${rel('best constant', 'oracle (sees user type)', 'return')} |`,
-  `| look-ahead vs myopic, discounted return | ${rel('myopic (true 1-step model)', 'look-ahead (true 1-step model)', 'discounted_return')} |`,
-  `| best constant vs myopic, discounted return | ${rel('myopic (true 1-step model)', 'best constant', 'discounted_return')} |`,
-  `| oracle vs myopic, discounted return | ${rel('myopic (true 1-step model)', 'oracle (sees user type)', 'discounted_return')} |`,
+  `| tuned vs hand-tuned production | ${rel('hand-tuned production (legacy scenario)', 'tuned production (constant)')} |`,
+  `| oracle vs tuned production | ${rel('tuned production (constant)', 'oracle (sees the latent user type)')} |`,
+  `| look-ahead vs myopic | ${rel('myopic (true 1-step model)', 'look-ahead (true 1-step model)')} |`,
+  `| look-ahead vs tuned production | ${rel('tuned production (constant)', 'look-ahead (true 1-step model)')} |`,
 );
+
+// Is the tuned α a (local) optimum? Every weight ×/÷ 1.25 on the same held-out sessions.
+const base = results.get('tuned production (constant)')!;
+let bestMove = { name: '', rel: { mean: -Infinity, ci95: [0, 0] as [number, number] } };
+for (let i = 0; i < tuned.length; i++) {
+  for (const m of [1.25, 1 / 1.25]) {
+    const a = tuned.slice();
+    a[i] *= m;
+    const c = compareResults(base, await rollout({ world, policy: constantPolicy(a), sessions: evalSessions, seed: evalSeed })).relative.discounted_return;
+    if (c.mean > bestMove.rel.mean) bestMove = { name: `weight ${i} ×${m.toFixed(2)}`, rel: c };
+  }
+}
+log('local check done');
+lines.push(`| best of the 16 neighbours (one weight ×/÷ 1.25) vs tuned: ${bestMove.name} | ${pct(bestMove.rel)} |`);
 process.stdout.write(lines.join('\n') + '\n');
 log('done');

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '../../errors/index.ts';
 // Only what --help needs loads at start; the simulator (apache-arrow, parquet writers, onnxruntime) when it runs.
-import { WorldConfigSchema } from '../../sim/config.ts';
+import { DEFAULT_SCENARIO, SCENARIOS, WorldConfigSchema, type ScenarioName } from '../../sim/config.ts';
 import { REWARD_SPEC } from '../../sim/rewardSpec.ts';
 import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
 import type { FusionPolicy } from '../../sim/index.ts';
@@ -16,6 +16,7 @@ interface SimulateFlags {
   sessionsPerDay: number;
   seed: number;
   policy?: string;
+  scenario: ScenarioName;
   worldSeed?: number;
   quiet?: boolean;
 }
@@ -29,7 +30,12 @@ export function registerSimulate(program: Command): void {
     .addOption(new Option('--days <n>', 'days simulated, ending at --end-date').argParser(intArg(1, 366)).default(3))
     .addOption(new Option('--sessions-per-day <n>', 'sessions that start each day').argParser(intArg(1)).default(DEFAULT_SESSIONS_PER_DAY))
     .addOption(new Option('--seed <n>', 'drives the sessions (the world comes from --world-seed)').argParser(seedArg).default(0))
-    .addOption(laterDefault(new Option('--policy <spec>', `production policy the exploration centres on: ${POLICY_SPEC_HELP}`), 'the hand-tuned constant α'))
+    .addOption(
+      new Option('--scenario <name>', `the world's production policy: ${Object.entries(SCENARIOS).map(([k, v]) => `${k} = ${v.doc}`).join('; ')}`)
+        .choices(Object.keys(SCENARIOS))
+        .default(DEFAULT_SCENARIO),
+    )
+    .addOption(laterDefault(new Option('--policy <spec>', `production policy the exploration centres on, instead of the scenario's: ${POLICY_SPEC_HELP}`), "the scenario's constant α"))
     .addOption(laterDefault(new Option('--world-seed <n>', 'world seed').argParser(seedArg), WorldConfigSchema.parse({}).seed))
     .option('--quiet', 'print only the summary line')
     .action(async (o: SimulateFlags) => {
@@ -41,6 +47,9 @@ export function registerSimulate(program: Command): void {
         const spec = o.policy;
         if (spec.startsWith('behavior')) throw new InputError(`--policy: the production policy cannot be '${spec}'; the behavior policy is what simulate runs around it`, { field: '--policy' });
         production = await policyFromSpec(spec);
+      } else if (o.scenario !== DEFAULT_SCENARIO) {
+        const { constantPolicy } = await import('../../sim/index.ts');
+        production = constantPolicy(SCENARIOS[o.scenario].productionAlpha, o.scenario);
       }
       const t0 = performance.now();
       try {
@@ -65,6 +74,7 @@ export function registerSimulate(program: Command): void {
     });
   examples(cmd, [
     'mtf simulate --out logs --end-date 2026-11-20 --days 3 --sessions-per-day 10000 --seed 1',
-    'mtf simulate --out logs --end-date 2026-11-20 --policy best --quiet',
+    'mtf simulate --out logs --end-date 2026-11-20 --scenario hand-tuned-production --quiet',
+    'mtf simulate --out logs --end-date 2026-11-21 --days 1 --policy models/fusion/nightly-2026-11-20/policy.onnx',
   ]);
 }
