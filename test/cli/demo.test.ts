@@ -11,7 +11,10 @@ test('mtf demo --quick runs the whole pipeline on the embedded default and print
   // 0 when the gate published BCQ, 5 when it rejected it (checked against the manifest below)
   assert.ok(r.code === 0 || r.code === 5, `exit ${r.code}\n${r.stderr}`);
   // One row per policy of the paper's Table 1, each with an OPE estimate and a true value.
-  for (const p of ['behavior', 'best-constant', 'bc', 'td3', 'bcq']) assert.match(r.stdout, new RegExp(`^\\| ${p} \\| [0-9.]+ \\[`, 'm'));
+  for (const p of ['production', 'behavior', 'bc', 'td3', 'bcq']) assert.match(r.stdout, new RegExp(`^\\| ${p} \\| [0-9.]+ \\[`, 'm'));
+  // The reference row is the tuned constant the logs' production runs; every other row's lift is paired against it.
+  assert.match(r.stdout, /^\| production \| .* \| — \(reference\) \|$/m);
+  assert.match(r.stdout, /^\| bcq \| .* \| [+-]\d+\.\d\d% \[-?\d+\.\d\d, -?\d+\.\d\d\] \|$/m);
   // The pipeline's stages ran under a run record (the same functions as `mtf run` and the jobs).
   const run = join(out, 'runs', 'demo', '2026-11-20', 'a1');
   const stages = readdirSync(join(run, 'stages')).sort();
@@ -19,7 +22,7 @@ test('mtf demo --quick runs the whole pipeline on the embedded default and print
   const ingest = JSON.parse(readFileSync(join(run, 'trajectories', 'ingest-report.json'), 'utf8'));
   assert.ok(ingest.transitions > 0 && ingest.truncated_transitions > 0, 'the window cuts some sessions');
   const ope = JSON.parse(readFileSync(join(run, 'ope', 'ope-report.json'), 'utf8'));
-  assert.deepEqual(ope.policies.map((p: { name: string }) => p.name), ['bcq', 'behavior', 'best-constant', 'bc', 'td3']);
+  assert.deepEqual(ope.policies.map((p: { name: string }) => p.name), ['bcq', 'production', 'behavior', 'bc', 'td3']);
   assert.ok(existsSync(join(run, 'ope', 'ope-report.html')));
   // The gate decided and recorded its decision, whichever way it went.
   const versions = readdirSync(join(out, 'models', 'fusion')).filter((v) => !v.startsWith('.') && v !== 'CURRENT');

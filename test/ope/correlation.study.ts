@@ -41,6 +41,7 @@ if (from) {
     work,
     sessionsPerDay: num('sessions-per-day', 10000),
     seed: num('seed', 7),
+    scenario: opt('scenario', 'tuned-production') as 'tuned-production' | 'hand-tuned-production',
     days: num('days', 3),
     train: { bc: num('bc', 5000), td3, bcq, checkpointEvery: every },
     checkpoints: { td3: stepsUpTo(td3).filter((_, i) => i % 2 === 0), bcq: stepsUpTo(bcq) },

@@ -27,7 +27,7 @@ const B = Number(args.bootstrap ?? (warmMode ? 20 : 4));
 const study = await cachedStudy(work, seed);
 const { o, traj } = study;
 // TD3 and the best constant are wholly out of distribution: the penalty, not the data, sets their values
-const list = study.list.filter((c) => !/^td3|^best-constant/.test(c.name));
+const list = study.list.filter((c) => !/^td3|^best-constant|^tuned-constant|^hand-tuned/.test(c.name));
 const { batch, metadata } = await readTrajectories(traj, 'test');
 const report = await evaluatePolicies({ batch, metadata, dataDir: traj, policies: list.map((c) => c.evalPolicy), config: warmMode ? { bootstrap: B } : { bootstrap: B, bootstrapWarmStart: false, bootstrapIterations: null }, onProgress: (l) => process.stderr.write(l + '\n') });
 const warmFile = join(work, `ope-report-seed${seed}.json`);

@@ -20,8 +20,8 @@ import type { OpeReport } from '../../src/ope/schemas.ts';
 import { loadPolicy, train, type Policy } from '../../src/rl/index.ts';
 import { Rng } from '../../src/rl/rng.ts';
 import {
-  BEST_CONSTANT_ALPHA,
-  DEFAULT_PRODUCTION_ALPHA,
+  DEFAULT_SCENARIO,
+  SCENARIOS,
   REWARD_SPEC,
   batchPolicy,
   behaviorPolicy as simBehavior,
@@ -30,6 +30,7 @@ import {
   groundTruth,
   simulateLogs,
   type FusionPolicy,
+  type ScenarioName,
   type TruthReport,
 } from '../../src/sim/index.ts';
 
@@ -39,6 +40,8 @@ export interface StudyOptions {
   days: number;
   endDate?: string;
   seed?: number;
+  /** the world's production policy (default: the tuned constant, the paper's setting) */
+  scenario?: ScenarioName;
   /** share of sessions held out as the test split (ingest default 0.1) */
   testFraction?: number;
   /** gradient steps per algorithm (0 or absent = not trained) and checkpoint spacing */
@@ -104,10 +107,13 @@ interface Candidate {
  * were measured on can be rerun: `node --import tsx test/ope/correlation.seeds.ts 3 7 11`.
  */
 export function smallStudyOptions(work: string, seed = 7, fqe: Record<string, unknown> = {}): StudyOptions {
-  const P = DEFAULT_PRODUCTION_ALPHA;
+  // The legacy scenario: the thresholds of correlation.test.ts were measured there (issue 19 re-measures
+  // the estimator on the default one).
+  const P = SCENARIOS['hand-tuned-production'].productionAlpha;
   return {
     work,
     seed,
+    scenario: 'hand-tuned-production',
     sessionsPerDay: 500,
     days: 2,
     testFraction: 0.5,
@@ -126,7 +132,12 @@ export const STUDY_END_DATE = '2026-11-20';
 
 /** The simulateLogs call behind a study's logs: its window plus one day before it, so that the window's first day starts with sessions in flight. */
 export function studyLogOptions(o: StudyOptions) {
-  return { world: defaultWorld(), endDate: o.endDate ?? STUDY_END_DATE, days: o.days + 1, sessionsPerDay: o.sessionsPerDay, seed: o.seed ?? 7 };
+  return { world: defaultWorld(), endDate: o.endDate ?? STUDY_END_DATE, days: o.days + 1, sessionsPerDay: o.sessionsPerDay, seed: o.seed ?? 7, production: scenarioProduction(o) };
+}
+
+/** The scenario's production policy (the behavior policy explores around it). */
+function scenarioProduction(o: StudyOptions): FusionPolicy {
+  return simConstant(SCENARIOS[o.scenario ?? DEFAULT_SCENARIO].productionAlpha, 'production');
 }
 
 /** Logs and trajectories of the study (cached). */
@@ -202,10 +213,14 @@ export async function candidates(o: StudyOptions, traj: string, runs: Record<str
   const { metadata } = await readTrajectories(traj, 'test');
   const lo = metadata.action_stats.min;
   const hi = metadata.action_stats.max;
+  const scenario = o.scenario ?? DEFAULT_SCENARIO;
+  const production = SCENARIOS[scenario].productionAlpha;
+  const [otherName, other] = scenario === 'tuned-production' ? ['hand-tuned', SCENARIOS['hand-tuned-production'].productionAlpha] : ['tuned-constant', SCENARIOS['tuned-production'].productionAlpha];
   const list: Candidate[] = [
-    { name: 'behavior', group: 'behavior', evalPolicy: evalBehavior(), simPolicy: () => simBehavior() },
-    { name: 'production', group: 'constant', evalPolicy: evalConstant([...DEFAULT_PRODUCTION_ALPHA], 'production'), simPolicy: () => simConstant(DEFAULT_PRODUCTION_ALPHA, 'production') },
-    { name: 'best-constant', group: 'constant', evalPolicy: evalConstant([...BEST_CONSTANT_ALPHA], 'best-constant'), simPolicy: () => simConstant(BEST_CONSTANT_ALPHA, 'best-constant') },
+    { name: 'behavior', group: 'behavior', evalPolicy: evalBehavior(), simPolicy: () => simBehavior({ production: scenarioProduction(o) }) },
+    { name: 'production', group: 'constant', evalPolicy: evalConstant([...production], 'production'), simPolicy: () => simConstant(production, 'production') },
+    // the other scenario's constant: the tuned one in the legacy world, the hand-tuned one in the default world
+    { name: otherName, group: 'constant', evalPolicy: evalConstant([...other], otherName), simPolicy: () => simConstant(other, otherName) },
     {
       name: 'random',
       group: 'random',

@@ -1,8 +1,10 @@
 /**
- * Issue 4 §5, small and fixed-seed: on a simulated 3-day log, the BCQ policy trained with the default
- * algorithm settings (src/rl/README.md §3; only the network widths and step count are made small) beats
- * the behavior policy in the simulator's ground truth, with the paired 95% interval (same sessions,
- * common random numbers) above zero. The full-size study is test/rl/study.ts.
+ * Issue 4 §5, small and fixed-seed, in the legacy scenario (production = the hand-tuned constant α, which
+ * leaves the logs far from the best constant): on a simulated 3-day log, the BCQ policy trained with the
+ * default algorithm settings (src/rl/README.md §3; only the network widths and step count are made small)
+ * beats the behavior policy in the simulator's ground truth, with the paired 95% interval (same sessions,
+ * common random numbers) above zero. In the default scenario — production is the tuned constant — BCQ does
+ * not (yet) beat production: src/rl/README.md §5. The full-size study is test/rl/study.ts.
  *
  * It can fail: with the paper's one-step targets (nStep 1) this very setup loses to the behavior policy
  * (−18.9 [−22.5, −15.2], src/rl/README.md §6).
@@ -17,7 +19,7 @@ import { runStudy } from './study.ts';
 const work = mkdtempSync(join(tmpdir(), 'mtf-rl-sim-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('BCQ beats the behavior policy in the simulator (paired 95% CI of the discounted-return lift above 0)', { timeout: 300_000 }, async () => {
+test('legacy scenario: BCQ beats the behavior policy in the simulator (paired 95% CI of the discounted-return lift above 0)', { timeout: 300_000 }, async () => {
   const t0 = performance.now();
   const result = await runStudy({
     work,
@@ -25,6 +27,7 @@ test('BCQ beats the behavior policy in the simulator (paired 95% CI of the disco
     days: 3,
     endDate: '2026-11-20',
     logSeed: 21,
+    scenario: 'hand-tuned-production',
     steps: 3000,
     seeds: [0],
     algos: ['bcq'],
@@ -34,11 +37,11 @@ test('BCQ beats the behavior policy in the simulator (paired 95% CI of the disco
   });
   const row = (name: string) => result.rows.find((r) => r.name === name)!;
   const bcq = row('BCQ');
-  const lift = bcq.lift.discounted_return;
+  const lift = result.versus.find((v) => v.bcq === 'BCQ' && v.other === 'behavior')!.discounted_return;
   const f = (x: number) => x.toFixed(1);
-  const line = (name: string) => `${name} ${f(row(name).truth.discounted_return.mean)} (lift ${f(row(name).lift.discounted_return.mean)})`;
+  const line = (name: string) => `${name} ${f(row(name).truth.discounted_return.mean)}`;
   process.stderr.write(
-    `# ${['behavior', 'production', 'best constant', 'BCQ'].map(line).join(', ')}; BCQ lift 95% CI [${f(lift.ci95[0])}, ${f(lift.ci95[1])}]; ` +
+    `# ${['behavior', 'production (hand-tuned constant)', 'tuned constant', 'BCQ'].map(line).join(', ')}; BCQ − behavior 95% CI [${f(lift.ci95[0])}, ${f(lift.ci95[1])}]; ` +
       `${((performance.now() - t0) / 1000).toFixed(0)} s (train ${result.seconds.train.toFixed(0)} s)\n`,
   );
   assert.ok(lift.ci95[0] > 0, `BCQ − behavior, discounted return: ${f(lift.mean)} [${f(lift.ci95[0])}, ${f(lift.ci95[1])}] does not exclude 0`);

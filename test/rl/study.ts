@@ -2,10 +2,11 @@
  * Issue 4 §5: does batch RL work on simulator logs? The full-size study (its output is the table of
  * src/rl/README.md §5) and, with small sizes, the library behind test/rl/simulator.test.ts.
  *
- *   simulate a 3-day log (mixed multi-exploration around the production α) → ingest with the simulator's
- *   reward spec → train BC, TD3, TD3+BC and BCQ on the train split → roll every policy out in the
- *   simulator on the same fresh sessions (common random numbers) → true discounted return, return, dwell
- *   time, interaction rate, and the lift over the behavior policy with a paired 95% interval.
+ *   simulate a 3-day log (mixed multi-exploration around the scenario's production α: by default the
+ *   tuned constant) → ingest with the simulator's reward spec → train BC, TD3, TD3+BC and BCQ on the train
+ *   split → roll every policy out in the simulator on the same fresh sessions (common random numbers) →
+ *   true discounted return, return, dwell time, interaction rate, and the lift over the production
+ *   constant (the reference: what the users run) with a paired 95% interval.
  *
  * Besides the truth, two columns show extrapolation error (the paper's point about TD3): the critic's own
  * estimate Q1(s₀, π(s₀)) at the session starts of the test split (the truth column is the value of the same
@@ -13,6 +14,7 @@
  *
  *   node --import tsx test/rl/study.ts [--work /tmp/mtf-rl-study] [--sessions-per-day 10000] [--days 3]
  *     [--end-date 2026-11-20] [--log-seed 1] [--steps 20000] [--seeds 0,1,2] [--algos bc,td3,td3bc,bcq]
+ *     [--scenario tuned-production | hand-tuned-production]
  *     [--config '<flat JSON run config>' | --config file.json (default STUDY_CONFIG: 64-wide networks)] [--truth-sessions 10000] [--truth-seed 7]
  *     [--markdown out.md]
  *
@@ -31,9 +33,9 @@ import { loadPolicy, train } from '../../src/rl/index.ts';
 import { normalizeActions, normalizeStates } from '../../src/rl/normalization.ts';
 import { Rng } from '../../src/rl/rng.ts';
 import {
-  BEST_CONSTANT_ALPHA,
-  DEFAULT_PRODUCTION_ALPHA,
+  DEFAULT_SCENARIO,
   REWARD_SPEC,
+  SCENARIOS,
   TRUTH_METRICS,
   batchPolicy,
   behaviorPolicy,
@@ -45,6 +47,7 @@ import {
   type Estimate,
   type FusionPolicy,
   type RolloutResult,
+  type ScenarioName,
 } from '../../src/sim/index.ts';
 
 type TruthMetric = (typeof TRUTH_METRICS)[number];
@@ -58,6 +61,8 @@ export interface StudyOptions {
   endDate: string;
   /** seed of the simulated log */
   logSeed: number;
+  /** the world's production policy (default: the tuned constant, the paper's setting) */
+  scenario?: ScenarioName;
   /** gradient steps of every trained algorithm */
   steps: number;
   /** training seeds (one row per algorithm and seed) */
@@ -76,10 +81,12 @@ export interface StudyRow {
   name: string;
   kind: 'behavior' | 'constant' | AlgoName;
   seed: number | null;
+  /** the production constant's row: the reference of every lift */
+  reference: boolean;
   truth: Record<TruthMetric, Estimate>;
-  /** this policy − behavior over the same sessions, paired 95% CI */
+  /** this policy − production over the same sessions, paired 95% CI */
   lift: Record<TruthMetric, Estimate>;
-  /** (this − behavior) / behavior */
+  /** (this − production) / production */
   liftRelative: Record<TruthMetric, Estimate>;
   /** the critic's Q1(s₀, π(s₀)) at the test split's session starts, reward units (null: no critic) */
   criticQ0: number | null;
@@ -135,13 +142,15 @@ function stampMatches(file: string, stamp: unknown): boolean {
 export async function prepareData(o: StudyOptions): Promise<string> {
   const logs = join(o.work, 'logs');
   const traj = join(o.work, 'trajectories');
-  const logStamp = { endDate: o.endDate, days: o.days, sessionsPerDay: o.sessionsPerDay, seed: o.logSeed };
+  const scenario = o.scenario ?? DEFAULT_SCENARIO;
+  const logStamp = { endDate: o.endDate, days: o.days, sessionsPerDay: o.sessionsPerDay, seed: o.logSeed, production: [...SCENARIOS[scenario].productionAlpha] };
   const logStampFile = join(o.work, 'logs.json');
   if (!stampMatches(logStampFile, logStamp)) {
-    o.log?.(`simulating ${o.days} days × ${o.sessionsPerDay} sessions (seed ${o.logSeed})`);
+    o.log?.(`simulating ${o.days} days × ${o.sessionsPerDay} sessions (seed ${o.logSeed}, scenario ${scenario})`);
     rmSync(logs, { recursive: true, force: true });
     rmSync(traj, { recursive: true, force: true });
-    await simulateLogs({ world: defaultWorld(), out: logs, endDate: o.endDate, days: o.days, sessionsPerDay: o.sessionsPerDay, seed: o.logSeed });
+    const production = constantPolicy(SCENARIOS[scenario].productionAlpha, 'production');
+    await simulateLogs({ world: defaultWorld(), out: logs, endDate: o.endDate, days: o.days, sessionsPerDay: o.sessionsPerDay, seed: o.logSeed, production });
     writeFileSync(logStampFile, JSON.stringify(logStamp));
   }
   const trajStamp = { ...logStamp, reward: REWARD_SPEC };
@@ -241,13 +250,15 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   const world = defaultWorld();
   const roll = (policy: FusionPolicy) => rollout({ world, policy, sessions: o.truthSessions, seed: o.truthSeed, slots: o.slots });
   o.log?.(`rolling out ${o.truthSessions} sessions per policy (seed ${o.truthSeed})`);
-  const base = await roll(behaviorPolicy());
+  const scenario = o.scenario ?? DEFAULT_SCENARIO;
+  const other: ScenarioName = scenario === 'tuned-production' ? 'hand-tuned-production' : 'tuned-production';
+  const base = await roll(constantPolicy(SCENARIOS[scenario].productionAlpha, 'production'));
   const rows: StudyRow[] = [];
   const results = new Map<string, RolloutResult>();
   const addRow = (name: string, kind: StudyRow['kind'], seed: number | null, r: RolloutResult, extra: Pick<StudyRow, 'criticQ0' | 'atBoxEdge' | 'train'>) => {
     results.set(name, r);
-    const c = compareResults(base, r, 'behavior', name);
-    rows.push({ name, kind, seed, truth: pickMetrics(c.b), lift: c.diff, liftRelative: c.relative, ...extra });
+    const c = compareResults(base, r, 'production', name);
+    rows.push({ name, kind, seed, reference: r === base, truth: pickMetrics(c.b), lift: c.diff, liftRelative: c.relative, ...extra });
   };
   const loggedBox = normalizeActions(data.batch.action, {
     stateMean: [],
@@ -255,9 +266,10 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
     actionMin: data.metadata.action_stats.min,
     actionMax: data.metadata.action_stats.max,
   });
-  addRow('behavior', 'behavior', null, base, { criticQ0: null, atBoxEdge: edgeShare(loggedBox), train: null });
-  addRow('production', 'constant', null, await roll(constantPolicy(DEFAULT_PRODUCTION_ALPHA, 'production')), { criticQ0: null, atBoxEdge: null, train: null });
-  addRow('best constant', 'constant', null, await roll(constantPolicy(BEST_CONSTANT_ALPHA, 'best')), { criticQ0: null, atBoxEdge: null, train: null });
+  const productionName = scenario === 'tuned-production' ? 'production (tuned constant)' : 'production (hand-tuned constant)';
+  addRow(productionName, 'constant', null, base, { criticQ0: null, atBoxEdge: null, train: null });
+  addRow('behavior', 'behavior', null, await roll(behaviorPolicy({ production: constantPolicy(SCENARIOS[scenario].productionAlpha, 'production') })), { criticQ0: null, atBoxEdge: edgeShare(loggedBox), train: null });
+  addRow(other === 'tuned-production' ? 'tuned constant' : 'hand-tuned constant (legacy production)', 'constant', null, await roll(constantPolicy(SCENARIOS[other].productionAlpha, other)), { criticQ0: null, atBoxEdge: null, train: null });
   for (const { algo, seed, run } of runs) {
     const view = await criticView(run.dir, startStates, probeStates, S);
     const policy = await loadPolicy(run.dir);
@@ -295,15 +307,17 @@ function pickMetrics(t: Record<TruthMetric, Estimate>): Record<TruthMetric, Esti
 /** The CLI commands that produce the same logs, trajectories, runs and truth figures. */
 function commandsFor(o: StudyOptions, runs: { algo: AlgoName; seed: number; run: { dir: string } }[]): string[] {
   const w = o.work;
+  const scenario = o.scenario ?? DEFAULT_SCENARIO;
   const cmds = [
-    `npx mtf simulate --out ${w}/logs --end-date ${o.endDate} --days ${o.days} --sessions-per-day ${o.sessionsPerDay} --seed ${o.logSeed}`,
+    `npx mtf simulate --out ${w}/logs --end-date ${o.endDate} --days ${o.days} --sessions-per-day ${o.sessionsPerDay} --seed ${o.logSeed} --scenario ${scenario}`,
     `npx mtf ingest --logs ${w}/logs --end-date ${o.endDate} --days ${o.days} --out ${w}/trajectories --reward-weights ${REWARD_SPEC}`,
   ];
   for (const { algo, seed, run } of runs) {
     cmds.push(`npx mtf train --data ${w}/trajectories --algo ${algo} --steps ${o.steps} --seed ${seed} --config ${run.dir}/config.json --out ${run.dir}`);
   }
-  for (const { run } of runs) cmds.push(`npx mtf truth --policy ${run.dir} --baseline behavior --sessions ${o.truthSessions} --seed ${o.truthSeed}`);
-  cmds.push(`npx mtf truth --policy production --baseline behavior --sessions ${o.truthSessions} --seed ${o.truthSeed}   # likewise best`);
+  const production = `const:${SCENARIOS[scenario].productionAlpha.join(',')}`;
+  for (const { run } of runs) cmds.push(`npx mtf truth --policy ${run.dir} --baseline ${production} --sessions ${o.truthSessions} --seed ${o.truthSeed}`);
+  cmds.push(`npx mtf truth --policy behavior:${production} --baseline ${production} --sessions ${o.truthSessions} --seed ${o.truthSeed}`);
   return cmds;
 }
 
@@ -313,12 +327,12 @@ export function markdownTable(r: StudyResult): string {
   const ci = (e: Estimate, d = 1) => `${f(e.mean, d)} [${f(e.ci95[0], d)}, ${f(e.ci95[1], d)}]`;
   const pct = (e: Estimate) => `${(100 * e.mean).toFixed(2)}% [${(100 * e.ci95[0]).toFixed(2)}, ${(100 * e.ci95[1]).toFixed(2)}]`;
   const lines = [
-    '| policy | true discounted return | lift vs behavior (paired 95% CI) | lift % | return | dwell time (s) | interaction rate | critic Q(s₀, π(s₀)) | α at box edge |',
+    '| policy | true discounted return | lift vs production (paired 95% CI) | lift % | return | dwell time (s) | interaction rate | critic Q(s₀, π(s₀)) | α at box edge |',
     '|---|---:|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const x of r.rows) {
-    const lift = x.kind === 'behavior' ? '—' : ci(x.lift.discounted_return);
-    const rel = x.kind === 'behavior' ? '—' : pct(x.liftRelative.discounted_return);
+    const lift = x.reference ? '— (reference)' : ci(x.lift.discounted_return);
+    const rel = x.reference ? '—' : pct(x.liftRelative.discounted_return);
     lines.push(
       `| ${x.name} | ${ci(x.truth.discounted_return)} | ${lift} | ${rel} | ${f(x.truth.return.mean)} | ${f(x.truth.dwell_time.mean)} | ${f(x.truth.interaction_rate.mean, 4)} | ${x.criticQ0 === null ? '—' : f(x.criticQ0)} | ${x.atBoxEdge === null ? '—' : `${(100 * x.atBoxEdge).toFixed(1)}%`} |`,
     );
@@ -343,6 +357,7 @@ function parseCli(argv: string[]): StudyOptions & { markdown: string | null } {
   const cfgArg = opt('config', JSON.stringify(STUDY_CONFIG));
   const config = JSON.parse(cfgArg.trim().startsWith('{') ? cfgArg : readFileSync(cfgArg, 'utf8')) as Record<string, unknown>;
   const algos = opt('algos', 'bc,td3,td3bc,bcq').split(',') as AlgoName[];
+  if (!(opt('scenario', DEFAULT_SCENARIO) in SCENARIOS)) throw new Error(`--scenario: expected one of ${Object.keys(SCENARIOS).join(', ')}`);
   for (const a of algos) if (!ALGOS.includes(a)) throw new Error(`--algos: unknown algorithm '${a}'`);
   return {
     work: resolve(opt('work', '/tmp/mtf-rl-study')),
@@ -350,6 +365,7 @@ function parseCli(argv: string[]): StudyOptions & { markdown: string | null } {
     days: num('days', 3),
     endDate: opt('end-date', '2026-11-20'),
     logSeed: num('log-seed', 1),
+    scenario: opt('scenario', DEFAULT_SCENARIO) as ScenarioName,
     steps: num('steps', 20_000),
     seeds: opt('seeds', '0,1,2').split(',').map(Number),
     algos,
@@ -366,7 +382,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const result = await runStudy({ ...o, log: (l) => process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s  ${l}\n`) });
   const table = markdownTable(result);
   const text = [
-    `data: ${result.data.trainSessions} train sessions (${result.data.trainRows} transitions); truth: ${o.truthSessions} fresh sessions, seed ${o.truthSeed}, paired with behavior (CRN)`,
+    `data: ${result.data.trainSessions} train sessions (${result.data.trainRows} transitions), scenario ${o.scenario}; truth: ${o.truthSessions} fresh sessions, seed ${o.truthSeed}, paired with production (CRN)`,
     '',
     table,
     '',
