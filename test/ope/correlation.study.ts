@@ -5,6 +5,7 @@
  *     [--sessions-per-day 10000] [--days 3] [--bc 5000] [--td3 10000] [--bcq 10000] [--every 2500]
  *     [--iterations 5000] [--alpha <α>] [--fqe '{"penalty":"linear",…}'] [--bootstrap 5] [--bootstrap-iterations 1000]
  *     [--truth-sessions 20000] [--seed 7 (the simulated log)] [--tag <suffix of the output files>]
+ *     [--scenario tuned-production (default: the paper's setting) | hand-tuned-production (the legacy world)]
  *
  * Writes <out>/correlation<tag>.json (every number), .svg (V̂ vs true discounted return, with 95%
  * intervals) and .md (the table), and prints the table. Simulated logs, trajectories, training runs
