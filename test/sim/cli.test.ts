@@ -15,6 +15,22 @@ test('mtf simulate writes a Hive-partitioned log and says how to ingest it', () 
   assert.ok(readdirSync(out).includes('dt=2025-11-19'));
 });
 
+test('mtf simulate --scenario picks the production; --policy takes a model store version (the next night explores around it)', async () => {
+  const { publishRandom } = await import('../export/helpers.ts');
+  const { STATE_DIM, NUM_TASKS } = await import('../../src/sim/index.ts');
+  const legacy = runMtf(['simulate', '--out', join(dir, 'legacy'), '--end-date', '2025-11-20', '--days', '1', '--sessions-per-day', '30', '--scenario', 'hand-tuned-production', '--quiet']);
+  assert.equal(legacy.code, 0, legacy.stderr);
+  assert.match(legacy.stdout, / around hand-tuned-production → /);
+  const bad = runMtf(['simulate', '--out', join(dir, 'x'), '--end-date', '2025-11-20', '--scenario', 'nope']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--scenario: expected one of tuned-production, hand-tuned-production, got 'nope'/);
+  const store = tempDir('mtf-sim-store-');
+  const v = publishRandom(store, 'fusion', { spec: { stateDim: STATE_DIM, actionDim: NUM_TASKS } });
+  const r = runMtf(['simulate', '--out', join(dir, 'next'), '--end-date', '2025-11-21', '--days', '1', '--sessions-per-day', '30', '--policy', v.dir, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(` around fusion@${v.version} → `));
+});
+
 test('mtf truth prints the ground-truth JSON; --baseline adds the paired difference', () => {
   const r = runMtf(['truth', '--policy', 'const:0.1,0.3,0.6,0.8,0.6,0.6,0.3,1.2', '--sessions', '100', '--seed', '2']);
   assert.equal(r.code, 0, r.stderr);

@@ -35,18 +35,20 @@ export function registerSimulate(program: Command): void {
         .choices(Object.keys(SCENARIOS))
         .default(DEFAULT_SCENARIO),
     )
-    .addOption(laterDefault(new Option('--policy <spec>', `production policy the exploration centres on, instead of the scenario's: ${POLICY_SPEC_HELP}`), "the scenario's constant α"))
+    .addOption(laterDefault(new Option('--policy <spec>', `production policy the exploration centres on, instead of the scenario's: ${POLICY_SPEC_HELP} | a training output dir | a model store version dir`), "the scenario's constant α"))
     .addOption(laterDefault(new Option('--world-seed <n>', 'world seed').argParser(seedArg), WorldConfigSchema.parse({}).seed))
     .option('--quiet', 'print only the summary line')
     .action(async (o: SimulateFlags) => {
-      const { createWorld, policyFromSpec, simulateLogs } = await import('../../sim/index.ts');
+      const { createWorld, simulateLogs } = await import('../../sim/index.ts');
+      const { resolvePolicy } = await import('../policyArg.ts');
       const { endDate, days, sessionsPerDay, seed, worldSeed } = o;
       const world = createWorld(worldSeed === undefined ? {} : { world: { seed: worldSeed } });
       let production: FusionPolicy | undefined;
       if (o.policy !== undefined) {
         const spec = o.policy;
         if (spec.startsWith('behavior')) throw new InputError(`--policy: the production policy cannot be '${spec}'; the behavior policy is what simulate runs around it`, { field: '--policy' });
-        production = await policyFromSpec(spec);
+        // a store version or training dir too: the next night's logs, explored around last night's model
+        production = await resolvePolicy(spec);
       } else if (o.scenario !== DEFAULT_SCENARIO) {
         const { constantPolicy } = await import('../../sim/index.ts');
         production = constantPolicy(SCENARIOS[o.scenario].productionAlpha, o.scenario);
