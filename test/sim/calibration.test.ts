@@ -59,6 +59,14 @@ test('§4.2 the oracle that sees the latent user type beats the tuned constant b
   assert.ok(c.relative.discounted_return.ci95[0] >= 0.02, `oracle vs tuned: ${pct(c.relative.discounted_return)}`);
 });
 
+test('§4.1 policies that read only the logged state beat the tuned constant by ≥ 3% (segments of the profile; the linear-state ES policy)', async () => {
+  const base = await run(refs.production(), 3000);
+  for (const name of ['segments', 'es'] as const) {
+    const rel = compareResults(base, await run(refs[name](), 3000)).relative.discounted_return;
+    assert.ok(rel.ci95[0] >= 0.03, `${name} vs tuned: ${pct(rel)}`);
+  }
+});
+
 test('§4.3 looking ahead beats the myopic policy in discounted return', async () => {
   const c = compareResults(await run(refs.myopic(), 1000), await run(refs.lookahead(), 1000));
   const rel = c.relative.discounted_return;
