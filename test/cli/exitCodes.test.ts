@@ -93,12 +93,13 @@ function getFixtures(): Promise<Fixtures> {
     const opeLow = writeOpeReport(work, [{ name: 'behavior', v_hat: 10, ci95: [9, 11] }, { name: 'bcq', v_hat: 2, ci95: [1.5, 2.5] }], 'ope-low.json');
     // A pipeline whose 2-step BCQ the gate rejects, for `mtf run`: tolerance 0 against behavior, actions
     // perturbed far outside the data (ρ 5), the plain-JS backend (the same numbers on every machine):
-    // V̂ 12.0 [7.4, 16.7] vs behavior's 16.75.
+    // 40 FQE steps at lr 0.03 learn the behavior's value (V̂ 360.9 [335.6, 386.1]) while the OOD candidate is
+    // penalised: V̂ 171.1 [16.5, 325.7] (re-measured after issue 16; 20 steps at the default lr left both at 0).
     const logs = await simulatedLogs(join(work, 'logs'), 60);
     const p = tinyPipeline(work, logs, { steps: 2, checkpointEvery: 2, tolerance: 0, hidden: 16 });
     const pipeline = join(work, 'pipeline.json');
     const train = { ...p.train, config: { ...p.train.config, rho: 5, backend: 'cpu' } };
-    const evaluate = { ...p.evaluate, config: { ...p.evaluate.config, fqe: { iterations: 20, hidden: [8] }, bootstrapIterations: 10, oodStates: 50, backend: 'cpu' } };
+    const evaluate = { ...p.evaluate, config: { ...p.evaluate.config, fqe: { iterations: 40, hidden: [8], lr: 0.03 }, bootstrapIterations: 20, oodStates: 50, backend: 'cpu' } };
     writeFileSync(pipeline, JSON.stringify({ ...p, paths: { ...p.paths, store: join(work, 'run-models') }, train, evaluate }));
     return { work, file, traj, run, opeOk, opeLow, store: join(work, 'models'), pipeline };
   })();
@@ -189,7 +190,8 @@ test('export into a store on a read-only file system: the real cause, exit 1 (wa
   const { work, run, opeOk } = await getFixtures();
   const roStore = join(work, 'ro-store');
   mkdirSync(roStore);
-  const args = ['export', '--checkpoint', run, '--ope', opeOk, '--name', 'fusion', '--store', roStore, '--check-states', '20'];
+  // --beta: the fixture's writer recorded no β, and without one export warns first (a second line)
+  const args = ['export', '--checkpoint', run, '--ope', opeOk, '--name', 'fusion', '--store', roStore, '--check-states', '20', '--beta', '0.01'];
   const r = ro!(roStore, args);
   assert.equal(r.code, EXIT.input, r.stderr);
   assert.match(r.stderr, /^mtf: .*ro-store\/fusion: cannot create the folder: .*ro-store is on a read-only file system \(EROFS\); choose a writable location\n$/);
