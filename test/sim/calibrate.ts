@@ -5,6 +5,8 @@
  *   node --import tsx test/sim/calibrate.ts            # search (CMA-ES) + evaluate; ~30 min on 2 cores
  *   node --import tsx test/sim/calibrate.ts --eval     # evaluate the α stored in src/sim/config.ts and calibrated.ts
  *   node --import tsx test/sim/calibrate.ts --check    # the comparisons of calibration.test.ts, on 3 seeds
+ *   node --import tsx test/sim/calibrate.ts --global [--box-from <trajectories/metadata.json>]
+ *       # is any constant inside the logged action box better than the tuned α? (issue 16's "done when")
  *
  * The search: the tuned production α by CMA-ES on log-weight ratios from the hand-tuned α (search seed
  * 101, fresh sessions every generation), then one α per latent user type from the tuned one (seeds
@@ -45,6 +47,10 @@ const { values } = parseArgs({
     'type-generations': { type: 'string', default: '60' },
     'eval-sessions': { type: 'string', default: '10000' },
     'eval-seed': { type: 'string', default: '999' },
+    global: { type: 'boolean', default: false },
+    'box-from': { type: 'string' },
+    restarts: { type: 'string', default: '3' },
+    'random-constants': { type: 'string', default: '200' },
   },
 });
 const world = defaultWorld();
@@ -70,6 +76,11 @@ if (values.check) {
   }
   const out = [`| claim (discounted return) | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${seeds.map(() => '---|').join('')}`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
   process.stdout.write(out.join('\n') + '\n');
+  process.exit(0);
+}
+
+if (values.global) {
+  await globalCheck();
   process.exit(0);
 }
 
@@ -148,3 +159,82 @@ log('local check done');
 lines.push(`| best of the 16 neighbours (one weight ×/÷ 1.25) vs tuned: ${bestMove.name} | ${pct(bestMove.rel)} |`);
 process.stdout.write(lines.join('\n') + '\n');
 log('done');
+
+/**
+ * Global check of "the tuned constant is tuned": the search above ran on log-ratios from one start, so it
+ * can only claim a local optimum. Here the whole logged action box (what the logs cover: the data's
+ * per-weight [min, max], negative weights included) is searched on raw α — CMA-ES restarts from random
+ * points of the box (search seeds 501…, clipped to the box) and uniformly random constants (seed 601) —
+ * and the best candidates are re-measured against the tuned α on the held-out sessions, paired.
+ */
+async function globalCheck(): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const { maximize, meanObjective, SEARCH_RUN_TAG } = await import('../../src/sim/tune.ts');
+  const tunedAlpha = [...TUNED_PRODUCTION_ALPHA];
+  let lo: number[];
+  let hi: number[];
+  if (values['box-from']) {
+    const stats = JSON.parse(readFileSync(values['box-from'], 'utf8')).action_stats;
+    lo = stats.min;
+    hi = stats.max;
+  } else {
+    // The random-exploration arm's reach in 3 days × 10,000 sessions of logs: ≈ ±4.3 σ = ±1.3 (measured
+    // min/max of the default logs, trajectories/metadata.json action_stats).
+    lo = tunedAlpha.map((a) => a - 1.3);
+    hi = tunedAlpha.map((a) => a + 1.3);
+  }
+  const clip = (x: ArrayLike<number>) => Array.from(x, (v, i) => Math.min(hi[i], Math.max(lo[i], v)));
+  log(`box lo ${JSON.stringify(round(lo))} hi ${JSON.stringify(round(hi))}`);
+  const searchSessions = Number(values['search-sessions']) / 2;
+  let rng = 601;
+  const uniform = () => {
+    rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0;
+    return rng / 2 ** 32;
+  };
+  const candidates: { name: string; alpha: number[]; value: number }[] = [];
+  // 1. Uniformly random constants in the box (one batch of sessions, common random numbers).
+  const nRandom = Number(values['random-constants']);
+  for (let j = 0; j < nRandom; j++) {
+    const a = lo.map((l, i) => l + uniform() * (hi[i] - l));
+    candidates.push({ name: `random ${j}`, alpha: a, value: await meanObjective({ world, policy: constantPolicy(a), sessions: 1000, seed: 601, runTag: SEARCH_RUN_TAG }) });
+  }
+  const tunedOnRandom = await meanObjective({ world, policy: constantPolicy(tunedAlpha), sessions: 1000, seed: 601, runTag: SEARCH_RUN_TAG });
+  candidates.sort((a, b) => b.value - a.value);
+  log(`random constants: best ${candidates[0].value.toFixed(1)}, median ${candidates[nRandom >> 1].value.toFixed(1)}, tuned on the same sessions ${tunedOnRandom.toFixed(1)}`);
+  const finalists = candidates.slice(0, 3);
+  // 2. CMA-ES restarts from random points of the box, on raw α.
+  const generations = Math.round(Number(values.generations) / 2.4);
+  for (let r = 0; r < Number(values.restarts); r++) {
+    const start = lo.map((l, i) => l + uniform() * (hi[i] - l));
+    const res = await maximize({
+      dim: tunedAlpha.length,
+      start,
+      sigma: 0.5,
+      generations,
+      seed: 501 + r,
+      evaluate: async (xs, g) => {
+        const out: number[] = [];
+        for (const x of xs) out.push(await meanObjective({ world, policy: constantPolicy(clip(x)), sessions: searchSessions, seed: 501 + r, runTag: SEARCH_RUN_TAG + g }));
+        return out;
+      },
+      onGeneration: (h) => h.generation % 10 === 9 && log(`restart ${r} generation ${h.generation + 1}: mean ${h.mean.toFixed(1)}, σ ${h.sigma.toFixed(3)}`),
+    });
+    const a = clip(res.x);
+    finalists.push({ name: `CMA-ES restart ${r} from ${JSON.stringify(round(start))}`, alpha: a, value: res.history[res.history.length - 1].mean });
+    log(`restart ${r}: α ${JSON.stringify(round(a))}`);
+  }
+  // 3. The finalists against the tuned α on the held-out sessions.
+  const base = await rollout({ world, policy: constantPolicy(tunedAlpha), sessions: evalSessions, seed: evalSeed });
+  const lines = [
+    `Held-out sessions: ${evalSessions}, seed ${evalSeed}; box lo ${JSON.stringify(round(lo))}, hi ${JSON.stringify(round(hi))}; tuned α ${JSON.stringify(tunedAlpha)}.`,
+    '',
+    '| candidate (inside the logged box) | α | vs tuned constant (paired 95% CI) |',
+    '|---|---|---|',
+  ];
+  for (const c of finalists) {
+    const cmpr = compareResults(base, await rollout({ world, policy: constantPolicy(c.alpha), sessions: evalSessions, seed: evalSeed })).relative.discounted_return;
+    lines.push(`| ${c.name} | ${JSON.stringify(round(c.alpha))} | ${pct(cmpr)} |`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  log('done');
+}
