@@ -29,7 +29,7 @@ export const PipelineConfig = z
     ingest: IngestConfig.describe('mtf ingest settings; reward_weights is required here'),
     train: z
       .object({
-        algo: z.enum(['bcq', 'bc', 'td3', 'td3bc']).default('bcq').describe('training algorithm (paper: BCQ)'),
+        algo: z.enum(['bcq', 'bc', 'td3', 'td3bc', 'tscac']).default('bcq').describe('training algorithm (paper: BCQ)'),
         steps: z.int().min(1).default(100_000).describe('gradient steps'),
         checkpoint_every: z.int().min(1).default(5000).describe('steps between checkpoints: how much a killed worker loses'),
         config: settings.default({}).describe('further trainer/algorithm fields (`mtf train --help-config`)'),

@@ -36,6 +36,11 @@ export interface Minibatch {
    */
   rR?: tf.Tensor2D | null;
   discountR?: tf.Tensor2D | null;
+  /**
+   * [B, 1] log π_β(a|s) of the logged action in normalised units (the log's action_logp plus the log-Jacobian
+   * of the action normalisation), present only when every training row has a finite action_logp (TSCAC, Eq. 15).
+   */
+  logpB?: tf.Tensor2D | null;
 }
 
 /** The networks a deployed policy evaluates (weights copied out), for policy.ts and the ONNX export. */
@@ -77,6 +82,12 @@ export interface Algorithm {
   counters(): Record<string, number>;
   setCounters(c: Record<string, number>): void;
   policyNetworks(): PolicyNetworks;
+  /**
+   * Called by the trainer once before the first step (again on resume, from the same data): the prepared
+   * main reward column, the per-response columns, the behavior log-densities and the steps of the run
+   * (TSCAC: critic target scales, the checks of stage boundary and behavior density).
+   */
+  prepare?(d: { r: Float32Array; responses: { R: number; r: Float32Array } | null; logpB: Float32Array | null; steps: number }): void;
   dispose(): void;
 }
 

@@ -3,7 +3,8 @@ import type { Algorithm } from './algorithm.ts';
 import { Bc } from './baselines/bc.ts';
 import { Td3 } from './baselines/td3.ts';
 import { Bcq } from './bcq.ts';
-import type { AlgoConfig, AlgoName, BcConfig, BcqConfig, Td3BcConfig, Td3Config } from './config.ts';
+import { Tscac } from './tscac.ts';
+import type { AlgoConfig, AlgoName, BcConfig, BcqConfig, Td3BcConfig, Td3Config, TscacConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 
 export function createAlgorithm(name: AlgoName, stateDim: number, actionDim: number, cfg: AlgoConfig, rng: Rng): Algorithm {
@@ -16,5 +17,7 @@ export function createAlgorithm(name: AlgoName, stateDim: number, actionDim: num
       return new Td3(stateDim, actionDim, cfg as Td3Config, rng, null);
     case 'td3bc':
       return new Td3(stateDim, actionDim, cfg as Td3BcConfig, rng, (cfg as Td3BcConfig).alpha);
+    case 'tscac':
+      return new Tscac(stateDim, actionDim, cfg as TscacConfig, rng);
   }
 }

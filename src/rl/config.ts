@@ -110,13 +110,64 @@ export const Td3BcConfigSchema = z.strictObject({
 });
 export type Td3BcConfig = z.infer<typeof Td3BcConfigSchema>;
 
-export const ALGOS = ['bcq', 'bc', 'td3', 'td3bc'] as const;
+/** TSCAC's auxiliaries by default: the paper's live setting (interactions at γ = 0, §6.1) on this repo's reward spec columns. */
+export const TSCAC_DEFAULT_RESPONSES: Response[] = [
+  { name: 'like', weight: 10, gamma: 0 },
+  { name: 'share', weight: 30, gamma: 0 },
+  { name: 'comment', weight: 20, gamma: 0 },
+  { name: 'follow', weight: 40, gamma: 0 },
+];
+export const BEHAVIOR_DENSITIES = ['auto', 'logged', 'fitted'] as const;
+
+/** Two-Stage Constrained Actor-Critic (Cai et al.), offline, Gaussian policies: src/rl/tscac.ts, README §7.2. */
+export const TscacConfigSchema = z.strictObject({
+  ...commonShape,
+  responses: z
+    .array(ResponseSchema)
+    .min(1)
+    .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'response names must be distinct')
+    .default(TSCAC_DEFAULT_RESPONSES)
+    .describe(
+      'the responses [{name, weight, gamma}, …]: each gets its own V critic on κ·w_i·v_i with its own γ_i; all but mainResponse are the auxiliaries, each with a stage-one policy (paper §6.1: WatchTime γ 0.95 main, interactions γ 0; default: like, share, comment, follow at γ 0)',
+    ),
+  responseCritic: z
+    .enum(RESPONSE_CRITICS)
+    .default('separate')
+    .describe('separate = one V MLP per response (paper: a value model per response); multihead = one MLP with one output per response'),
+  mainResponse: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe('the main response of Eq. (1): null = the logged reward r with `gamma` (the pipeline\'s objective); a name = that `responses` entry (paper: WatchTime)'),
+  stageOneSteps: posInt().default(10_000).describe('steps of stage one (critics, auxiliary policies, π_1 cloning the behavior); later steps are stage two (paper: each stage until converged)'),
+  advantageTemperature: z.number().positive().default(1).describe(
+    'τ of the stage-one actor weight exp(Â_i/τ), Â_i in minibatch sd units (paper Eq. 14 weighs by A_i·π_i/π_β; here AWAC\'s weight, Nair et al. 2020, as the paper cites)',
+  ),
+  lambdaInit: z.number().positive().default(1).describe('initial Lagrange multiplier λ_i of every auxiliary; Λ = Σλ_i is the temperature of exp(Â_1/Λ) in Eq. (15) (paper §5.3 sweeps 1e-8 … 1e4; no default stated)'),
+  klBound: z
+    .union([z.number().positive(), z.array(z.number().positive()).min(1)])
+    .nullable()
+    .default(null)
+    .describe('ε_i of Eq. (5): E_s KL(π_1 ‖ π_i) ≤ ε_i in nats, one number or one per auxiliary; null = λ fixed at lambdaInit (the paper fixes λ; no ε stated)'),
+  lambdaLr: z.number().min(0).default(0.01).describe('with klBound: dual ascent on log λ_i per stage-two step, += lambdaLr·(KL_i − ε_i)/ε_i, λ kept in [1e-8, 1e4] (paper: no dual update)'),
+  weightClip: z.number().positive().default(20).describe('self-normalised actor weights (mean 1 per minibatch) are clipped at this (paper: none; AWR: 20)'),
+  behaviorDensity: z
+    .enum(BEHAVIOR_DENSITIES)
+    .default('auto')
+    .describe('π_β(a|s) of Eq. (15): logged = the log\'s action_logp; fitted = π_1 as cloned in stage one; auto = logged where every row has it (paper: the behavior policy)'),
+  policyLogStdMin: z.number().default(-5).describe('lower bound of log σ of the Gaussian policies, normalised action units (paper: not stated)'),
+  policyLogStdMax: z.number().default(0).describe('upper bound of log σ of the Gaussian policies (0: σ ≤ half the action interval; paper: not stated)'),
+});
+export type TscacConfig = z.infer<typeof TscacConfigSchema>;
+
+export const ALGOS = ['bcq', 'bc', 'td3', 'td3bc', 'tscac'] as const;
 export type AlgoName = (typeof ALGOS)[number];
 export const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export const TrainerConfigSchema = z.strictObject({
-  algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc'),
+  algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc, tscac (two-stage constrained actor-critic)'),
   steps: posInt().default(100_000).describe('gradient steps (one step = one minibatch for every network)'),
   seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of the one RNG behind init, minibatches and noise'),
   checkpointEvery: posInt().default(5000).describe('write a checkpoint (weights, optimiser, RNG, normalisation, config) every N steps'),
@@ -127,13 +178,14 @@ export const TrainerConfigSchema = z.strictObject({
 });
 export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
 
-export type AlgoConfig = BcqConfig | BcConfig | Td3Config | Td3BcConfig;
+export type AlgoConfig = BcqConfig | BcConfig | Td3Config | Td3BcConfig | TscacConfig;
 
 export const ALGO_SCHEMAS = {
   bcq: BcqConfigSchema,
   bc: BcConfigSchema,
   td3: Td3ConfigSchema,
   td3bc: Td3BcConfigSchema,
+  tscac: TscacConfigSchema,
 } as const;
 
 /** The full, flat schema of one algorithm's config file: trainer fields + algorithm fields. */

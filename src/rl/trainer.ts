@@ -27,7 +27,7 @@ import type { Algorithm, Minibatch } from './algorithm.ts';
 import { createAlgorithm } from './algorithms.ts';
 import { initBackend, type BackendInfo } from './backend.ts';
 import { readLatestCheckpoint, restoreVariables, writeCheckpoint } from './checkpoint.ts';
-import { runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type Response, type TrainerConfig } from './config.ts';
+import { ALGOS, runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type Response, type TrainerConfig } from './config.ts';
 import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './normalization.ts';
 import { Policy } from './policy.ts';
 import { createProgress, type ProgressMode } from './progress.ts';
@@ -112,6 +112,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const data = prepareData(batch, norm, targets);
   const rng = new Rng(trainer.seed);
   const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
+  try {
+    algo.prepare?.({ r: data.r, responses: data.responses, logpB: data.logpB ?? null, steps: trainer.steps });
+  } catch (err) {
+    algo.dispose();
+    throw err;
+  }
   let step = 0;
   let curves: Curves = emptyCurves();
   const interval = new IntervalMeans();
@@ -266,6 +272,8 @@ export interface PreparedData {
   discount: Float32Array | null;
   /** per-response critics: R, and [n × R] rewards κ·w_i·Σ_{k<m} γ_i^k v_{i,t+k} and bootstrap weights γ_i^m·(1 − done); null without */
   responses: { R: number; r: Float32Array; discount: Float32Array } | null;
+  /** log π_β(a|s) per row in normalised action units (action_logp + the normalisation's log-Jacobian); null unless every row has a finite action_logp */
+  logpB?: Float32Array | null;
 }
 
 /** How the critic targets are built from the logged rows (the algorithm config's fields). */
@@ -366,7 +374,7 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
   if (nStep === 1) {
     const r = Float32Array.from(b.reward);
     if (rewardScale !== 1) for (let i = 0; i < r.length; i++) r[i] *= rewardScale;
-    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null, responses };
+    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null, responses, logpB: behaviorLogp(b, norm) };
   }
   const S = b.stateDim;
   const { len, boot, nextRow, nextIsState } = win!;
@@ -385,7 +393,24 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
     next.set((nextIsState[t] ? b.state : b.nextState).subarray(j * S, (j + 1) * S), t * S);
     r[t] = g * rewardScale;
   }
-  return { ...base, r, s2: normalizeStates(next, norm), discount, responses };
+  return { ...base, r, s2: normalizeStates(next, norm), discount, responses, logpB: behaviorLogp(b, norm) };
+}
+
+/**
+ * The logged behavior log-density in normalised action units: action_logp + Σ_j log((max_j − min_j)/2)
+ * (u = 2(α − min)/(max − min) − 1); null unless every row has a finite action_logp. Rows whose α was
+ * truncated to the action interval keep the density of the untruncated α.
+ */
+function behaviorLogp(b: TransitionBatch, norm: Normalization): Float32Array | null {
+  if (!b.actionLogp || b.actionLogp.length !== b.n || b.n === 0) return null;
+  let jac = 0;
+  for (let j = 0; j < norm.actionMin.length; j++) if (norm.actionMax[j] > norm.actionMin[j]) jac += Math.log((norm.actionMax[j] - norm.actionMin[j]) / 2);
+  const out = new Float32Array(b.n);
+  for (let i = 0; i < b.n; i++) {
+    if (!Number.isFinite(b.actionLogp[i])) return null;
+    out[i] = b.actionLogp[i] + jac;
+  }
+  return out;
 }
 
 /**
@@ -472,6 +497,7 @@ export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: n
     s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s2, S, idx, repeats), [B * repeats, S]) : null,
     rR: d.responses ? tf.tensor2d(gatherRows(d.responses.r, d.responses.R, idx, 1), [B, d.responses.R]) : null,
     discountR: d.responses ? tf.tensor2d(gatherRows(d.responses.discount, d.responses.R, idx, 1), [B, d.responses.R]) : null,
+    logpB: d.logpB ? tf.tensor2d(gatherRows(d.logpB, 1, idx, 1), [B, 1]) : null,
   };
 }
 
@@ -492,6 +518,7 @@ function disposeMinibatch(mb: Minibatch): void {
   if (mb.discount) mb.discount.dispose();
   if (mb.rR) mb.rR.dispose();
   if (mb.discountR) mb.discountR.dispose();
+  if (mb.logpB) mb.logpB.dispose();
 }
 
 /**
@@ -562,8 +589,8 @@ function lastRecord(c: Curves): Record<string, number | null> {
 
 function algoOf(config: Record<string, unknown>): AlgoName {
   const a = config.algo ?? 'bcq';
-  if (a === 'bcq' || a === 'bc' || a === 'td3' || a === 'td3bc') return a;
-  throw new InputError(`config: algo: expected one of bcq, bc, td3, td3bc, but got ${JSON.stringify(a)}`, { field: 'algo' });
+  if ((ALGOS as readonly unknown[]).includes(a)) return a as AlgoName;
+  throw new InputError(`config: algo: expected one of ${ALGOS.join(', ')}, but got ${JSON.stringify(a)}`, { field: 'algo' });
 }
 
 function algoBatchSize(cfg: AlgoConfig): number {

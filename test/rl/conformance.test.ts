@@ -16,6 +16,8 @@ const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const batch = syntheticBatch({ n: 160, stateDim: 3, actionDim: 2 });
 const box = dimStats(batch.action, batch.n, batch.actionDim);
+// TSCAC's auxiliary response (tinyConfig('tscac')); the other algorithms ignore feedback columns they do not name
+batch.feedback = { click: Float32Array.from(batch.reward, (r) => (r > -0.5 ? 1 : 0)) };
 
 describe('every algorithm: fit → save → load → act', () => {
   for (const algo of ALGOS) {

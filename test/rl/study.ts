@@ -52,7 +52,7 @@ import {
 
 type TruthMetric = (typeof TRUTH_METRICS)[number];
 
-export const ALGO_LABEL: Record<AlgoName, string> = { bc: 'BC', td3: 'TD3', td3bc: 'TD3+BC', bcq: 'BCQ' };
+export const ALGO_LABEL: Record<AlgoName, string> = { bc: 'BC', td3: 'TD3', td3bc: 'TD3+BC', bcq: 'BCQ', tscac: 'TSCAC' };
 
 export interface StudyOptions {
   work: string;
