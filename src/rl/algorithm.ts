@@ -88,6 +88,18 @@ export interface Algorithm {
    * (TSCAC: critic target scales, the checks of stage boundary and behavior density).
    */
   prepare?(d: { r: Float32Array; responses: { R: number; r: Float32Array } | null; logpB: Float32Array | null; steps: number }): void;
+  /**
+   * Algorithms with the VAE G (BCQ, BC): the train split's per-coordinate sd of the normalised actions,
+   * which the standardized reconstruction error of Eq. (3) divides by (config vaeActionScale). The
+   * trainer calls it once, before the first step (it is recomputed from the data on resume).
+   */
+  setActionSpread?(sd: ArrayLike<number>): void;
+  /**
+   * Algorithms with the VAE G: `samples` decoded actions D(s, z) per normalised state, z ~ N(0, I)
+   * (clipped to ±zClip unless zClip is null), [count × samples × A] normalised: the logged action
+   * distribution as the generative model represents it.
+   */
+  sampleGenerator?(states: Float32Array, count: number, samples: number, rng: Rng, zClip: number | null): Float32Array;
   dispose(): void;
 }
 

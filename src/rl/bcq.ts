@@ -33,7 +33,7 @@ import {
 } from './networks/critic.ts';
 import { cloneMlp, disposeMlp, mlpSpec, mlpVariables, type Mlp } from './networks/mlp.ts';
 import { createPerturbation, perturb, type Perturbation } from './networks/perturbation.ts';
-import { createVae, decode, disposeVae, vaeLoss, vaeVariables, type Vae } from './networks/vae.ts';
+import { createVae, decode, disposeVae, reconWeights, sampleActions, vaeLoss, vaeVariables, type Vae } from './networks/vae.ts';
 import type { Rng } from './rng.ts';
 
 export interface BcqNetworks {
@@ -182,6 +182,8 @@ export class Bcq implements Algorithm {
   private readonly optP: Adam;
   private readonly optQ: Adam;
   private steps = 0;
+  /** 1/σ_j² per action coordinate with vaeActionScale = standardized (setActionSpread), else null */
+  private reconWeight: tf.Tensor1D | null = null;
 
   constructor(
     readonly stateDim: number,
@@ -216,7 +218,7 @@ export class Bcq implements Algorithm {
       const eps = normal(rng, B, L);
       let recon!: tf.Scalar, kl!: tf.Scalar;
       const lossG = this.optG.minimize(() => {
-        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax);
+        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax, this.reconWeight);
         recon = tf.keep(t.recon);
         kl = tf.keep(t.kl);
         return t.loss;
@@ -272,7 +274,7 @@ export class Bcq implements Algorithm {
       const eps = normal(rng, B, L);
       let recon!: tf.Scalar, kl!: tf.Scalar;
       const lossG = this.optG.minimize(() => {
-        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax);
+        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax, this.reconWeight);
         recon = tf.keep(t.recon);
         kl = tf.keep(t.kl);
         return t.loss;
@@ -356,6 +358,16 @@ export class Bcq implements Algorithm {
     return out;
   }
 
+  setActionSpread(sd: ArrayLike<number>): void {
+    this.reconWeight?.dispose();
+    this.reconWeight = this.cfg.vaeActionScale === 'standardized' ? tf.tensor1d(reconWeights(sd)) : null;
+  }
+
+  sampleGenerator(states: Float32Array, count: number, samples: number, rng: Rng, zClip: number | null): Float32Array {
+    const z = rng.fillNormal(new Float32Array(count * samples * this.nets.G.latentDim), zClip ?? Infinity);
+    return sampleActions(this.nets.G, states, count, this.stateDim, samples, z);
+  }
+
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array {
     return tf.tidy(() => read(this.q1Sum(tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
   }
@@ -411,6 +423,7 @@ export class Bcq implements Algorithm {
   dispose(): void {
     const n = this.nets;
     disposeVae(n.G);
+    this.reconWeight?.dispose();
     disposeMlp(n.P);
     disposeMlp(n.PTarget);
     if (isResponseNetworks(n)) {

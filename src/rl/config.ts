@@ -15,6 +15,27 @@ const layers = () => z.array(posInt()).min(1);
 /** Deviations from the paper's defaults, measured in src/rl/README.md §3. */
 export const NSTEP_DEFAULT = 3;
 export const REWARD_SCALE_DEFAULT = 'auto' as const;
+/** The VAE's action scaling and KL weight (README §3.4): the paper's (interval, 1) collapses on our logs. */
+export const VAE_ACTION_SCALES = ['interval', 'standardized'] as const;
+export type VaeActionScale = (typeof VAE_ACTION_SCALES)[number];
+export const VAE_ACTION_SCALE_DEFAULT: VaeActionScale = 'standardized';
+export const KL_WEIGHT_DEFAULT = 0.5;
+
+/**
+ * The pre-defined action interval (paper §4.5.1: logged α are truncated to it and it is normalised to
+ * [−1, 1]; ρ and every policy output are relative to it). `data` = the train split's [min, max] per
+ * coordinate (before issue 17); {sd: k} = mean ± k·sd of the train split's α per coordinate; {min, max}
+ * = an explicit box per coordinate (README §3.5).
+ */
+export const ActionIntervalSchema = z.union([
+  z.literal('data'),
+  z.strictObject({ sd: z.number().positive() }),
+  z
+    .strictObject({ min: z.array(z.number()).min(1), max: z.array(z.number()).min(1) })
+    .refine((b) => b.min.length === b.max.length && b.min.every((lo, j) => Number.isFinite(lo) && Number.isFinite(b.max[j]) && lo < b.max[j]), 'expected min and max of equal length with min < max in every coordinate'),
+]);
+export type ActionInterval = z.infer<typeof ActionIntervalSchema>;
+export const ACTION_INTERVAL_DEFAULT: ActionInterval = { sd: 4 };
 
 /**
  * One response of TSCAC's multi-critic (Cai et al.): a feedback column of the trajectories
@@ -71,7 +92,12 @@ const vaeShape = {
   vaeHidden: layers().default([256, 256]).describe('hidden ReLU widths of the VAE encoder and decoder'),
   latentDim: posInt().nullable().default(null).describe('latent size of the VAE; null = 2·k for k action dims (paper)'),
   lrVae: z.number().positive().default(1e-3).describe('Adam learning rate of the VAE (paper: 1e-3)'),
-  klWeight: z.number().min(0).default(1).describe('weight of KL(E(z|s,a) ‖ N(0,1)) in Eq. 3 (paper: 1; reference BCQ code: 0.5)'),
+  klWeight: z.number().min(0).default(KL_WEIGHT_DEFAULT).describe(
+    'weight of KL(E(z|s,a) ‖ N(0,1)) in Eq. 3 (paper: 1; reference BCQ code: 0.5; default from src/rl/README.md §3.4)',
+  ),
+  vaeActionScale: z.enum(VAE_ACTION_SCALES).default(VAE_ACTION_SCALE_DEFAULT).describe(
+    "units of Eq. 3's reconstruction error: interval = (a − D(s,z))² in the interval's [−1, 1] (paper); standardized = per coordinate divided by the train split's variance of the normalised actions (src/rl/README.md §3.4)",
+  ),
   zClip: z.number().positive().default(0.5).describe('latent samples z ~ N(0,1) are clipped to [−zClip, zClip] when sampling (paper: 0.5)'),
   logStdMin: z.number().default(-4).describe('lower clamp of the encoder log σ (reference BCQ: −4)'),
   logStdMax: z.number().default(15).describe('upper clamp of the encoder log σ (reference BCQ: 15)'),
@@ -170,6 +196,9 @@ export const TrainerConfigSchema = z.strictObject({
   algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc, tscac (two-stage constrained actor-critic)'),
   steps: posInt().default(100_000).describe('gradient steps (one step = one minibatch for every network)'),
   seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of the one RNG behind init, minibatches and noise'),
+  actionInterval: ActionIntervalSchema.default(ACTION_INTERVAL_DEFAULT).describe(
+    'pre-defined action box normalised to [−1, 1]: logged α outside are truncated to it, ρ is relative to it, policies output α inside it; "data" = the train split\'s [min, max], {sd: k} = mean ± k·sd per coordinate, {min: [...], max: [...]} explicit (paper: a pre-defined interval, value not given; src/rl/README.md §3.5)',
+  ),
   checkpointEvery: posInt().default(5000).describe('write a checkpoint (weights, optimiser, RNG, normalisation, config) every N steps'),
   logEvery: posInt().default(1000).describe('record the curves (losses, Q, actions) and print a log line every N steps'),
   probeStates: posInt().default(1024).describe('train states on which the curves measure π(s) and Q(s, π(s))'),

@@ -60,6 +60,19 @@ export class Policy {
     return out;
   };
 
+  /**
+   * BCQ and BC: the logged action distribution as the generative model G represents it — `samples`
+   * draws α = D(s, z) per state, logged units, [n × samples × actionDim], z ~ N(0, I) clipped to ±zClip
+   * (null: unclipped; BCQ's candidates use the config's zClip) from a generator seeded with `seed`.
+   */
+  sampleGenerator(states: Float32Array, n: number, samples: number, opts: { zClip?: number | null; seed?: number } = {}): Float32Array {
+    if (this.disposed) throw new Error('policy has been disposed');
+    if (!this.algo.sampleGenerator) throw new Error(`${this.algo.name} has no generative model`);
+    if (states.length !== n * this.stateDim) throw new RangeError(`Expected ${n} states of ${this.stateDim} values, but got ${states.length} values.`);
+    const u = this.algo.sampleGenerator(normalizeStates(states, this.normalization), n, samples, new Rng(opts.seed ?? 0), opts.zClip ?? null);
+    return denormalizeActions(u, this.normalization);
+  }
+
   /** The algorithm behind it (bcq, bc, td3, …). */
   get algoName(): string {
     return this.algo.name;

@@ -83,6 +83,11 @@ export interface TrainingReport {
   beta?: number[] | null;
   /** the factor rewards were multiplied by for training (config rewardScale, 'auto' resolved); absent in reports before it existed */
   rewardScale?: number;
+  /**
+   * the action interval trained in (config actionInterval resolved, logged units) and how many rows had a
+   * logged α outside it (truncated to it), with the share of values outside per coordinate; absent before issue 17
+   */
+  actionInterval?: { min: number[]; max: number[]; rowsOutside: number; shareOutside: number[] };
   stepsDone: number;
   stepsRequested: number;
   resumedFrom: number | null;

@@ -28,7 +28,7 @@ import { createAlgorithm } from './algorithms.ts';
 import { initBackend, type BackendInfo } from './backend.ts';
 import { readLatestCheckpoint, restoreVariables, writeCheckpoint } from './checkpoint.ts';
 import { ALGOS, runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type Response, type TrainerConfig } from './config.ts';
-import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, type DimStats, type Normalization } from './normalization.ts';
+import { dimStats, normalizationFromStats, normalizeActions, normalizeStates, outsideBox, type DimStats, type Normalization } from './normalization.ts';
 import { Policy } from './policy.ts';
 import { createProgress, type ProgressMode } from './progress.ts';
 import { appendRecord, emptyCurves, IntervalMeans, REPORT_FORMAT, writeReport, type Curves, type TrainingReport } from './report.ts';
@@ -106,7 +106,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     : normalizationFromStats(
         opts.stats?.state ?? dimStats(batch.state, batch.n, batch.stateDim),
         opts.stats?.action ?? dimStats(batch.action, batch.n, batch.actionDim),
+        trainer.actionInterval,
       );
+  const outside = outsideBox(batch.action, batch.n, norm);
+  if (outside.rows > 0) progress.log(`action interval: ${outside.rows} of ${batch.n} rows have a logged α outside it (truncated to it)`);
 
   const targets = targetOptions(algoCfg, batch.reward, batch.feedback);
   const data = prepareData(batch, norm, targets);
@@ -118,6 +121,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     algo.dispose();
     throw err;
   }
+  algo.setActionSpread?.(dimStats(data.a, data.n, data.actionDim).std); // the VAE's standardized error (README §3.4)
   let step = 0;
   let curves: Curves = emptyCurves();
   const interval = new IntervalMeans();
@@ -151,6 +155,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     actionNames: opts.actionNames,
     ...(opts.beta !== undefined ? { beta: opts.beta } : {}),
     rewardScale: targets.rewardScale,
+    actionInterval: { min: norm.actionMin, max: norm.actionMax, rowsOutside: outside.rows, shareOutside: outside.share },
     stepsDone: step,
     stepsRequested: trainer.steps,
     resumedFrom: ckpt ? step : null,
@@ -363,7 +368,7 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
     stateDim: b.stateDim,
     actionDim: b.actionDim,
     s: normalizeStates(b.state, norm),
-    a: normalizeActions(b.action, norm),
+    a: normalizeActions(b.action, norm, true), // truncated to the action interval (README §3.5)
     notDone,
     mask,
   };

@@ -1,6 +1,6 @@
 /**
  * One conformance run for every algorithm: fit → checkpoint → loadPolicy → act parity; actions inside
- * the logged action box; the policy spec carries what an ONNX export needs; no tensor left behind.
+ * the action interval; the policy spec carries what an ONNX export needs; no tensor left behind.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { ALGOS, loadPolicy, train } from '../../src/rl/index.ts';
-import { dimStats } from '../../src/rl/normalization.ts';
+import { ACTION_INTERVAL_DEFAULT } from '../../src/rl/config.ts';
+import { actionBox, dimStats } from '../../src/rl/normalization.ts';
 import { syntheticBatch, tinyConfig } from './helpers.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const batch = syntheticBatch({ n: 160, stateDim: 3, actionDim: 2 });
-const box = dimStats(batch.action, batch.n, batch.actionDim);
+/** the default action interval (mean ± 4 sd of the logged α, src/rl/README.md §3.5): every policy answers inside it */
+const box = actionBox(dimStats(batch.action, batch.n, batch.actionDim), ACTION_INTERVAL_DEFAULT);
 // TSCAC's auxiliary response (tinyConfig('tscac')); the other algorithms ignore feedback columns they do not name
 batch.feedback = { click: Float32Array.from(batch.reward, (r) => (r > -0.5 ? 1 : 0)) };
 

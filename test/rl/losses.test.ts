@@ -87,7 +87,12 @@ for (const { name, skip } of backends) {
       near(vaeLoss(G, s, a, eps, 0.5, -4, 15).loss.dataSync(), (aHat - 0.3) ** 2 + 0.5 * 0.6476676);
       const clamped = vaeLoss(G, s, a, eps, 1, -0.5, 15).kl.dataSync()[0];
       near(clamped, -0.5 * (1 - 1 - 0.16 - Math.exp(-1)));
-      tf.dispose([s, a, eps]);
+      // vaeActionScale standardized: the squared error of each action coordinate times its weight 1/σ_j²
+      const w = tf.tensor1d([4]);
+      const std = vaeLoss(G, s, a, eps, 0.5, -4, 15, w);
+      near(std.recon.dataSync(), 4 * (aHat - 0.3) ** 2);
+      near(std.loss.dataSync(), 4 * (aHat - 0.3) ** 2 + 0.5 * 0.6476676);
+      tf.dispose([s, a, eps, w]);
     });
 
     /** D(s, z) = tanh(z), ξ = identity (P ≡ 0), Q1 = 2(a + 1), Q2 = 2 − a (for a ∈ (−1, 1)). */

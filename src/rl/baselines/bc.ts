@@ -7,7 +7,7 @@ import { Adam } from '../adam.ts';
 import { normal, read, type Algorithm, type Minibatch, type PolicyNetworks } from '../algorithm.ts';
 import type { BcConfig } from '../config.ts';
 import { mlpSpec } from '../networks/mlp.ts';
-import { createVae, decode, disposeVae, vaeLoss, vaeVariables, type Vae } from '../networks/vae.ts';
+import { createVae, decode, disposeVae, reconWeights, sampleActions, vaeLoss, vaeVariables, type Vae } from '../networks/vae.ts';
 import type { Rng } from '../rng.ts';
 
 export class Bc implements Algorithm {
@@ -15,6 +15,8 @@ export class Bc implements Algorithm {
   readonly nextStateRepeats = 0;
   readonly G: Vae;
   private readonly optG: Adam;
+  /** 1/σ_j² per action coordinate with vaeActionScale = standardized (setActionSpread), else null */
+  private reconWeight: tf.Tensor1D | null = null;
 
   constructor(
     readonly stateDim: number,
@@ -32,7 +34,7 @@ export class Bc implements Algorithm {
       const eps = normal(rng, mb.s.shape[0], G.latentDim);
       let recon!: tf.Scalar, kl!: tf.Scalar;
       const loss = this.optG.minimize(() => {
-        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax); // Eq. (3)
+        const t = vaeLoss(G, mb.s, mb.a, eps, cfg.klWeight, cfg.logStdMin, cfg.logStdMax, this.reconWeight); // Eq. (3)
         recon = tf.keep(t.recon);
         kl = tf.keep(t.kl);
         return t.loss;
@@ -50,6 +52,16 @@ export class Bc implements Algorithm {
     return tf.tidy(() =>
       read(decode(this.G, tf.tensor2d(states, [count, this.stateDim]), tf.zeros([count, this.G.latentDim]) as tf.Tensor2D)),
     );
+  }
+
+  setActionSpread(sd: ArrayLike<number>): void {
+    this.reconWeight?.dispose();
+    this.reconWeight = this.cfg.vaeActionScale === 'standardized' ? tf.tensor1d(reconWeights(sd)) : null;
+  }
+
+  sampleGenerator(states: Float32Array, count: number, samples: number, rng: Rng, zClip: number | null): Float32Array {
+    const z = rng.fillNormal(new Float32Array(count * samples * this.G.latentDim), zClip ?? Infinity);
+    return sampleActions(this.G, states, count, this.stateDim, samples, z);
   }
 
   q1(): null {
@@ -74,6 +86,7 @@ export class Bc implements Algorithm {
 
   dispose(): void {
     disposeVae(this.G);
+    this.reconWeight?.dispose();
     this.optG.dispose();
   }
 }

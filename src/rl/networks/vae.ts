@@ -52,6 +52,9 @@ export interface VaeLossTerms {
  * Eq. (3): L_G = (a − D(s, z))² + klWeight · KL(E(z|s,a) ‖ N(0, 1)), with z = μ + σ·ε (reparameterised).
  * Both terms are means over their elements (batch × action dims, batch × latent dims), as the
  * reference BCQ code reduces them; KL(N(μ,σ) ‖ N(0,1)) = −½·(1 + 2·log σ − μ² − σ²) per latent dim.
+ * `reconWeight` ([A], config vaeActionScale = standardized): the squared error of action coordinate j
+ * is weighted by it (1/σ_j², σ_j the train split's sd of the normalised actions), i.e. measured in
+ * standard deviations of the logged actions; null = the paper's plain squared error (README §3.4).
  */
 export function vaeLoss(
   vae: Vae,
@@ -61,14 +64,38 @@ export function vaeLoss(
   klWeight: number,
   logStdMin: number,
   logStdMax: number,
+  reconWeight: tf.Tensor1D | null = null,
 ): VaeLossTerms {
   const { mu, logStd } = encode(vae, s, a, logStdMin, logStdMax);
   const sigma = tf.exp(logStd);
   const z = tf.add(mu, tf.mul(sigma, eps)) as tf.Tensor2D;
   const aHat = decode(vae, s, z);
-  const recon = tf.mean(tf.squaredDifference(aHat, a)) as tf.Scalar;
+  const se = tf.squaredDifference(aHat, a);
+  const recon = tf.mean(reconWeight ? tf.mul(se, reconWeight) : se) as tf.Scalar;
   const kl = tf.mul(-0.5, tf.mean(tf.sub(tf.add(1, tf.mul(2, logStd)), tf.add(tf.square(mu), tf.square(sigma))))) as tf.Scalar;
   return { loss: tf.add(recon, tf.mul(klWeight, kl)) as tf.Scalar, recon, kl };
+}
+
+/**
+ * The per-coordinate weights of the standardized reconstruction error: 1/σ_j² for σ_j the sd of the
+ * normalised train actions (a constant coordinate, σ_j ≈ 0, weighs 1).
+ */
+export function reconWeights(actionSd: ArrayLike<number>): Float32Array {
+  return Float32Array.from(actionSd, (sd) => (Number.isFinite(sd) && sd > 1e-6 ? 1 / (sd * sd) : 1));
+}
+
+/**
+ * Samples of the generative model: for each of `count` normalised states, `samples` decoded actions
+ * D(s, z_i), z_i ~ N(0, I) (clipped to ±zClip when given, as BCQ draws its candidates). Returns
+ * [count × samples × A], normalised units.
+ */
+export function sampleActions(vae: Vae, states: Float32Array, count: number, stateDim: number, samples: number, z: Float32Array): Float32Array {
+  if (z.length !== count * samples * vae.latentDim) throw new RangeError(`sampleActions: ${z.length} latent values, expected ${count * samples * vae.latentDim}`);
+  return tf.tidy(() => {
+    const s = tf.tensor2d(states, [count, stateDim]);
+    const sRep = tf.reshape(tf.tile(tf.reshape(s, [count, 1, stateDim]), [1, samples, 1]), [count * samples, stateDim]) as tf.Tensor2D;
+    return Float32Array.from(decode(vae, sRep, tf.tensor2d(z, [count * samples, vae.latentDim])).dataSync() as Float32Array);
+  });
 }
 
 export function vaeVariables(prefix: string, vae: Vae): [string, tf.Variable][] {
