@@ -15,6 +15,7 @@ export {
   BcConfigSchema,
   Td3ConfigSchema,
   Td3BcConfigSchema,
+  TscacConfigSchema,
   TrainerConfigSchema,
   ResponseSchema,
   runConfigSchema,
@@ -25,6 +26,7 @@ export {
   type BcConfig,
   type Td3Config,
   type Td3BcConfig,
+  type TscacConfig,
   type TrainerConfig,
   type Response,
 } from './config.ts';
