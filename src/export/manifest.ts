@@ -66,8 +66,8 @@ export const ManifestSchema = z.object({
   action: z.object({
     dim: z.int().positive(),
     names: z.array(z.string()).describe('task order of fusion_weights, task_scores and beta'),
-    min: nums().describe('lower bound of each α_i (logged action box)'),
-    max: nums().describe('upper bound of each α_i'),
+    min: nums().describe('lower bound of each α_i: the action interval the policy was trained in (training config actionInterval); the graphs clip to it'),
+    max: nums().describe('upper bound of each α_i (the action interval)'),
   }),
   beta: nums().describe('β_i of Eq. (1): scores = Σ_i α_i·log(o_i + β_i)'),
   beta_source: z
