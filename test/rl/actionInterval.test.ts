@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { ACTION_INTERVAL_DEFAULT, describeConfig, runConfigSchema, TrainerConfigSchema } from '../../src/rl/config.ts';
 import { train } from '../../src/rl/index.ts';
 import { actionBox, dimStats, normalizationFromStats, normalizeActions, outsideBox } from '../../src/rl/normalization.ts';
-import { prepareData } from '../../src/rl/trainer.ts';
+import { prepareData } from '../../src/rl/trainingData.ts';
 import { syntheticBatch, tinyConfig } from './helpers.ts';
 
 const stats = { mean: [1, 0], std: [0.5, 0], min: [-1, 0], max: [4, 0] };

@@ -10,7 +10,8 @@
  *
  * Besides the truth, two columns show extrapolation error (the paper's point about TD3): the critic's own
  * estimate Q1(s₀, π(s₀)) at the session starts of the test split (the truth column is the value of the same
- * quantity), and the share of the policy's action coordinates at the edge of the logged action box.
+ * quantity), and the share of the policy's action coordinates at the edge of the action interval it was
+ * trained with (its normalisation: config actionInterval, default mean ± 4 sd; README §3.5).
  *
  *   node --import tsx test/rl/study.ts [--work /tmp/mtf-rl-study] [--sessions-per-day 10000] [--days 3]
  *     [--end-date 2026-11-20] [--log-seed 1] [--steps 20000] [--seeds 0,1,2] [--algos bc,td3,td3bc,bcq]
@@ -30,7 +31,7 @@ import { initBackend } from '../../src/rl/backend.ts';
 import { readLatestCheckpoint, restoreVariables } from '../../src/rl/checkpoint.ts';
 import { ALGOS, runConfigSchema, splitRunConfig, type AlgoName } from '../../src/rl/config.ts';
 import { loadPolicy, train } from '../../src/rl/index.ts';
-import { normalizeActions, normalizeStates } from '../../src/rl/normalization.ts';
+import { normalizeActions, normalizeStates, type Normalization } from '../../src/rl/normalization.ts';
 import { Rng } from '../../src/rl/rng.ts';
 import {
   DEFAULT_SCENARIO,
@@ -90,7 +91,7 @@ export interface StudyRow {
   liftRelative: Record<TruthMetric, Estimate>;
   /** the critic's Q1(s₀, π(s₀)) at the test split's session starts, reward units (null: no critic) */
   criticQ0: number | null;
-  /** share of action coordinates within 1% of the logged box's edge (π on test states; behavior: the logged actions) */
+  /** share of action coordinates within 1% of the trained action interval's edge (π on test states, its own interval; behavior: the logged actions, truncated to the runs' interval; null without one) */
   atBoxEdge: number | null;
   train: { seconds: number; itPerSec: number; steps: number; dir: string } | null;
 }
@@ -191,7 +192,7 @@ async function trainRun(o: StudyOptions, traj: string, algo: AlgoName, seed: num
   return { dir, seconds: report.trainSeconds, itPerSec: report.itPerSec, steps: report.stepsDone };
 }
 
-/** Q1(s₀, π(s₀)) averaged over the session starts, reward units, and the share of π's coordinates at the box edge. */
+/** Q1(s₀, π(s₀)) averaged over the session starts, reward units, and the share of π's coordinates at the edge of its action interval (the checkpoint's normalisation). */
 async function criticView(dir: string, starts: Float32Array, states: Float32Array, S: number) {
   const ckpt = readLatestCheckpoint(dir)!;
   const m = ckpt.manifest;
@@ -215,11 +216,23 @@ async function criticView(dir: string, starts: Float32Array, states: Float32Arra
   }
 }
 
-/** Share of normalised coordinates with |u| ≥ 0.98 (within 1% of the box's width from an edge). */
+/** Share of normalised coordinates with |u| ≥ 0.98 (within 1% of the interval's width from an edge). */
 function edgeShare(u: Float32Array): number {
   let c = 0;
   for (let i = 0; i < u.length; i++) if (Math.abs(u[i]) >= 0.98) c++;
   return c / u.length;
+}
+
+/**
+ * The action interval the runs were trained with (their checkpoints' normalisation, = training-report.json
+ * `actionInterval`); null when there is no run or the runs' intervals differ (e.g. runs cached before and
+ * after a change of `actionInterval`).
+ */
+function trainedInterval(dirs: string[]): Normalization | null {
+  const boxes = dirs.map((dir) => readLatestCheckpoint(dir)!.manifest.normalization);
+  if (!boxes.length) return null;
+  const key = (b: Normalization) => JSON.stringify([b.actionMin, b.actionMax]);
+  return boxes.every((b) => key(b) === key(boxes[0])) ? boxes[0] : null;
 }
 
 export async function runStudy(o: StudyOptions): Promise<StudyResult> {
@@ -260,15 +273,12 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
     const c = compareResults(base, r, 'production', name);
     rows.push({ name, kind, seed, reference: r === base, truth: pickMetrics(c.b), lift: c.diff, liftRelative: c.relative, ...extra });
   };
-  const loggedBox = normalizeActions(data.batch.action, {
-    stateMean: [],
-    stateStd: [],
-    actionMin: data.metadata.action_stats.min,
-    actionMax: data.metadata.action_stats.max,
-  });
+  // the logged α as training sees them: truncated to the interval the runs were trained with (README §3.5)
+  const interval = trainedInterval(runs.map((r) => r.run.dir));
+  const loggedEdge = interval ? edgeShare(normalizeActions(data.batch.action, interval, true)) : null;
   const productionName = scenario === 'tuned-production' ? 'production (tuned constant)' : 'production (hand-tuned constant)';
   addRow(productionName, 'constant', null, base, { criticQ0: null, atBoxEdge: null, train: null });
-  addRow('behavior', 'behavior', null, await roll(behaviorPolicy({ production: constantPolicy(SCENARIOS[scenario].productionAlpha, 'production') })), { criticQ0: null, atBoxEdge: edgeShare(loggedBox), train: null });
+  addRow('behavior', 'behavior', null, await roll(behaviorPolicy({ production: constantPolicy(SCENARIOS[scenario].productionAlpha, 'production') })), { criticQ0: null, atBoxEdge: loggedEdge, train: null });
   addRow(other === 'tuned-production' ? 'tuned constant' : 'hand-tuned constant (legacy production)', 'constant', null, await roll(constantPolicy(SCENARIOS[other].productionAlpha, other)), { criticQ0: null, atBoxEdge: null, train: null });
   for (const { algo, seed, run } of runs) {
     const view = await criticView(run.dir, startStates, probeStates, S);

@@ -12,7 +12,9 @@ import { computeTarget, type BcqNetworks } from '../../src/rl/bcq.ts';
 import { BcqConfigSchema, Td3ConfigSchema } from '../../src/rl/config.ts';
 import type { Mlp } from '../../src/rl/networks/mlp.ts';
 import type { Vae } from '../../src/rl/networks/vae.ts';
-import { prepareData, targetOptions, train } from '../../src/rl/trainer.ts';
+import { targetOptions } from '../../src/rl/targets.ts';
+import { train } from '../../src/rl/trainer.ts';
+import { prepareData } from '../../src/rl/trainingData.ts';
 import { makeBatch, identityStats } from '../ope/helpers.ts';
 import { normalizationFromStats } from '../../src/rl/normalization.ts';
 
