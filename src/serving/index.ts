@@ -6,3 +6,20 @@ export { FusionScorer, type FusionScorerOptions, type ScoreResult } from './scor
 export { buildApp, startServer, parseScoreBody, type ServeOptions, type RunningServer } from './http.ts';
 export { SERVE_DEFAULTS } from './defaults.ts';
 export { validateScoreInput, FLOAT32_MAX, NO_LIMITS, type ScoreLimits, type ScoreSignature } from './validate.ts';
+export {
+  DEFAULT_EXPLORATION,
+  ExplorationArmSchema,
+  ExplorationSettingsSchema,
+  SHARE_SUM_TOLERANCE,
+  actionLogp,
+  assignArm,
+  explore,
+  exploreRequest,
+  parseExplorationSettings,
+  policyId,
+  sessionIdText,
+  sessionUniform,
+  type ExplorationArm,
+  type ExplorationDecision,
+  type ExplorationSettings,
+} from './exploration.ts';
