@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest, parseRewardWeights } from '../../src/data/index.ts';
 import { REWARD_SPEC, simulateLogs, TASK_NAMES, type Engine } from '../../src/sim/index.ts';
 import { ITEM_SIGNAL_DIM, ITEM_SIGNAL_NAMES } from '../../src/sim/itemSignals.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { smallWorld } from './helpers.ts';
+import { duckdbQuery as query, smallWorld } from './helpers.ts';
 
 const world = smallWorld();
 const K = TASK_NAMES.length;
@@ -30,16 +29,6 @@ const dir = tempDir('mtf-sim-items-');
 const out = join(dir, 'logs');
 const report = await simulateLogs({ world, out, endDate: '2025-11-20', days: 1, sessionsPerDay: 150, seed: 4, observe });
 
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJS();
-  } finally {
-    conn.closeSync();
-    inst.closeSync();
-  }
-}
 
 const rows = (await query(
   `SELECT session_id, (row_number() OVER (PARTITION BY session_id ORDER BY request_ts) - 1)::INT AS step, action, item_id, task_scores, fused_score,

@@ -8,23 +8,10 @@ import { behaviorPolicy, rollout, STATE_DIM, STATE_NAMES, type Engine } from '..
 import { ITEM_HISTORY_EMA, ITEM_HISTORY_NAMES, ITEM_HISTORY_OFFSET } from '../../src/sim/features.ts';
 import { binomial, ITEM_SIGNAL_DIM } from '../../src/sim/itemSignals.ts';
 import { Rng } from '../../src/sim/rng.ts';
-import { mean, smallWorld } from './helpers.ts';
+import { corr, mean, smallWorld } from './helpers.ts';
 
 const world = smallWorld();
 
-function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ma = mean(a);
-  const mb = mean(b);
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] - ma) * (b[i] - mb);
-    aa += (a[i] - ma) ** 2;
-    bb += (b[i] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 const signal = (m: number) => Float64Array.from({ length: world.nItems }, (_, i) => world.itemSignal[i * ITEM_SIGNAL_DIM + m]);
 

@@ -2,24 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest, parseRewardWeights } from '../../src/data/index.ts';
 import { META_ACTION_NAMES, META_STATE_NAMES, REWARD_SPEC, simulateDays, simulateLogs, STATE_NAMES, TASK_NAMES, type Engine } from '../../src/sim/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { smallWorld } from './helpers.ts';
+import { duckdbQuery as query, smallWorld } from './helpers.ts';
 
 const world = smallWorld();
 
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJS();
-  } finally {
-    conn.closeSync();
-    inst.closeSync();
-  }
-}
 
 const dir = tempDir('mtf-sim-logs-');
 const out = join(dir, 'logs');

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { behaviorPolicy, BEST_CONSTANT_ALPHA, constantPolicy, defaultWorld, rollout, STATE_DIM, type Engine, type FusionPolicy } from '../../src/sim/index.ts';
 import { HISTORY_EMA, ITEM_HISTORY_EMA, ITEM_HISTORY_OFFSET } from '../../src/sim/features.ts';
 import { ITEM_SIGNAL_DIM } from '../../src/sim/itemSignals.ts';
+import { corr } from './helpers.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -178,19 +179,6 @@ function meanOf(x: ArrayLike<number>): number {
   return s / x.length;
 }
 
-function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ma = meanOf(a);
-  const mb = meanOf(b);
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] - ma) * (b[i] - mb);
-    aa += (a[i] - ma) ** 2;
-    bb += (b[i] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 function grow<T extends Float32Array | Float64Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
