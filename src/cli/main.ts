@@ -26,6 +26,7 @@ import { classifyError, EXIT } from './exitCodes.ts';
 import { isRequired, laterDefaultOf, UsageError } from './flags.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerLoop } from './commands/loop.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerSimulate } from './commands/simulate.ts';
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDemo(program);
   registerRun(program);
+  registerLoop(program);
   registerIngest(program);
   registerTrain(program);
   registerEvaluate(program);

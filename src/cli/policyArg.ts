@@ -56,3 +56,15 @@ export async function resolvePolicy(spec: string, field = '--policy'): Promise<F
   }
   return policyFromSpec(spec, { field });
 }
+
+/**
+ * `store:<store>/<model>`: the ranking stack as the traffic server — FusionScorer on the model store
+ * (following CURRENT) with its manifest's exploration, as src/serving/rankingStack.ts wraps it.
+ */
+export async function openStackPolicy(path: string): Promise<{ policy: FusionPolicy; close: () => Promise<void> }> {
+  const { FusionScorer } = await import('../serving/scorer.ts');
+  const { rankingStackPolicy } = await import('../serving/rankingStack.ts');
+  const abs = resolve(path);
+  const scorer = await FusionScorer.open(dirname(abs), basename(abs), { pollMs: 1000, watch: false });
+  return { policy: rankingStackPolicy(scorer), close: () => scorer.close() };
+}

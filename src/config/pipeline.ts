@@ -12,6 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile } from './load.ts';
 import { IngestConfig } from './ingest.ts';
+import { defaultPublishedExploration, PublishedExplorationSchema } from '../serving/exploration.ts';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and -, starting with a letter');
 const settings = z.record(z.string(), z.unknown());
@@ -51,9 +52,17 @@ export const PipelineConfig = z
         model: name.default('fusion').describe('model name in the store'),
         tolerance: z.number().min(0).default(0).describe("allowed V̂ shortfall: publish when the candidate's lower bound ≥ the live model's V̂ − tolerance"),
         keep: z.int().min(0).default(5).describe('versions kept besides CURRENT'),
+        baseline: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("the OPE report's policy the gate compares with while the store has no live model (e.g. 'production' for a `production=const:…` evaluate policy: the constant the ranking stack runs today); default behavior. Once CURRENT exists the live model is the baseline"),
+        exploration: PublishedExplorationSchema.nullable()
+          .default(defaultPublishedExploration)
+          .describe('online exploration the ranking stack applies around the published model (schemas/exploration.md; paper §3.3 mixed multi-exploration), written into the manifest; null = serve the mean α only'),
       })
       .strict()
-      .default({ model: 'fusion', tolerance: 0, keep: 5 }),
+      .default(() => ({ model: 'fusion', tolerance: 0, keep: 5, exploration: defaultPublishedExploration() })),
     schedule: z
       .object({
         cron: z.string().default('0 3 * * *').describe('when the run starts (cron, 5 or 6 fields)'),

@@ -17,6 +17,7 @@ import { checkActions, checkParity, checkStates } from './checks.ts';
 import { decide, DEFAULT_TOLERANCE, GateRejectedError } from './gate.ts';
 import { policyGraph, scorerGraph, SCORES_OUTPUT, STATE_INPUT, TASK_SCORES_INPUT, WEIGHTS_OUTPUT } from './graphs.ts';
 import { MANIFEST_FORMAT, type Manifest } from './manifest.ts';
+import type { PublishedExploration } from '../serving/exploration.ts';
 import { chooseBeta, fusionModel } from './model.ts';
 import { IR_VERSION, OPSET, PRODUCER } from './onnx/builder.ts';
 import { pickBaseline, pickCandidate, readOpeReport, currentNames } from './opeReport.ts';
@@ -55,6 +56,8 @@ export interface ExportOptions {
   checkStates?: number;
   /** logged test states added to the checks, at most (default 1000) */
   dataStates?: number;
+  /** online exploration written into the manifest (schemas/exploration.md); default none */
+  exploration?: PublishedExploration | null;
   /** clock, for tests */
   now?: () => Date;
   /** an outer lock held while the version is written (the BullMQ path: a Redis lease); the store's file lease is taken either way */
@@ -170,6 +173,7 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
         action: { dim: k, names: actionNames, min: norm.actionMin, max: norm.actionMax },
         beta: model.beta,
         beta_source: chosen.source,
+        exploration: opts.exploration ?? null,
         normalization: { state_mean: norm.stateMean, state_std: norm.stateStd, action_min: norm.actionMin, action_max: norm.actionMax },
         onnx: {
           opset: OPSET,

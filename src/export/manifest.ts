@@ -5,6 +5,7 @@
  * Prose in schemas/manifest.md.
  */
 import { z } from 'zod';
+import { PublishedExplorationSchema } from '../serving/exploration.ts';
 
 export const MANIFEST_FORMAT = 'batchrl-mtf/model-manifest@1';
 export const MODEL_FILES = ['policy.onnx', 'scorer.onnx'] as const;
@@ -76,6 +77,9 @@ export const ManifestSchema = z.object({
     .describe(
       "where beta came from: logs = the β of the ranking stack that wrote the training logs (footer mtf.beta or the ingest setting, via metadata.json); option = mtf export --beta, the logs' β unknown; default = neither: 0.01, a guess. Absent in manifests written before it",
     ),
+  exploration: PublishedExplorationSchema.nullable()
+    .optional()
+    .describe('online exploration the ranking stack applies around fusion_weights, per session (schemas/exploration.md): arms, shares, σ, the HMAC key. null or absent (manifests written before it): none, serve fusion_weights as is'),
   normalization: z.object({
     state_mean: nums(),
     state_std: nums(),

@@ -1,6 +1,8 @@
 /**
  * The gate's input: the fields of an OPE report (src/ope) the export needs, read defensively — only
- * `policies[].name`, `v_hat` and `ci95` are required; everything else in the report is ignored.
+ * `policies[].name`, `v_hat` and `ci95` are required; everything else in the report is ignored, except
+ * `baseline` (the live model as src/ope evaluated it beside the policies): it joins the entries when no
+ * policy has its name, so that the gate finds the live model it must not fall behind.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ const OpePolicy = z.object({
   ci95: z.tuple([z.number(), z.number()]).nullable().optional(),
   latent_seed: z.int().nullable().optional(),
 });
-const OpeReport = z.object({ policies: z.array(OpePolicy).min(1) });
+const OpeReport = z.object({ policies: z.array(OpePolicy).min(1), baseline: OpePolicy.nullable().optional() });
 
 export interface OpeEntry {
   name: string;
@@ -53,10 +55,12 @@ export function readOpeReport(path: string): OpeSummary {
     if (names.has(p.name)) throw new InputError(`${path}: policies: the name '${p.name}' appears twice`, { file: path, field: 'policies' });
     names.add(p.name);
   }
+  const base = parsed.data.baseline;
+  const all = base && !names.has(base.name) ? [...parsed.data.policies, base] : parsed.data.policies;
   return {
     path,
     sha256: createHash('sha256').update(text).digest('hex'),
-    policies: parsed.data.policies.map((p) => ({ name: p.name, v_hat: p.v_hat, ci95: p.ci95 ?? null, ...(p.latent_seed !== undefined ? { latent_seed: p.latent_seed } : {}) })),
+    policies: all.map((p) => ({ name: p.name, v_hat: p.v_hat, ci95: p.ci95 ?? null, ...(p.latent_seed !== undefined ? { latent_seed: p.latent_seed } : {}) })),
   };
 }
 

@@ -11,7 +11,7 @@ import type { OpePolicyResult, OpeReport } from './schemas.ts';
 let chartJs: string | null = null;
 
 /** The Chart.js UMD bundle (read once). */
-function chartBundle(): string {
+export function chartBundle(): string {
   if (chartJs === null) {
     // The package's exports do not list the UMD file; it sits beside the CommonJS entry (dist/).
     const main = createRequire(import.meta.url).resolve('chart.js');

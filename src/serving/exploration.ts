@@ -10,7 +10,9 @@
  * `actionInterval` is carried in the settings (validated, min < max) but explore() does not apply it;
  * clipping would put point masses on the bounds that the Gaussian density does not describe.
  *
- * Not wired yet: mtf serve, FusionScorer, the manifest and the simulator do not use this module.
+ * Wired into: the manifest (`exploration`, written by the publish stage from the pipeline's
+ * `publish.exploration`), FusionScorer.scoreSessions, `mtf serve` (`session_ids`), and through
+ * FusionScorer the simulator's `--policy store:<dir>/<name>` and the nightly loop (src/stages/loop.ts).
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
@@ -30,27 +32,29 @@ export const ExplorationArmSchema = z.object({
 });
 export type ExplorationArm = z.infer<typeof ExplorationArmSchema>;
 
-export const ExplorationSettingsSchema = z
-  .object({
-    arms: z.array(ExplorationArmSchema).min(1).describe('in assignment order: cumulative shares are taken in this order'),
-    actionInterval: z
-      .object({ min: z.number(), max: z.number() })
-      .refine((r) => r.min < r.max, { message: 'actionInterval.min must be < actionInterval.max', path: ['min'] })
-      .optional()
-      .describe('carried with the settings; NOT applied by explore() (α is never clipped)'),
-  })
-  .superRefine((s, ctx) => {
-    let sum = 0;
-    for (const a of s.arms) sum += a.share;
-    if (!(Math.abs(sum - 1) <= SHARE_SUM_TOLERANCE)) {
-      ctx.addIssue({ code: 'custom', path: ['arms'], message: `arms[].share must sum to 1, got ${sum}` });
-    }
-    const seen = new Set<string>();
-    s.arms.forEach((a, i) => {
-      if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: ['arms', i, 'name'], message: `duplicate arm name '${a.name}'` });
-      seen.add(a.name);
-    });
+const explorationFields = {
+  arms: z.array(ExplorationArmSchema).min(1).describe('in assignment order: cumulative shares are taken in this order'),
+  actionInterval: z
+    .object({ min: z.number(), max: z.number() })
+    .refine((r) => r.min < r.max, { message: 'actionInterval.min must be < actionInterval.max', path: ['min'] })
+    .optional()
+    .describe('carried with the settings; NOT applied by explore() (α is never clipped)'),
+};
+
+function checkArms(s: { arms: ExplorationArm[] }, ctx: z.RefinementCtx): void {
+  let sum = 0;
+  for (const a of s.arms) sum += a.share;
+  if (!(Math.abs(sum - 1) <= SHARE_SUM_TOLERANCE)) {
+    ctx.addIssue({ code: 'custom', path: ['arms'], message: `arms[].share must sum to 1, got ${sum}` });
+  }
+  const seen = new Set<string>();
+  s.arms.forEach((a, i) => {
+    if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: ['arms', i, 'name'], message: `duplicate arm name '${a.name}'` });
+    seen.add(a.name);
   });
+}
+
+export const ExplorationSettingsSchema = z.object(explorationFields).superRefine(checkArms);
 export type ExplorationSettings = z.infer<typeof ExplorationSettingsSchema>;
 
 /**
@@ -65,6 +69,27 @@ export const DEFAULT_EXPLORATION: ExplorationSettings = Object.freeze({
     Object.freeze({ name: 'control', share: 0.1, sigma: 0 }),
   ]) as ExplorationArm[],
 }) as ExplorationSettings;
+
+/** The key every ranking stack hashes session ids with unless the pipeline names another. */
+export const DEFAULT_EXPLORATION_KEY = 'batchrl-mtf';
+
+/**
+ * Exploration as it travels with a published version (manifest `exploration`, pipeline
+ * `publish.exploration`): the settings plus the HMAC key of the arm assignment. The key is not a
+ * secret — it makes the assignment reproducible by every ranking stack; change it to draw new groups.
+ */
+export const PublishedExplorationSchema = z
+  .object({
+    key: z.string().min(1).describe('HMAC-SHA256 key of the arm assignment (UTF-8); every ranking stack must use the same'),
+    ...explorationFields,
+  })
+  .superRefine(checkArms);
+export type PublishedExploration = z.infer<typeof PublishedExplorationSchema>;
+
+/** The pipeline's default: DEFAULT_EXPLORATION with DEFAULT_EXPLORATION_KEY. */
+export function defaultPublishedExploration(): PublishedExploration {
+  return { key: DEFAULT_EXPLORATION_KEY, arms: DEFAULT_EXPLORATION.arms.map((a) => ({ ...a })) };
+}
 
 /** Parses settings; a bad field throws an InputError naming it (e.g. `field 'arms.0.sigma': …`). */
 export function parseExplorationSettings(raw: unknown, source = 'exploration settings'): ExplorationSettings {
@@ -137,10 +162,12 @@ export function explore(mean: ArrayLike<number>, arm: Pick<ExplorationArm, 'sigm
 /**
  * log N(α; μ, σ² I) of the float32-rounded α about the float32-rounded μ: with d_i = (α_i − μ_i)/σ in
  * double, logp = −½ Σ_i d_i² − k (ln σ + ½ ln 2π), summed i = 0..k−1 — the same expression as the
- * simulator's behavior policy. σ = 0 (control, a point mass at μ): 0 by convention, and α must equal
- * float32(μ) (else the action is impossible under the arm: throws).
+ * simulator's behavior policy. σ = 0 (control, a point mass at μ): null — a point mass has no density,
+ * and a 0 logged beside the other arms' densities would be read as one by importance sampling and by
+ * TSCAC's π_β (the log contract's action_logp is nullable; ingest keeps null as "unknown"). α must
+ * equal float32(μ) (else the action is impossible under the arm: throws).
  */
-export function actionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, sigma: number): number {
+export function actionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, sigma: number): number | null {
   checkVector(mean, 'actionLogp: mean α');
   checkVector(alpha, 'actionLogp: α', mean.length);
   if (!(sigma >= 0) || !Number.isFinite(sigma)) throw new RangeError(`actionLogp: sigma must be finite and ≥ 0, got ${sigma}`);
@@ -149,7 +176,7 @@ export function actionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, si
   const k = mu.length;
   if (sigma === 0) {
     for (let i = 0; i < k; i++) if (a[i] !== mu[i]) throw new RangeError(`actionLogp: σ = 0 (control) but α[${i}] = ${a[i]} ≠ μ[${i}] = ${mu[i]}`);
-    return 0;
+    return null;
   }
   let sq = 0;
   for (let i = 0; i < k; i++) {
@@ -171,8 +198,8 @@ export interface ExplorationDecision {
   arm: ExplorationArm;
   /** the α to apply and log (float32) */
   alpha: Float32Array;
-  /** its log-density under the arm (0 for a σ = 0 arm) */
-  actionLogp: number;
+  /** its log-density under the arm (null for a σ = 0 arm: a point mass has none) */
+  actionLogp: number | null;
   policyId: string;
 }
 
@@ -188,4 +215,56 @@ export function exploreRequest(
   const arm = assignArm(sessionId, key, settings);
   const alpha = explore(mean, arm, standardNormals);
   return { arm, alpha, actionLogp: actionLogp(alpha, mean, arm.sigma), policyId: policyId(arm, modelVersion) };
+}
+
+/** The arm of a version whose manifest has no exploration: μ as is. */
+export const NO_EXPLORATION_ARM = 'none';
+
+export interface ExploredRows {
+  /** [n × k] the α applied (μ where the arm's σ = 0) */
+  alpha: Float32Array;
+  /** per row: action_logp, null for a σ = 0 arm */
+  actionLogp: (number | null)[];
+  policyIds: string[];
+  arms: string[];
+  /** per row: 1 where α ≠ μ was drawn (σ > 0) */
+  explored: Uint8Array;
+}
+
+/**
+ * Exploration for a batch of n requests: μ [n × k] (the model's α) → what the ranking stack applies and
+ * logs, per request, under `settings` (null: no exploration, arm NO_EXPLORATION_ARM). `normals` [n × k]
+ * supplies z per row (only rows of σ > 0 arms read it). Session ids must be non-empty strings.
+ */
+export function exploreRows(
+  mu: Float32Array,
+  k: number,
+  sessionIds: readonly string[],
+  settings: PublishedExploration | ExplorationSettings & { key?: string } | null,
+  normals: ArrayLike<number>,
+  modelVersion: string,
+): ExploredRows {
+  const n = sessionIds.length;
+  if (mu.length < n * k) throw new RangeError(`exploreRows: μ holds ${mu.length} values for ${n} rows × ${k}`);
+  const out: ExploredRows = { alpha: Float32Array.from(mu.subarray(0, n * k)), actionLogp: new Array(n), policyIds: new Array(n), arms: new Array(n), explored: new Uint8Array(n) };
+  const z = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    const sid = sessionIds[i];
+    if (typeof sid !== 'string' || sid.length === 0) throw new InputError(`session_ids[${i}]: expected a non-empty string`, { field: `session_ids[${i}]` });
+    const arm = settings === null ? null : assignArm(sid, settings.key ?? '', settings);
+    const name = arm?.name ?? NO_EXPLORATION_ARM;
+    out.arms[i] = name;
+    out.policyIds[i] = policyId(name, modelVersion);
+    if (arm === null || arm.sigma === 0) {
+      out.actionLogp[i] = null;
+      continue;
+    }
+    const m = mu.subarray(i * k, (i + 1) * k);
+    for (let j = 0; j < k; j++) z[j] = normals[i * k + j];
+    const a = explore(m, arm, z);
+    out.alpha.set(a, i * k);
+    out.actionLogp[i] = actionLogp(a, m, arm.sigma);
+    out.explored[i] = 1;
+  }
+  return out;
 }

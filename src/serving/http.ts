@@ -13,9 +13,11 @@
  * an idle keep-alive one after keepAliveTimeoutMs; connections beyond maxConnections are closed on arrival.
  *
  *   GET  /healthz   → { status, name, version, last_rejection }
- *   GET  /v1/model  → names, dims, bounds and β of the served version
- *   POST /v1/score  { states: [[d numbers] × n], task_scores: [[[k numbers] × C] × n] }
- *                   → { version, fusion_weights: [[k] × n], scores: [[C] × n] }
+ *   GET  /v1/model  → names, dims, bounds, β and exploration settings of the served version
+ *   POST /v1/score  { states: [[d numbers] × n], task_scores: [[[k numbers] × C] × n], session_ids?: [n] }
+ *                   → { version, fusion_weights: [[k] × n], scores: [[C] × n] }; with session_ids, the
+ *                     manifest's exploration per session: fusion_weights = the α applied, plus
+ *                     action_logp: [n] (null for a σ = 0 arm) and policy_id: [n] (`<arm>:<version>`)
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { InputError } from '../errors/index.ts';
@@ -84,18 +86,27 @@ export function buildApp(scorer: FusionScorer, options: ServeOptions = {}): Fast
 
   app.get('/v1/model', async () => {
     const m = scorer.manifest;
-    return { name: m.name, version: m.version, created_at: m.created_at, state: m.state, action: m.action, beta: m.beta, algo: m.source.algo };
+    return { name: m.name, version: m.version, created_at: m.created_at, state: m.state, action: m.action, beta: m.beta, algo: m.source.algo, exploration: m.exploration ?? null };
   });
 
   app.post('/v1/score', async (req) => {
     const m = scorer.manifest;
-    const { states, taskScores } = parseScoreBody(req.body, m.state.dim, m.action.dim, o);
-    const r = await scorer.score(states, taskScores); // validates the values (validate.ts): InputError → 400
+    const { states, taskScores, sessionIds } = parseScoreBody(req.body, m.state.dim, m.action.dim, o);
+    if (sessionIds === null) {
+      const r = await scorer.score(states, taskScores); // validates the values (validate.ts): InputError → 400
+      const k = r.fusionWeights.length / r.n;
+      return { version: r.version, fusion_weights: rows(r.fusionWeights, r.n, k), scores: rows(r.scores, r.n, r.candidates) };
+    }
+    // With session ids: the manifest's exploration applied per session (schemas/exploration.md); the
+    // answer holds exactly the columns the stack logs (action = fusion_weights, action_logp, policy_id).
+    const r = await scorer.scoreSessions(states, taskScores, sessionIds);
     const k = r.fusionWeights.length / r.n;
     return {
       version: r.version,
       fusion_weights: rows(r.fusionWeights, r.n, k),
       scores: rows(r.scores, r.n, r.candidates),
+      action_logp: r.actionLogp,
+      policy_id: r.policyIds,
     };
   });
   return app;
@@ -120,9 +131,9 @@ function rows(x: Float32Array, n: number, m: number): number[][] {
  * reserves memory only for what it validly holds. The values themselves (finite in float32, o + β > 0)
  * are FusionScorer.score's to check, with the validation every entry point shares (validate.ts).
  */
-export function parseScoreBody(body: unknown, d: number, k: number, limits: ScoreLimits): { states: Float32Array; taskScores: Float32Array } {
+export function parseScoreBody(body: unknown, d: number, k: number, limits: ScoreLimits): { states: Float32Array; taskScores: Float32Array; sessionIds: string[] | null } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('body', 'body: expected a JSON object { "states": [...], "task_scores": [...] }');
-  const { states, task_scores: scores } = body as Record<string, unknown>;
+  const { states, task_scores: scores, session_ids: ids } = body as Record<string, unknown>;
   if (!Array.isArray(states)) throw bad('states', `states: expected an array of requests, each ${d} numbers`);
   if (!Array.isArray(scores)) throw bad('task_scores', `task_scores: expected an array of requests, each an array of candidates of ${k} numbers`);
   const n = states.length;
@@ -145,7 +156,17 @@ export function parseScoreBody(body: unknown, d: number, k: number, limits: Scor
   states.forEach((row: unknown[], i) => readNumbers(row, s, i * d, `states[${i}]`));
   const o = new Float32Array(n * C * k);
   scores.forEach((req: unknown[][], i) => req.forEach((cand, c) => readNumbers(cand, o, (i * C + c) * k, `task_scores[${i}][${c}]`)));
-  return { states: s, taskScores: o };
+  let sessionIds: string[] | null = null;
+  if (ids !== undefined) {
+    if (!Array.isArray(ids) || ids.length !== n) throw bad('session_ids', `session_ids: expected ${n} session ids (one per request, as states), got ${Array.isArray(ids) ? ids.length : typeof ids}`);
+    sessionIds = ids.map((x, i) => {
+      // integer ids as their decimal text (schemas/exploration.md §1); a JSON number past 2^53 has lost digits already
+      if (typeof x === 'number' && Number.isSafeInteger(x)) return String(x);
+      if (typeof x !== 'string' || x.length === 0) throw bad('session_ids', `session_ids[${i}]: expected a non-empty string or a safe integer, got ${JSON.stringify(x)}`);
+      return x;
+    });
+  }
+  return { states: s, taskScores: o, sessionIds };
 }
 
 function bad(field: string, message: string): InputError {

@@ -2,17 +2,20 @@
  * Public API of the fusion scorer for the ranking stack (issue 6 §3): FusionScorer over the model
  * store, and the optional HTTP endpoint of `mtf serve`. Loads onnxruntime-node, never TensorFlow.js.
  */
-export { FusionScorer, type FusionScorerOptions, type ScoreResult } from './scorer.ts';
+export { FusionScorer, NO_EXPLORATION_ARM, type FusionScorerOptions, type ScoreResult, type SessionScoreResult } from './scorer.ts';
 export { buildApp, startServer, parseScoreBody, type ServeOptions, type RunningServer } from './http.ts';
 export { SERVE_DEFAULTS } from './defaults.ts';
 export { validateScoreInput, FLOAT32_MAX, NO_LIMITS, type ScoreLimits, type ScoreSignature } from './validate.ts';
 export {
   DEFAULT_EXPLORATION,
+  DEFAULT_EXPLORATION_KEY,
   ExplorationArmSchema,
   ExplorationSettingsSchema,
+  PublishedExplorationSchema,
   SHARE_SUM_TOLERANCE,
   actionLogp,
   assignArm,
+  defaultPublishedExploration,
   explore,
   exploreRequest,
   parseExplorationSettings,
@@ -22,4 +25,5 @@ export {
   type ExplorationArm,
   type ExplorationDecision,
   type ExplorationSettings,
+  type PublishedExploration,
 } from './exploration.ts';

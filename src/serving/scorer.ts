@@ -13,7 +13,7 @@
  * A swapped-out session is released once the requests already running on it have finished.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { oneLine } from '../errors/index.ts';
+import { InputError, oneLine } from '../errors/index.ts';
 import {
   createSession,
   modelDir,
@@ -29,6 +29,8 @@ import {
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import * as ort from 'onnxruntime-node';
 import { checkScoreOutput, NO_LIMITS, validateScoreInput, type ScoreLimits } from './validate.ts';
+import { exploreRows } from './exploration.ts';
+export { NO_EXPLORATION_ARM } from './exploration.ts';
 
 export interface FusionScorerOptions {
   /** check CURRENT every this many ms (default 1000; 0 = never follow CURRENT) */
@@ -43,6 +45,20 @@ export interface FusionScorerOptions {
   log?: (line: string) => void;
   /** most requests, candidates per request and scores per call that `score` accepts (default: no limits) */
   limits?: Partial<ScoreLimits>;
+}
+
+/** What `scoreSessions` adds: per request, the exploration the ranking stack applied and logs. */
+export interface SessionScoreResult extends ScoreResult {
+  /** [n × k]: the α applied and to log (`action`): μ moved by the session's arm (schemas/exploration.md) */
+  fusionWeights: Float32Array;
+  /** [n × k]: the model's own α, μ = π(state) */
+  meanWeights: Float32Array;
+  /** per request: log-density of the α applied under its arm; null for a σ = 0 arm (control: no density) */
+  actionLogp: (number | null)[];
+  /** per request: `<arm>:<version>` (schemas/exploration.md §4) */
+  policyIds: string[];
+  /** per request: the arm's name */
+  arms: string[];
 }
 
 export interface ScoreResult {
@@ -141,7 +157,53 @@ export class FusionScorer {
    */
   async score(states: Float32Array, taskScores: Float32Array): Promise<ScoreResult> {
     if (this.closed) throw new Error('FusionScorer is closed');
+    return this.run(this.model, states, taskScores);
+  }
+
+  /**
+   * Scores n requests as the ranking stack serves them with online exploration (paper §3.3; contract in
+   * schemas/exploration.md): each request's session is assigned an arm from a keyed hash of its id (the
+   * manifest's `exploration`), α = μ + σ·z with μ the model's fusion_weights, and the candidates are
+   * ranked by Σ_i α_i·log(o_i + β_i) with that α (Eq. 1; the graph's own scores where σ = 0). Returns
+   * what the stack logs: α (`action`), `action_logp` and `policy_id`, all from the one version that
+   * scored the call. `normals` [n × k]: the standard normals z to use (default: drawn here); a caller
+   * that wants reproducible logs (the simulator) passes its own. A version without exploration in its
+   * manifest serves μ, arm `none`.
+   */
+  async scoreSessions(states: Float32Array, taskScores: Float32Array, sessionIds: readonly string[], normals?: Float32Array): Promise<SessionScoreResult> {
+    if (this.closed) throw new Error('FusionScorer is closed');
     const m = this.model;
+    const r = await this.run(m, states, taskScores);
+    const { n, candidates: C } = r;
+    const k = m.actionDim;
+    if (sessionIds.length !== n) throw new InputError(`session_ids: expected ${n} (one per request), got ${sessionIds.length}`, { field: 'session_ids' });
+    if (normals !== undefined && normals.length !== n * k) throw new RangeError(`scoreSessions: normals must hold ${n} × ${k} values, got ${normals.length}`);
+    let z: Float32Array | undefined = normals;
+    if (z === undefined) {
+      z = new Float32Array(n * k);
+      standardNormals(z);
+    }
+    const e = exploreRows(r.fusionWeights, k, sessionIds, m.manifest.exploration ?? null, z, m.version);
+    const alpha = e.alpha;
+    const scores = r.scores;
+    const logOB = new Float64Array(k);
+    const beta = Float32Array.from(m.manifest.beta); // as the graph and the validation hold it
+    for (let i = 0; i < n; i++) {
+      if (!e.explored[i]) continue; // μ itself: the graph's scores
+      // Eq. (1) with the explored α: f_c = Σ_j α_j log(o_cj + β_j) (validation guaranteed o + β > 0)
+      for (let c = 0; c < C; c++) {
+        const o = (i * C + c) * k;
+        for (let j = 0; j < k; j++) logOB[j] = Math.log(Math.fround(taskScores[o + j] + beta[j]));
+        let f = 0;
+        for (let j = 0; j < k; j++) f += alpha[i * k + j] * logOB[j];
+        scores[i * C + c] = f;
+      }
+    }
+    checkScoreOutput(alpha, scores, n, C);
+    return { ...r, scores, fusionWeights: alpha, meanWeights: r.fusionWeights, actionLogp: e.actionLogp, policyIds: e.policyIds, arms: e.arms };
+  }
+
+  private async run(m: LoadedModel, states: Float32Array, taskScores: Float32Array): Promise<ScoreResult> {
     const { n, C } = validateScoreInput(states, taskScores, { stateDim: m.stateDim, actionDim: m.actionDim, beta: m.manifest.beta }, this.opts.limits);
     m.inflight++;
     try {
@@ -255,6 +317,17 @@ export class FusionScorer {
     this.watcher?.close();
     await this.checking;
     this.model.retire();
+  }
+}
+
+/** Fills z with independent standard normals (Box–Muller over Math.random: serving needs no seed). */
+function standardNormals(z: Float32Array): void {
+  for (let j = 0; j < z.length; j += 2) {
+    const u1 = 1 - Math.random(); // (0, 1]
+    const r = Math.sqrt(-2 * Math.log(u1));
+    const t = 2 * Math.PI * Math.random();
+    z[j] = r * Math.cos(t);
+    if (j + 1 < z.length) z[j + 1] = r * Math.sin(t);
   }
 }
 

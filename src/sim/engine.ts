@@ -50,6 +50,8 @@ export interface RolloutOptions {
   gamma?: number;
   /** parallel slots = the policy's batch (default config.session.slots, at most `sessions`) */
   slots?: number;
+  /** session i's id as the logs carry it, given to FusionPolicy.beginSession (default: String(i)) */
+  sessionId?: (i: number) => string;
 }
 
 /** Per-session outcomes of a rollout, indexed by session. */
@@ -78,6 +80,7 @@ export class Engine implements PolicyContext {
   readonly nSessions: number;
   readonly seed: number;
   readonly runTag: number;
+  private readonly sessionIdOf: (i: number) => string;
   readonly dayStartMs: number;
   private readonly policy: FusionPolicy;
   private readonly recorder: StepRecorder | undefined;
@@ -136,6 +139,7 @@ export class Engine implements PolicyContext {
     this.nSessions = o.sessions;
     this.seed = o.seed;
     this.runTag = o.runTag ?? 0;
+    this.sessionIdOf = o.sessionId ?? String;
     this.dayStartMs = o.dayStartMs ?? 0;
     this.filterType = o.userType ?? -1;
     if (this.filterType >= world.nTypes) throw new RangeError(`userType ${this.filterType} is not a type of this world (0 … ${world.nTypes - 1})`);
@@ -258,7 +262,7 @@ export class Engine implements PolicyContext {
     // The item EMAs start at the catalog means of the signals (README §1.5).
     for (let j = 0; j < ITEM_SIGNAL_DIM; j++) this.states[o + ITEM_HISTORY_OFFSET + j] = world.itemSignalMean[j];
     this.cands.start(s, u, k, rng);
-    this.policy.beginSession?.(s, key);
+    this.policy.beginSession?.(s, key, this.sessionIdOf(i));
   }
 
   /** Position and time-of-day features of the current request (README §1.5). */

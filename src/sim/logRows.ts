@@ -62,7 +62,8 @@ export class RowRecorder implements StepRecorder {
   constructor(policy: FusionPolicy, sessionId: (i: number) => string, sessions: number, capacity = 1024) {
     this.policy = policy;
     // policy_id codes: the arm's index for a stochastic policy, else 0 (the policy's own id).
-    const policyIds = policy.armIds ? [...policy.armIds] : [policy.id];
+    // the policy's own array, not a copy: a ranking stack appends `<arm>:<version>` when CURRENT moves
+    const policyIds = policy.armIds ? (policy.armIds as string[]) : [policy.id];
     const c = Math.max(1, capacity);
     this.rows = {
       n: 0,

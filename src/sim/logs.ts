@@ -28,6 +28,11 @@ export interface SimulateDaysOptions {
   seed: number;
   /** the production policy the behavior policy explores around (default: the constant production α) */
   production?: FusionPolicy;
+  /**
+   * A policy that explores by itself and logs its own arms, used as is instead of the behavior policy
+   * around `production`: the ranking stack (FusionScorer with its manifest's exploration, src/serving).
+   */
+  stack?: FusionPolicy;
   behavior?: Partial<BehaviorConfig>;
   /** parallel sessions (default config.session.slots) */
   slots?: number;
@@ -66,14 +71,17 @@ export async function* simulateDays(o: SimulateDaysOptions): AsyncGenerator<Simu
   const endMs = parseDate(o.endDate);
   if (!Number.isInteger(o.days) || o.days < 1) throw new RangeError(`days must be a positive integer, got ${o.days}`);
   if (!Number.isInteger(o.sessionsPerDay) || o.sessionsPerDay < 1) throw new RangeError(`sessionsPerDay must be a positive integer, got ${o.sessionsPerDay}`);
-  const policy = behaviorPolicy({ production: o.production, config: o.behavior });
+  if (o.stack && o.production) throw new RangeError('simulateDays: give either stack or production, not both');
+  const policy = o.stack ?? behaviorPolicy({ production: o.production, config: o.behavior });
   for (let d = o.days - 1; d >= 0; d--) {
     const dayStartMs = endMs - d * DAY_MS;
     const date = formatDate(dayStartMs);
     const tag = date.replaceAll('-', '');
     const width = Math.max(6, String(o.sessionsPerDay - 1).length);
-    const recorder = new RowRecorder(policy, (i) => `${tag}-s${o.seed}-${String(i).padStart(width, '0')}`, o.sessionsPerDay, o.sessionsPerDay * 24);
+    const sessionId = (i: number) => `${tag}-s${o.seed}-${String(i).padStart(width, '0')}`;
+    const recorder = new RowRecorder(policy, sessionId, o.sessionsPerDay, o.sessionsPerDay * 24);
     await rollout({
+      sessionId,
       world: o.world ?? defaultWorld(),
       policy,
       sessions: o.sessionsPerDay,
@@ -124,7 +132,7 @@ export async function simulateLogs(o: SimulateLogsOptions): Promise<SimulateLogs
   const files: LogFile[] = [];
   let sessions = 0;
   let rows = 0;
-  const production = o.production?.id ?? 'production';
+  const production = o.stack?.id ?? o.production?.id ?? 'production';
   mkdirSync(tmp, { recursive: true });
   try {
     for await (const day of simulateDays({ ...o, world })) {

@@ -62,6 +62,18 @@ function bools(src: Uint8Array, order: Int32Array): arrow.Data<arrow.Bool> {
   return arrow.makeData({ type: new arrow.Bool(), length: order.length, nullCount: 0, data: bits });
 }
 
+/** Float64 values with NaN written as null (action_logp: no density, e.g. a deterministic policy or the control arm). */
+function nanAsNull(src: Float64Array, order: Int32Array): arrow.Data<arrow.Float64> {
+  const data = gather(src, order);
+  let nulls = 0;
+  const valid = new Uint8Array((order.length + 7) >> 3);
+  for (let r = 0; r < order.length; r++) {
+    if (Number.isNaN(data[r])) nulls++;
+    else valid[r >> 3] |= 1 << (r & 7);
+  }
+  return arrow.makeData({ type: new arrow.Float64(), length: order.length, nullCount: nulls, data, nullBitmap: nulls > 0 ? valid : undefined });
+}
+
 /** The Arrow table of the rows `order` (in that order). */
 export function logTable(rows: LogRows, order: Int32Array, userIds: readonly string[], metadata: Map<string, string>): arrow.Table {
   const n = order.length;
@@ -79,7 +91,7 @@ export function logTable(rows: LogRows, order: Int32Array, userIds: readonly str
     ['share', bools(rows.share, order), new arrow.Bool(), false],
     ['comment', bools(rows.comment, order), new arrow.Bool(), false],
     ['follow', bools(rows.follow, order), new arrow.Bool(), false],
-    ['action_logp', arrow.makeData({ type: new arrow.Float64(), length: n, nullCount: 0, data: gather(rows.actionLogp, order) }), new arrow.Float64(), false],
+    ['action_logp', nanAsNull(rows.actionLogp, order), new arrow.Float64(), true],
     ['policy_id', strings(rows.policyIds, rows.policy, order), new arrow.Utf8(), false],
     // What the ranking stack logs about the shown item (optional columns of the contract).
     ['item_id', arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: 0, data: gather(rows.itemId, order) }), new arrow.Int32(), false],

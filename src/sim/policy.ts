@@ -47,9 +47,16 @@ export interface FusionPolicy {
    * [n × C × k] row-major. When present the engine calls this instead of `act`.
    */
   scoreCandidates?(states: Float32Array, taskScores: Float32Array, n: number, candidates: number, ctx: PolicyContext): CandidateScores | Promise<CandidateScores>;
-  /** Called when `slot` starts a session; `sessionKey` seeds the policy's own randomness for it. */
-  beginSession?(slot: number, sessionKey: number): void;
-  /** Stochastic policies: the arm (index into `armIds`) and log-density of the α each slot got in the last act. */
+  /**
+   * Called when `slot` starts a session; `sessionKey` seeds the policy's own randomness for it and
+   * `sessionId` is the id the logs give it (a ranking stack assigns exploration arms from it).
+   */
+  beginSession?(slot: number, sessionKey: number, sessionId: string): void;
+  /**
+   * Stochastic policies: the arm (index into `armIds`) and log-density of the α each slot got in the
+   * last act (NaN: none, e.g. a control arm). `armIds` may grow during a rollout (a ranking stack that
+   * swaps model versions logs `<arm>:<version>`); recorders read it when they write.
+   */
   readonly armIds?: readonly string[];
   readonly arm?: Int32Array;
   readonly logp?: Float64Array;

@@ -194,6 +194,9 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       name: p.publish.model,
       data: dirs.trajectories,
       candidate: candidateName(spec),
+      // no live model yet: the constant the stack runs today, when the pipeline names it (else behavior)
+      baseline: exp.readCurrent(p.paths.store, p.publish.model) === null ? p.publish.baseline : undefined,
+      exploration: p.publish.exploration,
       tolerance: p.publish.tolerance,
       keep: p.publish.keep,
       version,

@@ -43,6 +43,7 @@ describe('mtf export: checkpoint → ONNX → gate → store', () => {
     assert.match(m.source.config_hash, /^[0-9a-f]{64}$/);
     assert.deepEqual(m.beta, new Array(m.action.dim).fill(0.02));
     assert.equal(m.beta_source, 'option', "the fixture log records no β: --beta states it");
+    assert.equal(m.exploration, null, 'mtf export writes no exploration (the pipeline\'s publish stage does)');
     assert.equal(m.onnx.latent_samples, 3);
     assert.equal(m.data.counts?.train.sessions !== undefined, true);
     assert.ok(m.gate.parity.passed && m.gate.parity.max_abs_diff <= 1e-4 && m.gate.parity.states > 200, JSON.stringify(m.gate.parity));
@@ -188,5 +189,17 @@ describe('the gate rules', () => {
     writeFileSync(join(dir, 'ci.json'), JSON.stringify({ policies: [{ name: 'a', v_hat: 1, ci95: [1] }] }));
     assert.throws(() => readOpeReport(join(dir, 'ci.json')), /policies\[0\]\.ci95/);
     assert.equal(readFileSync(join(dir, 'ope-report.json'), 'utf8').includes('ood_share'), true, 'extra fields are tolerated');
+  });
+
+  test("OPE report: the live model evaluated as the report's `baseline` (not among policies) is what the gate compares with", () => {
+    const dir = tempDir();
+    // as src/ope writes it when the nightly evaluates the live model beside the listed policies
+    const live = { name: 'feed@v000004', v_hat: 1.15, ci95: [1.05, 1.25] };
+    writeFileSync(join(dir, 'live.json'), JSON.stringify({ policies: [{ name: 'behavior', v_hat: 1, ci95: [0.9, 1.1] }, { name: 'bcq', v_hat: 1.2, ci95: [1.1, 1.3] }], baseline: live }));
+    const rep = readOpeReport(join(dir, 'live.json'));
+    const base = pickBaseline(rep, 'feed', 'v000004', undefined);
+    assert.deepEqual([base.name, base.role, base.v_hat], ['feed@v000004', 'current', 1.15], 'not the behavior policy');
+    const g = decide({ candidate: pickCandidate(rep, 'feed', 'bcq', []), baseline: base, tolerance: 0, actions, parity });
+    assert.equal(g.decision, 'rejected', 'bcq lower bound 1.1 < live 1.15 (it beats behavior 1.0)');
   });
 });

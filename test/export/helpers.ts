@@ -200,6 +200,8 @@ export interface PublishRandomOptions {
   held?: HeldLock[];
   /** called inside the publish lock, when the gate's decision is asked for (lock tests hold it there) */
   onPublish?: (ctx: { replaces: string | null }) => void;
+  /** the manifest's `exploration` (absent when undefined, as in manifests written before it) */
+  exploration?: Manifest['exploration'];
 }
 
 /** Writes one version of a random-weight model to the store, as the export would. */
@@ -214,7 +216,10 @@ export function publishRandom(storeDir: string, name: string, opts: PublishRando
     files: { 'policy.onnx': policyGraph(model, g), 'scorer.onnx': scorerGraph(model, g) },
     lease: opts.lease,
     held: opts.held,
-    manifest: (ctx) => testManifest(model, name, ctx, publish ? 'published' : 'rejected'),
+    manifest: (ctx) => ({
+      ...testManifest(model, name, ctx, publish ? 'published' : 'rejected'),
+      ...(opts.exploration !== undefined ? { exploration: opts.exploration } : {}),
+    }),
     publish: (ctx) => {
       opts.onPublish?.(ctx);
       return publish;

@@ -126,18 +126,18 @@ describe('explore and actionLogp', () => {
     let sq = 0;
     for (let i = 0; i < 3; i++) sq += ((alpha[i] - Math.fround(mu[i])) / sigma) ** 2;
     const hand = -0.5 * sq - 3 * Math.log(sigma) - 1.5 * Math.log(2 * Math.PI);
-    assert.ok(Math.abs(actionLogp(alpha, mu, sigma) - hand) < 1e-12);
+    assert.ok(Math.abs(actionLogp(alpha, mu, sigma)! - hand) < 1e-12);
     // z = (0.5, −1, 2) up to float32 rounding: −½·5.25 − 3 ln 0.1 − 1.5 ln 2π
     const ideal = -0.5 * 5.25 - 3 * Math.log(0.1) - 1.5 * Math.log(2 * Math.PI);
-    assert.ok(Math.abs(actionLogp(alpha, mu, sigma) - ideal) < 1e-4);
+    assert.ok(Math.abs(actionLogp(alpha, mu, sigma)! - ideal) < 1e-4);
     // the float32 rounding of α is in the density: the unrounded α gives another value
     const unrounded = [1 + 0.05, 0.3 - 0.1, 2.5 + 0.2];
     assert.notEqual(actionLogp(unrounded, mu, sigma), actionLogp(alpha, mu, sigma));
     assert.equal(actionLogp(Float32Array.from(unrounded), mu, sigma), actionLogp(unrounded, mu, sigma)); // it rounds α itself
   });
 
-  test('control arm: logp 0 at μ, an α ≠ μ is impossible under it', () => {
-    assert.equal(actionLogp([0.1, 2], [0.1, 2], 0), 0);
+  test('control arm: no density (null) at μ, an α ≠ μ is impossible under it', () => {
+    assert.equal(actionLogp([0.1, 2], [0.1, 2], 0), null);
     assert.throws(() => actionLogp([0.2, 2], [0.1, 2], 0), /σ = 0/);
   });
 
@@ -146,7 +146,7 @@ describe('explore and actionLogp', () => {
     const mu = Array.from({ length: K }, (_, i) => 0.3 + 0.7 * i);
     const bp = behaviorPolicy({ production: constantPolicy(mu, 'prod'), config: { randomSd: 0.3, noiseSd: 0.1 } });
     const n = 64;
-    for (let s = 0; s < n; s++) bp.beginSession!(s, 1000 + s);
+    for (let s = 0; s < n; s++) bp.beginSession!(s, 1000 + s, `s${s}`);
     const ctx = { active: new Uint8Array(n).fill(1) } as unknown as PolicyContext;
     const alpha = await bp.act(new Float32Array(n), n, ctx);
     const sigmaByArm = [0.3, 0.1];

@@ -23,7 +23,7 @@ export interface ExplorationVector {
   alpha: number[];
   /** α's float32 bit patterns (hex, big-endian) */
   alpha_f32_hex: string[];
-  action_logp: number;
+  action_logp: number | null;
   policy_id: string;
 }
 

@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FusionScorer, parseScoreBody, startServer, type RunningServer } from '../../src/serving/index.ts';
+import { actionLogp, assignArm, defaultPublishedExploration, FusionScorer, parseScoreBody, startServer, type RunningServer } from '../../src/serving/index.ts';
 import { publishRandom, randomSpec, randomStates, randomTaskScores } from '../export/helpers.ts';
 import { ROOT, runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const SPEC = { stateDim: 4, actionDim: 3 };
+/** the exploration the served version carries (the pipeline's default) */
+const EXP = defaultPublishedExploration();
 
 function rows(x: Float32Array, n: number, m: number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * m, (i + 1) * m)));
@@ -25,7 +27,7 @@ describe('HTTP endpoint', () => {
 
   before(async () => {
     const store = tempDir();
-    publishRandom(store, 'feed', { seed: 3, spec: SPEC });
+    publishRandom(store, 'feed', { seed: 3, spec: SPEC, exploration: EXP });
     scorer = await FusionScorer.open(store, 'feed', { pollMs: 0 });
     server = await startServer(scorer, { port: 0, bodyLimit: 64 * 1024, maxRequests: 8, maxScores: 64 });
   });
@@ -44,7 +46,7 @@ describe('HTTP endpoint', () => {
     assert.equal(m.beta.length, 3);
   });
 
-  test('POST /v1/score returns FusionScorer\'s α and scores', async () => {
+  test('POST /v1/score returns FusionScorer\'s α and scores; without session_ids no exploration, and the response as before', async () => {
     const [n, C] = [2, 30];
     const states = randomStates(randomSpec(SPEC), n);
     const o = randomTaskScores(n, C, 3);
@@ -55,6 +57,77 @@ describe('HTTP endpoint', () => {
     assert.equal(body.version, 'v000001');
     assert.deepEqual(body.fusion_weights, rows(direct.fusionWeights, n, 3));
     assert.deepEqual(body.scores, rows(direct.scores, n, C));
+    assert.deepEqual(Object.keys(body).sort(), ['fusion_weights', 'scores', 'version']);
+  });
+
+  test('with session_ids: each session\'s arm explores; action_logp (null for control) and policy_id per request', async () => {
+    // ids in every default arm: integers (sent as JSON numbers) and strings
+    const want = { control: 2, random_explore: 3, action_noise: 3 } as Record<string, number>;
+    const ids: (string | number)[] = [];
+    for (let i = 0; ids.length < 8; i++) {
+      const id = i % 2 === 0 ? 7000 + i : `user-${i}`;
+      const arm = assignArm(id, EXP.key, EXP).name;
+      if (want[arm] > 0) {
+        want[arm]--;
+        ids.push(id);
+      }
+    }
+    const [n, C] = [8, 8];
+    const states = randomStates(randomSpec(SPEC), n, 5);
+    const o = randomTaskScores(n, C, 3, 6);
+    const res = await post({ states: rows(states, n, 4), task_scores: Array.from({ length: n }, (_, i) => rows(o.subarray(i * C * 3, (i + 1) * C * 3), C, 3)), session_ids: ids });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { version: string; fusion_weights: number[][]; scores: number[][]; action_logp: (number | null)[]; policy_id: string[] };
+    assert.deepEqual(Object.keys(body).sort(), ['action_logp', 'fusion_weights', 'policy_id', 'scores', 'version']);
+    assert.equal(body.version, 'v000001');
+    const mu = rows((await scorer.score(states, o)).fusionWeights, n, 3);
+    const beta = Float32Array.from(scorer.manifest.beta);
+    ids.forEach((id, i) => {
+      const arm = assignArm(id, EXP.key, EXP);
+      assert.equal(body.policy_id[i], `${arm.name}:v000001`, `session ${id}`);
+      const alpha = body.fusion_weights[i];
+      if (arm.sigma === 0) {
+        assert.deepEqual(alpha, mu[i], `control session ${id}: μ as is`);
+        assert.equal(body.action_logp[i], null);
+      } else {
+        assert.notDeepEqual(alpha, mu[i], `session ${id} (${arm.name}) explored`);
+        assert.equal(body.action_logp[i], actionLogp(alpha, mu[i], arm.sigma), `session ${id}: the density of the α returned`);
+      }
+      for (let c = 0; c < C; c++) {
+        let f = 0;
+        for (let j = 0; j < 3; j++) f += alpha[j] * Math.log(Math.fround(o[(i * C + c) * 3 + j] + beta[j]));
+        assert.ok(Math.abs(body.scores[i][c] - f) <= 1e-5 * Math.max(1, Math.abs(f)), `scores[${i}][${c}]: ranked by the α returned`);
+      }
+    });
+    // a JSON integer and its decimal text are the same session
+    const twice = await post({ states: [[0, 1, 2, 3], [0, 1, 2, 3]], task_scores: [[[0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5]]], session_ids: [ids[0], String(ids[0])] });
+    assert.equal(twice.status, 200);
+    const t = (await twice.json()) as { policy_id: string[] };
+    assert.equal(t.policy_id[0], t.policy_id[1]);
+  });
+
+  test('bad session_ids: 400 naming session_ids', async () => {
+    const one = { states: [[1, 2, 3, 4]], task_scores: [[[0.1, 0.2, 0.3]]] };
+    const cases: [unknown, RegExp][] = [
+      [{ ...one, session_ids: ['a', 'b'] }, /session_ids: expected 1 session ids \(one per request, as states\), got 2/],
+      [{ ...one, session_ids: [] }, /session_ids: expected 1 session ids.*got 0/],
+      [{ ...one, session_ids: 'a' }, /session_ids: expected 1 session ids.*got string/],
+      [{ ...one, session_ids: { a: 1 } }, /session_ids: expected 1 session ids.*got object/],
+      [{ ...one, session_ids: null }, /session_ids: expected 1 session ids/],
+      [{ ...one, session_ids: [''] }, /session_ids\[0\]: expected a non-empty string or a safe integer, got ""/],
+      [{ ...one, session_ids: [{ id: 1 }] }, /session_ids\[0\]: expected a non-empty string or a safe integer, got \{"id":1\}/],
+      [{ ...one, session_ids: [null] }, /session_ids\[0\]: .* got null/],
+      [{ ...one, session_ids: [1.5] }, /session_ids\[0\]: .* got 1\.5/],
+      [{ ...one, session_ids: [2 ** 53] }, /session_ids\[0\]: expected a non-empty string or a safe integer, got 9007199254740992/],
+      [{ ...one, session_ids: [true] }, /session_ids\[0\]: .* got true/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post(body);
+      const json = (await res.json()) as { error: string; message: string };
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${json.message}`);
+      assert.equal(json.error, 'bad_request');
+      assert.match(json.message, message);
+    }
   });
 
   test('bad shapes and values: 400 naming the field, index and expected size', async () => {
@@ -126,11 +199,12 @@ test('a call\'s shape is checked in full before its float32 arrays are allocated
   assert.ok(most < 32 * 2 ** 20, `${(most / 2 ** 20).toFixed(0)} MiB of array buffers reserved for a refused call`);
 });
 
-test('mtf serve --help lists the limits and timeouts', () => {
+test('mtf serve --help lists the limits, timeouts and the API', () => {
   const r = runMtf(['serve', '--help'], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   for (const flag of ['--max-scores <n>', '--request-timeout-ms <n>', '--connection-timeout-ms <n>', '--keep-alive-timeout-ms <n>', '--max-connections <n>']) assert.ok(r.stdout.includes(flag), `${flag} missing:\n${r.stdout}`);
   assert.match(r.stdout, /--request-timeout-ms <n>\s+the whole request[^]*?\(default:\s+10000\)/);
+  assert.match(r.stdout, /POST \/v1\/score .*session_ids\?[^]*action_logp[^]*policy_id/);
 });
 
 test('mtf serve: serves CURRENT on 127.0.0.1, swaps to a new version, stops on SIGTERM', async () => {

@@ -46,5 +46,20 @@ export function registerServe(program: Command): void {
       await server.close();
       await scorer.close();
     });
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'API:',
+      '  GET  /healthz   status, name, served version, last rejection',
+      '  GET  /v1/model  names, dims, bounds and β of the served version',
+      '  POST /v1/score  { states: [n × d], task_scores: [n × C × k], session_ids?: [n] }',
+      '                  → { version, fusion_weights: [n × k], scores: [n × C] }',
+      '                  With session_ids (strings or integers), the manifest\'s exploration',
+      '                  per session (schemas/exploration.md): fusion_weights is the α',
+      '                  applied, plus action_logp: [n] (null for a σ = 0 arm) and',
+      '                  policy_id: [n] (<arm>:<version>) — the columns the stack logs.',
+    ].join('\n'),
+  );
   examples(cmd, ['mtf serve --name fusion --store models --port 8080', 'mtf serve --name fusion --store /data/models --host 0.0.0.0 --port 8080 --threads 4']);
 }

@@ -35,7 +35,16 @@ export function registerSimulate(program: Command): void {
         .choices(Object.keys(SCENARIOS))
         .default(DEFAULT_SCENARIO),
     )
-    .addOption(laterDefault(new Option('--policy <spec>', `production policy the exploration centres on, instead of the scenario's: ${POLICY_SPEC_HELP} | a training output dir | a model store version dir`), "the scenario's constant α"))
+    .addOption(
+      laterDefault(
+        new Option(
+          '--policy <spec>',
+          `production policy the exploration centres on, instead of the scenario's: ${POLICY_SPEC_HELP} | a training output dir | a model store version dir; ` +
+            'or store:<store>/<model>: the ranking stack itself serves the traffic (FusionScorer following CURRENT, with its manifest\'s exploration arms: policy_id <arm>:<version>)',
+        ),
+        "the scenario's constant α",
+      ),
+    )
     .addOption(laterDefault(new Option('--world-seed <n>', 'world seed').argParser(seedArg), WorldConfigSchema.parse({}).seed))
     .option('--quiet', 'print only the summary line')
     .action(async (o: SimulateFlags) => {
@@ -44,7 +53,12 @@ export function registerSimulate(program: Command): void {
       const { endDate, days, sessionsPerDay, seed, worldSeed } = o;
       const world = createWorld(worldSeed === undefined ? {} : { world: { seed: worldSeed } });
       let production: FusionPolicy | undefined;
-      if (o.policy !== undefined) {
+      let stack: FusionPolicy | undefined;
+      let closeStack: (() => Promise<void>) | undefined;
+      if (o.policy?.startsWith('store:')) {
+        const { openStackPolicy } = await import('../policyArg.ts');
+        ({ policy: stack, close: closeStack } = await openStackPolicy(o.policy.slice('store:'.length)));
+      } else if (o.policy !== undefined) {
         const spec = o.policy;
         if (spec.startsWith('behavior')) throw new InputError(`--policy: the production policy cannot be '${spec}'; the behavior policy is what simulate runs around it`, { field: '--policy' });
         // a store version or training dir too: the next night's logs, explored around last night's model
@@ -62,6 +76,7 @@ export function registerSimulate(program: Command): void {
           sessionsPerDay,
           seed,
           production,
+          stack,
           out: o.out,
           onDay: o.quiet ? undefined : (d) => process.stderr.write(`  ${d.date}: ${d.sessions} sessions, ${d.rows} requests\n`),
         });
@@ -72,6 +87,7 @@ export function registerSimulate(program: Command): void {
         );
       } finally {
         await production?.dispose?.();
+        await closeStack?.();
       }
     });
   examples(cmd, [
