@@ -300,12 +300,28 @@ function denormalizeAll(d: OpeData, acts: PolicyActions): Float32Array {
   return out;
 }
 
-/** null when every row has a finite action_logp; else the reason importance sampling is skipped. */
+/**
+ * null when importance sampling can run: every row has a finite action_logp, or the rows without one
+ * make up whole sessions (a σ = 0 control arm logs null: a point mass has no density), which
+ * weightedEstimates leaves out — arms are assigned from the session id, so the others are still a
+ * random sample. Else the reason it is skipped.
+ */
 function importanceUnavailable(b: TransitionBatch): string | null {
   let missing = 0;
-  for (let i = 0; i < b.n; i++) if (!Number.isFinite(b.actionLogp[i])) missing++;
+  const missingIn = new Map<number, number>();
+  const rowsIn = new Map<number, number>();
+  for (let i = 0; i < b.n; i++) {
+    const s = b.sessionIndex[i];
+    rowsIn.set(s, (rowsIn.get(s) ?? 0) + 1);
+    if (Number.isFinite(b.actionLogp[i])) continue;
+    missing++;
+    missingIn.set(s, (missingIn.get(s) ?? 0) + 1);
+  }
   if (missing === 0) return null;
-  return missing === b.n ? 'the log has no action_logp' : `action_logp is missing on ${missing} of ${b.n} rows`;
+  if (missing === b.n) return 'the log has no action_logp';
+  let mixed = 0;
+  for (const [s, m] of missingIn) if (m !== rowsIn.get(s)) mixed++;
+  return mixed === 0 ? null : `action_logp is missing on ${missing} of ${b.n} rows, in ${mixed} sessions that have it on other rows`;
 }
 
 function stdOf(x: Float32Array, A: number): number[] {

@@ -8,6 +8,9 @@
  * ratio π_e/μ is undefined; we use the kernel-smoothed policy π_h(a|s) = mean_k N(a; π_e,k(s), diag h²)
  * (Kallus & Zhou 2018), h_j = c·std_j with Scott's factor c = n^(−1/(k+4)) unless set.
  *
+ * Sessions whose rows carry no action_logp (a σ = 0 control arm: no density) are left out whole; the
+ * arm depends only on the session id, so the rest remain a random sample.
+ *
  * Sessions cut by the data window are treated as missing from the cut on (the cut depends on the clock,
  * not on the user): each step's weights are normalised over the sessions still observed at that step; a
  * session that ended stays observed with reward 0. Steps ≥ horizon are left out (γ^100 ≈ 0.006).
@@ -84,6 +87,9 @@ export function weightedEstimates(d: Pick<OpeData, 'sessions' | 'ptr' | 'order' 
   let wdr = 0;
   const ess: number[] = [];
   const observed: number[] = [];
+  // Sessions logged without a density (the control arm's null action_logp, NaN here) are left out whole.
+  const noDensity = new Uint8Array(N);
+  for (let j = 0; j < N; j++) if (d.ptr[j + 1] > d.ptr[j] && Number.isNaN(logw[d.order[d.ptr[j]]])) noDensity[j] = 1;
   let disc = 1;
   for (let t = 0; t < o.horizon; t++) {
     let max = -Infinity;
@@ -93,7 +99,7 @@ export function weightedEstimates(d: Pick<OpeData, 'sessions' | 'ptr' | 'order' 
       const len = d.ptr[j + 1] - d.ptr[j];
       const c = o.counts ? o.counts[j] : 1;
       seen[j] = 0;
-      if (c === 0 || len === 0) continue;
+      if (c === 0 || len === 0 || noDensity[j]) continue;
       if (t < len) {
         const i = d.order[d.ptr[j] + t];
         rowAt[j] = i;

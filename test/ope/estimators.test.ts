@@ -175,6 +175,10 @@ test('PDWIS and WDR on two sessions, by hand', () => {
   close(weightedEstimates(d, d.batch.reward, [0, 0, 0], { gamma: 0.5, horizon: 10 }).pdwis, 2.5);
   // horizon 1: only t0
   close(weightedEstimates(d, d.batch.reward, logw, { gamma: 0.5, horizon: 1 }).pdwis, 1.4);
+  // B logged without a density (a control arm's null action_logp → NaN): B is left out, A alone → 2.
+  const control = weightedEstimates(d, d.batch.reward, [Math.log(2), 0, NaN], { gamma: 0.5, horizon: 10 });
+  close(control.pdwis, 2);
+  assert.deepEqual(control.observed.slice(0, 2), [1, 1]);
 });
 
 // ---------------------------------------------------------------------------------------------------
