@@ -31,6 +31,24 @@ test('mtf simulate --scenario picks the production; --policy takes a model store
   assert.match(r.stdout, new RegExp(` around fusion@${v.version} → `));
 });
 
+test('mtf simulate --policy store:<store>/<model>: the ranking stack serves the traffic with its manifest\'s exploration', async () => {
+  const { publishRandom } = await import('../export/helpers.ts');
+  const { STATE_DIM, NUM_TASKS } = await import('../../src/sim/index.ts');
+  const { defaultPublishedExploration } = await import('../../src/serving/index.ts');
+  const { duckdbQuery } = await import('./helpers.ts');
+  const store = tempDir('mtf-sim-stack-');
+  const v = publishRandom(store, 'fusion', { spec: { stateDim: STATE_DIM, actionDim: NUM_TASKS }, exploration: defaultPublishedExploration() });
+  const out = join(dir, 'stack');
+  const r = runMtf(['simulate', '--out', out, '--end-date', '2025-11-22', '--days', '1', '--sessions-per-day', '40', '--policy', `store:${join(store, 'fusion')}`, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = await duckdbQuery(`SELECT policy_id, count(*) AS n, count(action_logp) AS with_logp FROM read_parquet('${out}/*/*.parquet') GROUP BY policy_id ORDER BY policy_id`);
+  assert.deepEqual(rows.map((x) => x.policy_id), ['action_noise', 'control', 'random_explore'].map((a) => `${a}:${v.version}`));
+  for (const x of rows) assert.equal(Number(x.with_logp), String(x.policy_id).startsWith('control:') ? 0 : Number(x.n), `${x.policy_id}: action_logp null exactly on the control arm`);
+  const bad = runMtf(['simulate', '--out', join(dir, 'x2'), '--end-date', '2025-11-22', '--days', '1', '--policy', `store:${join(store, 'nope')}`, '--quiet']);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /nope/);
+});
+
 test('mtf truth prints the ground-truth JSON; --baseline adds the paired difference', () => {
   const r = runMtf(['truth', '--policy', 'const:0.1,0.3,0.6,0.8,0.6,0.6,0.3,1.2', '--sessions', '100', '--seed', '2']);
   assert.equal(r.code, 0, r.stderr);
