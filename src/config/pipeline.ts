@@ -52,6 +52,10 @@ export const PipelineConfig = z
         model: name.default('fusion').describe('model name in the store'),
         tolerance: z.number().min(0).default(0).describe("allowed V̂ shortfall: publish when the candidate's lower bound ≥ the live model's V̂ − tolerance"),
         keep: z.int().min(0).default(5).describe('versions kept besides CURRENT'),
+        gate: z
+          .enum(['interval', 'paired'])
+          .default('interval')
+          .describe("value check: interval = the candidate's V̂ lower bound ≥ the baseline's V̂ − tolerance; paired = the lower end of the paired bootstrap interval of V̂(candidate) − V̂(baseline) ≥ −tolerance (src/export/gate.ts)"),
         baseline: z
           .string()
           .min(1)
@@ -62,7 +66,7 @@ export const PipelineConfig = z
           .describe('online exploration the ranking stack applies around the published model (schemas/exploration.md; paper §3.3 mixed multi-exploration), written into the manifest; null = serve the mean α only'),
       })
       .strict()
-      .default(() => ({ model: 'fusion', tolerance: 0, keep: 5, exploration: defaultPublishedExploration() })),
+      .default(() => ({ model: 'fusion', tolerance: 0, keep: 5, gate: 'interval' as const, exploration: defaultPublishedExploration() })),
     schedule: z
       .object({
         cron: z.string().default('0 3 * * *').describe('when the run starts (cron, 5 or 6 fields)'),

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError, TransientError } from '../errors/index.ts';
 import { checkActions, checkParity, checkStates } from './checks.ts';
-import { decide, DEFAULT_TOLERANCE, GateRejectedError } from './gate.ts';
+import { decide, DEFAULT_TOLERANCE, GateRejectedError, type GateRule } from './gate.ts';
 import { policyGraph, scorerGraph, SCORES_OUTPUT, STATE_INPUT, TASK_SCORES_INPUT, WEIGHTS_OUTPUT } from './graphs.ts';
 import { MANIFEST_FORMAT, type Manifest } from './manifest.ts';
 import type { PublishedExploration } from '../serving/exploration.ts';
@@ -43,6 +43,8 @@ export interface ExportOptions {
   onWarning?: (line: string) => void;
   /** allowed V̂ shortfall against the baseline (default 0) */
   tolerance?: number;
+  /** how the value check reads the report (gate.ts; default interval) */
+  gateRule?: GateRule;
   /** versions kept besides CURRENT's (default 5) */
   keep?: number;
   /** the model's name in the OPE report (default: see pickCandidate) */
@@ -133,7 +135,8 @@ export async function exportModel(opts: ExportOptions): Promise<WrittenVersion> 
       if (!(diff <= parity.tolerance)) parity.passed = false;
     }
     const actions = checkActions(alpha, model.normalization, actionNames);
-    const gate = decide({ candidate, baseline, tolerance, actions, parity });
+    const paired = report.baselineName === baseline.name ? (report.paired.get(candidate.name) ?? null) : null;
+    const gate = decide({ candidate, baseline, tolerance, rule: opts.gateRule, paired, actions, parity });
 
     const norm = model.normalization;
     const written = await withPublishLock(opts.publishLock, { storeDir: opts.storeDir, name: opts.name }, (held) => writeVersion({

@@ -14,6 +14,7 @@ const OpePolicy = z.object({
   v_hat: z.number(),
   ci95: z.tuple([z.number(), z.number()]).nullable().optional(),
   latent_seed: z.int().nullable().optional(),
+  vs_baseline: z.object({ abs: z.number(), ci95: z.tuple([z.number(), z.number()]) }).nullable().optional(),
 });
 const OpeReport = z.object({ policies: z.array(OpePolicy).min(1), baseline: OpePolicy.nullable().optional() });
 
@@ -29,6 +30,10 @@ export interface OpeSummary {
   path: string;
   sha256: string;
   policies: OpeEntry[];
+  /** the report's `baseline` (the live model src/ope evaluated beside the policies), when it has one */
+  baselineName: string | null;
+  /** per policy: V̂(policy) − V̂(baseline) and its paired bootstrap interval (same session resamples) */
+  paired: Map<string, { abs: number; ci95: [number, number] }>;
 }
 
 export function readOpeReport(path: string): OpeSummary {
@@ -57,9 +62,13 @@ export function readOpeReport(path: string): OpeSummary {
   }
   const base = parsed.data.baseline;
   const all = base && !names.has(base.name) ? [...parsed.data.policies, base] : parsed.data.policies;
+  const paired = new Map<string, { abs: number; ci95: [number, number] }>();
+  for (const p of parsed.data.policies) if (base && p.vs_baseline && p.name !== base.name) paired.set(p.name, { abs: p.vs_baseline.abs, ci95: p.vs_baseline.ci95 });
   return {
     path,
     sha256: createHash('sha256').update(text).digest('hex'),
+    baselineName: base?.name ?? null,
+    paired,
     policies: all.map((p) => ({ name: p.name, v_hat: p.v_hat, ci95: p.ci95 ?? null, ...(p.latent_seed !== undefined ? { latent_seed: p.latent_seed } : {}) })),
   };
 }

@@ -69,6 +69,7 @@ export const LoopConfig = z.object({
   stress: z.boolean(),
   seed: z.int(),
   tolerance: z.number().min(0),
+  gate: z.enum(['interval', 'paired']).optional().describe('the gate\'s value check (absent: interval)'),
   truthSeed: z.int(),
   firstNight: z.string(),
   startAlpha: z.array(z.number()),

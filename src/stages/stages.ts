@@ -139,7 +139,11 @@ export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
   const policies = [await loadEvalPolicy(`${candidateName(spec)}=${dirs.train}`, { ...dims, field: 'candidate' })];
   for (const s of p.evaluate.policies) policies.push(await loadEvalPolicy(s, { ...dims, field: 'evaluate.policies' }));
   const live = readCurrent(p.paths.store, p.publish.model);
-  const baseline = live ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' }) : null;
+  // no live model yet: the policy publish.baseline names (the constant the stack runs) is the report's
+  // baseline, so that every policy gets a paired difference against it
+  const baseline = live
+    ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' })
+    : (policies.find((x) => p.publish.baseline !== undefined && x.name === p.publish.baseline) ?? null);
   try {
     const report = await ope.evaluatePolicies({
       batch,
@@ -197,6 +201,7 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       // no live model yet: the constant the stack runs today, when the pipeline names it (else behavior)
       baseline: exp.readCurrent(p.paths.store, p.publish.model) === null ? p.publish.baseline : undefined,
       exploration: p.publish.exploration,
+      gateRule: p.publish.gate,
       tolerance: p.publish.tolerance,
       keep: p.publish.keep,
       version,

@@ -13,6 +13,10 @@ import { runMtf } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { ingestAndTrainTinyBcq, onnxCheck, PYTHON_ONNX, writeOpeReport } from './helpers.ts';
 
+function close(a: number, b: number, tol = 1e-9): void {
+  assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+}
+
 describe('mtf export: checkpoint → ONNX → gate → store', () => {
   const dir = tempDir();
   const traj = join(dir, 'traj');
@@ -201,5 +205,28 @@ describe('the gate rules', () => {
     assert.deepEqual([base.name, base.role, base.v_hat], ['feed@v000004', 'current', 1.15], 'not the behavior policy');
     const g = decide({ candidate: pickCandidate(rep, 'feed', 'bcq', []), baseline: base, tolerance: 0, actions, parity });
     assert.equal(g.decision, 'rejected', 'bcq lower bound 1.1 < live 1.15 (it beats behavior 1.0)');
+  });
+
+  test('gate rule paired: the paired interval of V̂(candidate) − V̂(live) decides; without one, the interval rule', () => {
+    const dir = tempDir();
+    const live = { name: 'feed@v000004', v_hat: 1.15, ci95: [1.05, 1.25] };
+    // the candidate's own interval [1.1, 1.3] reaches below the live V̂ 1.15, but the paired difference [0.01, 0.09] does not
+    const bcq = { name: 'bcq', v_hat: 1.2, ci95: [1.1, 1.3], vs_baseline: { abs: 0.05, rel: 0.0435, ci95: [0.01, 0.09], rel_ci95: [0.009, 0.078] } };
+    writeFileSync(join(dir, 'paired.json'), JSON.stringify({ policies: [{ name: 'behavior', v_hat: 1, ci95: [0.9, 1.1] }, bcq], baseline: live }));
+    const rep = readOpeReport(join(dir, 'paired.json'));
+    assert.equal(rep.baselineName, 'feed@v000004');
+    assert.deepEqual(rep.paired.get('bcq'), { abs: 0.05, ci95: [0.01, 0.09] });
+    const base = pickBaseline(rep, 'feed', 'v000004', undefined);
+    const cand = pickCandidate(rep, 'feed', 'bcq', []);
+    const paired = rep.paired.get('bcq')!;
+    assert.equal(decide({ candidate: cand, baseline: base, tolerance: 0, actions, parity }).decision, 'rejected', 'interval rule: 1.1 < 1.15');
+    const g = decide({ candidate: cand, baseline: base, tolerance: 0, rule: 'paired', paired, actions, parity });
+    assert.deepEqual([g.decision, g.rule], ['published', 'paired']);
+    close(g.value.lower_bound!, 1.16);
+    const worse = decide({ candidate: cand, baseline: base, tolerance: 0, rule: 'paired', paired: { abs: -0.01, ci95: [-0.04, 0.02] }, actions, parity });
+    assert.equal(worse.decision, 'rejected');
+    assert.match(worse.reasons[0], /paired lower bound of bcq/);
+    const fallback = decide({ candidate: cand, baseline: base, tolerance: 0, rule: 'paired', paired: null, actions, parity });
+    assert.deepEqual([fallback.decision, fallback.rule], ['rejected', 'interval']);
   });
 });

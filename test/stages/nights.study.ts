@@ -2,7 +2,8 @@
  * `npm run study:nights [-- --out <dir>] [--nights 7] [--only tuned|hand-tuned|stress]`: the closed
  * loop (issue 18 §3–4) at the demo's sizes — 7 nights from the tuned constant (the paper's setting), 7
  * from the legacy hand-tuned constant, and a stress run of 4 nights from the tuned constant whose
- * candidates are bad on purpose (TD3, a wrong reward spec, a wrong β, half a day of data). Each run is
+ * candidates are bad on purpose (TD3, a wrong reward spec, a wrong β, half a day of data); then the
+ * tuned and stress runs again with the gate's paired rule (publish.gate: paired). Each run is
  * `mtf loop` in <out>/<run>/ (loop.json, loop.html) and resumable: run the study again to continue.
  * Prints one markdown table per run (the figures in src/stages/README.md) and the gate's score.
  * ≈ 4–5 min per night on 2 cores.
@@ -13,10 +14,12 @@ import type { LoopState, NightRecord } from '../../src/stages/loopRecord.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'out/nights' }, nights: { type: 'string', default: '7' }, only: { type: 'string' } } });
 const nights = Number(values.nights);
-const runs: { name: string; start: LoopStart; stress: boolean; nights: number }[] = [
+const runs: { name: string; start: LoopStart; stress: boolean; nights: number; gate?: 'paired' }[] = [
   { name: 'tuned', start: 'tuned', stress: false, nights },
   { name: 'hand-tuned', start: 'hand-tuned', stress: false, nights },
   { name: 'stress', start: 'tuned', stress: true, nights: 4 },
+  { name: 'tuned-paired', start: 'tuned', stress: false, nights, gate: 'paired' },
+  { name: 'stress-paired', start: 'tuned', stress: true, nights: 4, gate: 'paired' },
 ];
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
@@ -64,8 +67,8 @@ const all: NightRecord[] = [];
 for (const r of runs) {
   if (values.only && values.only !== r.name) continue;
   const t0 = performance.now();
-  const state = await runLoop({ dir: `${values.out}/${r.name}`, start: r.start, nights: r.nights, size: 'demo', stress: r.stress, say: (l) => process.stderr.write(`[${r.name} ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${l}\n`) });
+  const state = await runLoop({ dir: `${values.out}/${r.name}`, start: r.start, nights: r.nights, size: 'demo', stress: r.stress, gate: r.gate, say: (l) => process.stderr.write(`[${r.name} ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${l}\n`) });
   all.push(...state.nights);
-  process.stdout.write(`\n## ${r.name}${r.stress ? ' (stress: bad candidates)' : ''}\n\n${table(state)}\n\n${score(state.nights)}\n`);
+  process.stdout.write(`\n## ${r.name}${r.stress ? ' (stress: bad candidates)' : ''}${r.gate ? ` (gate: ${r.gate})` : ''}\n\n${table(state)}\n\n${score(state.nights)}\n`);
 }
 process.stdout.write(`\n## the gate over every night\n\n${score(all)}\n`);
