@@ -19,6 +19,7 @@ import { defaultPublishedExploration } from '../serving/exploration.ts';
 import type { FusionPolicy, RolloutResult } from '../sim/index.ts';
 import { runEmbedded } from './embedded.ts';
 import { loopHtml } from './loopHtml.ts';
+import { loopSvg } from './loopSvg.ts';
 import { LOOP_FORMAT, LoopState, type LoopConfig, type NightRecord, type TruthSummary } from './loopRecord.ts';
 import { readStage, runDirs, runRoot, specOf, readRunRecord } from './run.ts';
 import { meanCi } from '../sim/truth.ts';
@@ -71,7 +72,7 @@ const FIRST_NIGHT = '2026-11-20';
 /** The loop's directories. */
 export function loopPaths(dir: string) {
   const root = resolve(dir);
-  return { root, logs: join(root, 'logs'), artifacts: root, store: join(root, 'models'), state: join(root, 'loop.json'), html: join(root, 'loop.html') };
+  return { root, logs: join(root, 'logs'), artifacts: root, store: join(root, 'models'), state: join(root, 'loop.json'), html: join(root, 'loop.html'), svg: join(root, 'loop.svg') };
 }
 
 function addDays(date: string, days: number): string {
@@ -116,6 +117,7 @@ function saveState(c: LoopConfig, state: LoopState): void {
   const p = loopPaths(c.dir);
   writeFileAtomic(p.state, JSON.stringify(state, null, 2) + '\n');
   writeFileAtomic(p.html, loopHtml(state));
+  writeFileAtomic(p.svg, loopSvg(state));
 }
 
 /** Runs (or continues) the loop; returns its state with every night done so far. */
