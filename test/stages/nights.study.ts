@@ -44,6 +44,12 @@ function table(s: LoopState): string {
         `${v ? `${v.v_hat.toFixed(1)} ${ci(v.ci95)}` : '–'} vs ${n.baseline ? `${n.baseline.name} ${n.baseline.v_hat.toFixed(1)}` : '–'} | ${n.gate.decision} | ${verdict} | ${n.seconds.total.toFixed(0)} |`,
     );
   }
+  const last = s.nights.at(-1);
+  if (last) {
+    // after the last night: what CURRENT names then (the last candidate if it was published)
+    const after = last.gate.decision === 'published' && last.candidate.truth ? last.candidate.truth : last.served;
+    lines.push('', `after night ${last.night}: serving ${last.current_after ?? `the ${s.config.start} constant`}, true discounted return ${after.discounted_return.mean.toFixed(1)}, lift vs the ${s.config.start} constant ${pct(after.lift_vs_start.mean)} ${ci(after.lift_vs_start.ci95, pct)} (paired)`);
+  }
   return lines.join('\n');
 }
 
