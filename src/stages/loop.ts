@@ -11,7 +11,8 @@
  * State and records live in <dir>/loop.json (rewritten atomically after every step), so a loop that
  * was stopped continues with the night it was in; <dir>/loop.html draws value over nights.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { InputError } from '../errors/index.ts';
 import { join, resolve } from 'node:path';
 import { PipelineConfig } from '../config/pipeline.ts';
 import { writeFileAtomic } from '../io/index.ts';
@@ -109,7 +110,7 @@ export function loopPipeline(c: LoopConfig, live: boolean): PipelineConfig {
 function readState(path: string): LoopState | null {
   if (!existsSync(path)) return null;
   const r = LoopState.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!r.success) throw new Error(`${path}: not a loop state (${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message})`);
+  if (!r.success) throw new InputError(`${path}: not a loop state (${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}); use another --dir`, { file: path });
   return r.data;
 }
 
@@ -124,12 +125,13 @@ function saveState(c: LoopConfig, state: LoopState): void {
 export async function runLoop(o: LoopOptions): Promise<LoopState> {
   const say = o.say ?? (() => {});
   const p = loopPaths(o.dir);
+  if (existsSync(p.root) && !statSync(p.root).isDirectory()) throw new InputError(`--dir: ${p.root} is a file, not a folder`, { file: p.root, field: '--dir' });
   mkdirSync(p.root, { recursive: true });
   const sizes = LOOP_SIZES[o.size];
   let state = readState(p.state);
   if (state && (state.config.start !== o.start || state.config.size !== o.size || state.config.stress !== !!o.stress || (state.config.gate ?? 'interval') !== (o.gate ?? 'interval'))) {
     const c = state.config;
-    throw new Error(`${p.state}: this loop was started with --start ${c.start} --size ${c.size} --gate ${c.gate ?? 'interval'}${c.stress ? ' --stress' : ''}; use another --dir for other settings`);
+    throw new InputError(`${p.state}: this loop was started with --start ${c.start} --size ${c.size} --gate ${c.gate ?? 'interval'}${c.stress ? ' --stress' : ''}; use another --dir for other settings`, { file: p.state });
   }
   if (!state) {
     const config: LoopConfig = { dir: p.root, start: o.start, size: o.size, sizes, stress: !!o.stress, seed: o.seed ?? 1, tolerance: o.tolerance ?? 0, gate: o.gate ?? 'interval', truthSeed: LOOP_TRUTH_SEED, firstNight: FIRST_NIGHT, startAlpha: await startAlpha(o.start) };
@@ -336,7 +338,9 @@ async function nightRecord(
     verdict: {
       harmful: published && liftCi !== null && liftCi[1] < 0,
       below_served: published && lift !== null && lift.mean < 0,
-      wrongly_rejected: !published && lift !== null && lift.mean > 0.01,
+      // refused (the export's checks, e.g. a β the logs were not ranked with): the function that would
+      // ship is not the one whose truth is measured here, so it counts as neither
+      wrongly_rejected: decision === 'rejected' && lift !== null && lift.mean > 0.01,
     },
     seconds: { simulate: 0, pipeline: 0, truth: 0, total: 0 },
   };

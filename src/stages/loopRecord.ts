@@ -47,7 +47,7 @@ export const NightRecord = z.object({
   verdict: z.object({
     harmful: z.boolean().describe('published, and the paired 95% CI of the truth lift vs the served version lies below 0'),
     below_served: z.boolean().describe('published with a true mean below the served version (CI may include 0)'),
-    wrongly_rejected: z.boolean().describe('not published although truly better than the served version by > 1%'),
+    wrongly_rejected: z.boolean().describe('rejected by the gate although truly better than the served version by > 1% (a refused export does not count: its truth is not that of the function that would ship)'),
   }),
   seconds: z.object({ simulate: z.number(), pipeline: z.number(), truth: z.number(), total: z.number() }),
 });

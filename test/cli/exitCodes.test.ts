@@ -138,6 +138,8 @@ test('every command: usage 2, bad input 1, transient 4, rejected 5, in one table
     ['evaluate', ['evaluate', '--data', traj, '--policy', 'behavior', '--out', join(work, 'e'), '--bootstrap', '1'], 2, /^mtf: --bootstrap: expected a whole number ≥ 2, got '1'/],
     ['evaluate', ['evaluate', '--data', traj, '--out', join(work, 'e')], 2, /^mtf: required option '--policy <spec>' not specified/],
     ['evaluate', ['evaluate', '--data', traj, '--policy', file, '--out', join(work, 'e')], 1, /^mtf: --policy: '.*existing\.txt' is a file but not a recognised policy \(a model file ends in \.onnx\); expected /],
+    ['loop', ['loop', '--dir', join(work, 'loop'), '--nights', '0'], 2, /^mtf: --nights: expected a whole number in \[1, 365\], got '0'/],
+    ['loop', ['loop', '--dir', file, '--size', 'tiny'], 1, /^mtf: --dir: .*existing\.txt is a file, not a folder$/],
     ['simulate', ['simulate', '--out', join(work, 's')], 2, /^mtf: required option '--end-date <YYYY-MM-DD>' not specified/],
     ['simulate', ['simulate', '--out', join(work, 's'), '--end-date', '2025-02-30'], 2, /^mtf: --end-date: expected a date YYYY-MM-DD, got '2025-02-30'/],
     ['simulate', ['simulate', '--out', join(file, 'logs'), '--end-date', END_DATE, '--days', '1', '--sessions-per-day', '2'], 1, /existing\.txt is a file, not a folder \(ENOTDIR\)/],
