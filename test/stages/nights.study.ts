@@ -3,7 +3,7 @@
  * loop (issue 18 §3–4) at the demo's sizes — 7 nights from the tuned constant (the paper's setting), 7
  * from the legacy hand-tuned constant, and a stress run of 4 nights from the tuned constant whose
  * candidates are bad on purpose (TD3, a wrong reward spec, a wrong β, half a day of data); then the
- * tuned and stress runs again with the gate's paired rule (publish.gate: paired). Each run is
+ * three runs again with the gate's paired rule (publish.gate: paired). Each run is
  * `mtf loop` in <out>/<run>/ (loop.json, loop.html) and resumable: run the study again to continue.
  * Prints one markdown table per run (the figures in src/stages/README.md) and the gate's score.
  * ≈ 4–5 min per night on 2 cores.
@@ -19,6 +19,7 @@ const runs: { name: string; start: LoopStart; stress: boolean; nights: number; g
   { name: 'hand-tuned', start: 'hand-tuned', stress: false, nights },
   { name: 'stress', start: 'tuned', stress: true, nights: 4 },
   { name: 'tuned-paired', start: 'tuned', stress: false, nights, gate: 'paired' },
+  { name: 'hand-tuned-paired', start: 'hand-tuned', stress: false, nights, gate: 'paired' },
   { name: 'stress-paired', start: 'tuned', stress: true, nights: 4, gate: 'paired' },
 ];
 
