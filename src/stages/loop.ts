@@ -12,19 +12,19 @@
  * was stopped continues with the night it was in; <dir>/loop.html draws value over nights.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { InputError } from '../errors/index.ts';
 import { join, resolve } from 'node:path';
 import { PipelineConfig } from '../config/pipeline.ts';
+import { InputError } from '../errors/index.ts';
 import { writeFileAtomic } from '../io/index.ts';
 import { defaultPublishedExploration } from '../serving/exploration.ts';
 import type { FusionPolicy, RolloutResult } from '../sim/index.ts';
+import { meanCi } from '../sim/truth.ts';
 import { runEmbedded } from './embedded.ts';
 import { loopHtml } from './loopHtml.ts';
-import { loopSvg } from './loopSvg.ts';
 import { LOOP_FORMAT, LoopState, type LoopConfig, type NightRecord, type TruthSummary } from './loopRecord.ts';
-import { readStage, runDirs, runRoot, specOf, readRunRecord } from './run.ts';
-import { meanCi } from '../sim/truth.ts';
 import { runStressNight, STRESS_KINDS, type StressKind } from './loopStress.ts';
+import { loopSvg } from './loopSvg.ts';
+import { readRunRecord, readStage, runDirs, runRoot, specOf } from './run.ts';
 
 export { LOOP_FORMAT, type LoopConfig, type NightRecord } from './loopRecord.ts';
 export { STRESS_KINDS, type StressKind } from './loopStress.ts';
