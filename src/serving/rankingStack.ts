@@ -16,52 +16,96 @@ import type { FusionScorer } from './scorer.ts';
 
 export interface RankingStackPolicy extends FusionPolicy {
   readonly armIds: string[];
-  arm: Int32Array;
-  logp: Float64Array;
+  readonly arm: Int32Array;
+  readonly logp: Float64Array;
+}
+
+/**
+ * What both stacks keep per slot: the session's id and its seeded normal stream, and, after each
+ * request, the arm (index into armIds, appended when a `<arm>:<version>` is new) and action_logp.
+ */
+class StackSlots {
+  readonly armIds: string[] = [];
+  private readonly armIndex = new Map<string, number>();
+  private rngs: Rng[] = [];
+  private ids: string[] = [];
+  private z = new Float32Array(0);
+  arm = new Int32Array(0);
+  logp = new Float64Array(0);
+
+  begin(slot: number, key: number, sessionId: string): void {
+    this.ensure(slot + 1);
+    this.rngs[slot].reseed(key, STREAM.policy);
+    this.ids[slot] = sessionId;
+  }
+
+  ensure(n: number): void {
+    if (this.arm.length >= n) return;
+    const arm = new Int32Array(n);
+    arm.set(this.arm);
+    const logp = new Float64Array(n);
+    logp.set(this.logp);
+    this.arm = arm;
+    this.logp = logp;
+    while (this.rngs.length < n) this.rngs.push(new Rng(0));
+    this.ids = this.ids.concat(new Array<string>(n - this.ids.length));
+  }
+
+  /** k normals per active slot and request whatever the arm: every session's stream stays aligned. */
+  normals(n: number, k: number, active: Uint8Array): Float32Array {
+    this.ensure(n);
+    if (this.z.length < n * k) this.z = new Float32Array(n * k);
+    for (let s = 0; s < n; s++) {
+      if (!active[s]) continue;
+      const rng = this.rngs[s];
+      for (let j = 0; j < k; j++) this.z[s * k + j] = rng.normal();
+    }
+    return this.z.subarray(0, n * k);
+  }
+
+  sessionIds(n: number): string[] {
+    return this.ids.slice(0, n).map((x, s) => x ?? `idle-slot-${s}`);
+  }
+
+  /** Per slot: the policy_id's index in armIds and action_logp (null → NaN). */
+  record(policyIds: string[], logp: (number | null)[]): void {
+    for (let s = 0; s < policyIds.length; s++) {
+      const pid = policyIds[s];
+      let a = this.armIndex.get(pid);
+      if (a === undefined) {
+        a = this.armIds.push(pid) - 1;
+        this.armIndex.set(pid, a);
+      }
+      this.arm[s] = a;
+      this.logp[s] = logp[s] ?? NaN;
+    }
+  }
 }
 
 export function rankingStackPolicy(scorer: FusionScorer, opts: { id?: string } = {}): RankingStackPolicy {
-  const armIds: string[] = [];
-  const armIndex = new Map<string, number>();
-  let rngs: Rng[] = [];
-  let ids: string[] = [];
-  let normals = new Float32Array(0);
-  const self: RankingStackPolicy = {
-    id: opts.id ?? `stack:${scorer.name}`,
-    armIds,
-    arm: new Int32Array(0),
-    logp: new Float64Array(0),
-    beginSession(slot: number, key: number, sessionId: string) {
-      ensure(slot + 1);
-      rngs[slot].reseed(key, STREAM.policy);
-      ids[slot] = sessionId;
+  const st = new StackSlots();
+  const id = opts.id ?? `stack:${scorer.name}`;
+  return {
+    id,
+    armIds: st.armIds,
+    get arm() {
+      return st.arm;
     },
+    get logp() {
+      return st.logp;
+    },
+    beginSession: (slot: number, key: number, sessionId: string) => st.begin(slot, key, sessionId),
     act(): never {
-      throw new Error(`${self.id}: a ranking stack ranks the candidates itself (scoreCandidates); the simulator calls act only without candidates`);
+      throw new Error(`${id}: a ranking stack ranks the candidates itself (scoreCandidates); the simulator calls act only without candidates`);
     },
     async scoreCandidates(states: Float32Array, taskScores: Float32Array, n: number, C: number, ctx: PolicyContext): Promise<CandidateScores> {
-      ensure(n);
       const K = scorer.manifest.action.dim;
-      if (normals.length < n * K) normals = new Float32Array(n * K);
-      // K normals per slot and request whatever the arm: every session's stream stays aligned
-      for (let s = 0; s < n; s++) {
-        if (!ctx.active[s]) continue;
-        const rng = rngs[s];
-        for (let j = 0; j < K; j++) normals[s * K + j] = rng.normal();
-      }
-      const sessionIds = ids.slice(0, n).map((x, s) => x ?? `idle-slot-${s}`);
-      const r = await scorer.scoreSessions(states.subarray(0, n * scorer.manifest.state.dim), taskScores.subarray(0, n * C * K), sessionIds, normals.subarray(0, n * K));
-      record(self, r.policyIds, r.actionLogp, armIds, armIndex);
+      const z = st.normals(n, K, ctx.active);
+      const r = await scorer.scoreSessions(states.subarray(0, n * scorer.manifest.state.dim), taskScores.subarray(0, n * C * K), st.sessionIds(n), z);
+      st.record(r.policyIds, r.actionLogp);
       return { alpha: r.fusionWeights, scores: r.scores };
     },
   };
-  function ensure(n: number): void {
-    if (self.arm.length >= n) return;
-    grow(self, n);
-    while (rngs.length < n) rngs.push(new Rng(0));
-    ids = ids.concat(new Array<string>(n - ids.length));
-  }
-  return self;
 }
 
 /**
@@ -72,66 +116,27 @@ export function rankingStackPolicy(scorer: FusionScorer, opts: { id?: string } =
 export function constantStackPolicy(alpha: ArrayLike<number>, exploration: PublishedExploration | null, version = 'production'): RankingStackPolicy {
   const K = alpha.length;
   const mu0 = Float32Array.from(alpha);
-  const armIds: string[] = [];
-  const armIndex = new Map<string, number>();
-  let rngs: Rng[] = [];
-  let ids: string[] = [];
+  const st = new StackSlots();
   let mu = new Float32Array(0);
-  let normals = new Float32Array(0);
-  const self: RankingStackPolicy = {
+  return {
     id: `stack:${version}`,
-    armIds,
-    arm: new Int32Array(0),
-    logp: new Float64Array(0),
-    beginSession(slot: number, key: number, sessionId: string) {
-      ensure(slot + 1);
-      rngs[slot].reseed(key, STREAM.policy);
-      ids[slot] = sessionId;
+    armIds: st.armIds,
+    get arm() {
+      return st.arm;
     },
+    get logp() {
+      return st.logp;
+    },
+    beginSession: (slot: number, key: number, sessionId: string) => st.begin(slot, key, sessionId),
     act(_states: Float32Array, n: number, ctx: PolicyContext): Float32Array {
-      ensure(n);
       if (mu.length < n * K) {
         mu = new Float32Array(n * K);
         for (let s = 0; s < n; s++) mu.set(mu0, s * K);
-        normals = new Float32Array(n * K);
       }
-      for (let s = 0; s < n; s++) {
-        if (!ctx.active[s]) continue;
-        for (let j = 0; j < K; j++) normals[s * K + j] = rngs[s].normal();
-      }
-      const e = exploreRows(mu, K, ids.slice(0, n).map((x, s) => x ?? `idle-slot-${s}`), exploration, normals, version);
-      record(self, e.policyIds, e.actionLogp, armIds, armIndex);
+      const z = st.normals(n, K, ctx.active);
+      const e = exploreRows(mu, K, st.sessionIds(n), exploration, z, version);
+      st.record(e.policyIds, e.actionLogp);
       return e.alpha;
     },
   };
-  function ensure(n: number): void {
-    if (self.arm.length >= n) return;
-    grow(self, n);
-    while (rngs.length < n) rngs.push(new Rng(0));
-    ids = ids.concat(new Array<string>(n - ids.length));
-  }
-  return self;
-}
-
-function grow(self: RankingStackPolicy, n: number): void {
-  const arm = new Int32Array(n);
-  arm.set(self.arm);
-  const logp = new Float64Array(n);
-  logp.set(self.logp);
-  self.arm = arm;
-  self.logp = logp;
-}
-
-/** Per slot: the policy_id's index in armIds (appended when new) and action_logp (null → NaN). */
-function record(self: RankingStackPolicy, policyIds: string[], logp: (number | null)[], armIds: string[], armIndex: Map<string, number>): void {
-  for (let s = 0; s < policyIds.length; s++) {
-    const pid = policyIds[s];
-    let a = armIndex.get(pid);
-    if (a === undefined) {
-      a = armIds.push(pid) - 1;
-      armIndex.set(pid, a);
-    }
-    self.arm[s] = a;
-    self.logp[s] = logp[s] ?? NaN;
-  }
 }

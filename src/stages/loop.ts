@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../io/index.ts';
 import { defaultPublishedExploration } from '../serving/exploration.ts';
 import type { FusionPolicy, RolloutResult } from '../sim/index.ts';
 import { meanCi } from '../sim/truth.ts';
+import { DEMO_SIZES, type DemoSizes } from './demo.ts';
 import { runEmbedded } from './embedded.ts';
 import { loopHtml } from './loopHtml.ts';
 import { LOOP_FORMAT, LoopState, type LoopConfig, type NightRecord, type TruthSummary } from './loopRecord.ts';
@@ -29,20 +30,12 @@ import { readRunRecord, readStage, runDirs, runRoot, specOf } from './run.ts';
 export { LOOP_FORMAT, type LoopConfig, type NightRecord } from './loopRecord.ts';
 export { STRESS_KINDS, type StressKind } from './loopStress.ts';
 
-export interface LoopSizes {
-  sessionsPerDay: number;
-  trainSteps: number;
-  hidden: number[];
-  fqeIterations: number;
-  bootstrap: number;
-  bootstrapIterations: number;
-  truthSessions: number;
-}
+export type LoopSizes = DemoSizes;
 
-/** tiny: the test's 2 nights; demo: the demo's sizes (one night ≤ 5 min on 2 cores is the goal). */
+/** tiny: the test's 2 nights; demo: the full demo's sizes (one night ≤ 5 min on 2 cores is the goal). */
 export const LOOP_SIZES: Record<'tiny' | 'demo', LoopSizes> = {
   tiny: { sessionsPerDay: 200, trainSteps: 200, hidden: [16, 16], fqeIterations: 100, bootstrap: 2, bootstrapIterations: 30, truthSessions: 300 },
-  demo: { sessionsPerDay: 5000, trainSteps: 6000, hidden: [64, 64], fqeIterations: 2000, bootstrap: 5, bootstrapIterations: 300, truthSessions: 5000 },
+  demo: DEMO_SIZES.full,
 };
 
 export const LOOP_STARTS = ['tuned', 'hand-tuned'] as const;
