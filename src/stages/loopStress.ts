@@ -12,7 +12,7 @@ import type { PipelineConfig } from '../config/pipeline.ts';
 import type { TransitionBatch } from '../data/index.ts';
 import { claimRun, runDirs, specOf, type RunSpec } from './run.ts';
 import { recordedStage } from './embedded.ts';
-import { candidateName, evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, type StageContext } from './stages.ts';
+import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, type StageContext } from './stages.ts';
 
 export const STRESS_KINDS = ['td3', 'wrong-reward', 'wrong-beta', 'half-day'] as const;
 export type StressKind = (typeof STRESS_KINDS)[number];
@@ -41,7 +41,7 @@ export async function runStressNight(base: PipelineConfig, date: string, kind: S
     await run('train', () => trainBad(spec, kind === 'half-day' ? halfDay : kind === 'wrong-reward' ? wrongReward : (b) => b));
   }
   await run('evaluate', (ctx) => evaluateStage(spec, ctx));
-  if (kind === 'wrong-beta') await run('publish', () => publishWrongBeta(spec));
+  if (kind === 'wrong-beta') await run('publish', (ctx) => publishWrongBeta(spec, ctx));
   else await run('publish', (ctx) => publishStage(spec, ctx));
 }
 
@@ -104,29 +104,14 @@ function halfDay(b: TransitionBatch): TransitionBatch {
 }
 
 /** The night's candidate exported with β × 10: the export refuses a β that disagrees with the logs'. */
-async function publishWrongBeta(spec: RunSpec) {
-  const exp = await import('../export/index.ts');
+async function publishWrongBeta(spec: RunSpec, ctx: StageContext) {
   const { readTrajectories } = await import('../data/index.ts');
-  const dirs = runDirs(spec);
-  const p = spec.pipeline;
-  const { metadata } = await readTrajectories(dirs.trajectories, 'test');
-  const beta = (metadata.beta ?? new Array<number>(metadata.action_dim).fill(exp.DEFAULT_BETA)).map((b) => b * 10);
+  const { DEFAULT_BETA } = await import('../export/index.ts');
+  const { metadata } = await readTrajectories(runDirs(spec).trajectories, 'test');
+  const beta = (metadata.beta ?? new Array<number>(metadata.action_dim).fill(DEFAULT_BETA)).map((b) => b * 10);
   try {
-    const v = await exp.exportModel({
-      checkpoint: dirs.train,
-      opeReport: `${dirs.ope}/ope-report.json`,
-      storeDir: p.paths.store,
-      name: p.publish.model,
-      data: dirs.trajectories,
-      candidate: candidateName(spec),
-      baseline: exp.readCurrent(p.paths.store, p.publish.model) === null ? p.publish.baseline : undefined,
-      exploration: p.publish.exploration,
-      beta,
-      version: spec.runId,
-    });
-    return { version: spec.runId, decision: v.manifest.gate.decision, reason: v.manifest.gate.reason };
+    return await publishStage(spec, ctx, { beta });
   } catch (err) {
-    if (err instanceof exp.GateRejectedError) return { version: spec.runId, decision: 'rejected', reason: err.message };
     return { version: null, decision: 'refused', reason: err instanceof Error ? err.message : String(err) };
   }
 }

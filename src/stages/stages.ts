@@ -170,7 +170,8 @@ export function versionOf(spec: RunSpec): string {
   return spec.runId;
 }
 
-export async function publishStage(spec: RunSpec, ctx: StageContext) {
+/** `beta`: export with this β instead of the logs' (the loop's stress night; the export refuses one that disagrees). */
+export async function publishStage(spec: RunSpec, ctx: StageContext, o: { beta?: number[] } = {}) {
   const exp = await import('../export/index.ts');
   const dirs = runDirs(spec);
   const p = spec.pipeline;
@@ -202,6 +203,7 @@ export async function publishStage(spec: RunSpec, ctx: StageContext) {
       baseline: exp.readCurrent(p.paths.store, p.publish.model) === null ? p.publish.baseline : undefined,
       exploration: p.publish.exploration,
       gateRule: p.publish.gate,
+      beta: o.beta,
       tolerance: p.publish.tolerance,
       keep: p.publish.keep,
       version,
