@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PipelineConfig } from '../config/pipeline.ts';
 import { readTrajectories } from '../data/index.ts';
+import { toCsv, writeFileAtomic } from '../io/index.ts';
 import { claimRun, runDirs } from './run.ts';
 import { recordedStage } from './embedded.ts';
 import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
@@ -195,4 +196,89 @@ export function formatDemoTable(rows: DemoRow[]): string {
     lines.push(`| ${r.policy} | ${vhat} | ${f(r.trueDiscounted)} [${f(r.trueDiscountedCi[0])}, ${f(r.trueDiscountedCi[1])}] | ${f(r.dwellTime)} | ${f(r.interactionRate, 3)} | ${lift} |`);
   }
   return lines.join('\n');
+}
+
+/** `format` of table1.json; bump the version when a field changes meaning or goes away. */
+export const DEMO_TABLE1_FORMAT = 'batchrl-mtf/demo-table1@1';
+
+/**
+ * One policy of Table 1 for tools: the terminal table's columns, unrounded and flat. `null` where the
+ * terminal shows —: no OPE estimate, or the lift on the reference row (production) itself. The lift is
+ * relative (0.0201 is the terminal's +2.01%).
+ */
+export interface DemoTable1Row {
+  policy: string;
+  v_hat: number | null;
+  v_hat_ci95_low: number | null;
+  v_hat_ci95_high: number | null;
+  true_discounted_return: number;
+  true_discounted_return_ci95_low: number;
+  true_discounted_return_ci95_high: number;
+  dwell_time_s: number;
+  interaction_rate: number;
+  true_lift_vs_production: number | null;
+  true_lift_vs_production_ci95_low: number | null;
+  true_lift_vs_production_ci95_high: number | null;
+}
+
+/** The columns of table1.csv, in the order of the keys of each of table1.json's rows. */
+export const DEMO_TABLE1_COLUMNS = [
+  'policy',
+  'v_hat',
+  'v_hat_ci95_low',
+  'v_hat_ci95_high',
+  'true_discounted_return',
+  'true_discounted_return_ci95_low',
+  'true_discounted_return_ci95_high',
+  'dwell_time_s',
+  'interaction_rate',
+  'true_lift_vs_production',
+  'true_lift_vs_production_ci95_low',
+  'true_lift_vs_production_ci95_high',
+] as const satisfies readonly (keyof DemoTable1Row)[];
+
+export function demoTable1Rows(rows: DemoRow[]): DemoTable1Row[] {
+  return rows.map((r) => ({
+    policy: r.policy,
+    v_hat: r.vHat,
+    v_hat_ci95_low: r.ci95?.[0] ?? null,
+    v_hat_ci95_high: r.ci95?.[1] ?? null,
+    true_discounted_return: r.trueDiscounted,
+    true_discounted_return_ci95_low: r.trueDiscountedCi[0],
+    true_discounted_return_ci95_high: r.trueDiscountedCi[1],
+    dwell_time_s: r.dwellTime,
+    interaction_rate: r.interactionRate,
+    true_lift_vs_production: r.liftVsProduction?.mean ?? null,
+    true_lift_vs_production_ci95_low: r.liftVsProduction?.ci95[0] ?? null,
+    true_lift_vs_production_ci95_high: r.liftVsProduction?.ci95[1] ?? null,
+  }));
+}
+
+export interface DemoTable1Json {
+  format: typeof DEMO_TABLE1_FORMAT;
+  created_at: string;
+  /** fresh simulator sessions behind each true value (common to every policy) */
+  truth_sessions: number;
+  rows: DemoTable1Row[];
+}
+
+export function demoTable1Json(rows: DemoRow[], o: { truthSessions: number; createdAt?: Date }): DemoTable1Json {
+  return { format: DEMO_TABLE1_FORMAT, created_at: (o.createdAt ?? new Date()).toISOString(), truth_sessions: o.truthSessions, rows: demoTable1Rows(rows) };
+}
+
+/** table1.csv: a header of DEMO_TABLE1_COLUMNS, then one record per policy (empty where JSON has null). */
+export function demoTable1Csv(rows: DemoRow[]): string {
+  return toCsv(
+    DEMO_TABLE1_COLUMNS,
+    demoTable1Rows(rows).map((r) => DEMO_TABLE1_COLUMNS.map((c) => r[c])),
+  );
+}
+
+/** Writes Table 1 into `out` as table1.md (the terminal table), table1.json and table1.csv, each atomically. */
+export function writeDemoTable1(out: string, rows: DemoRow[], o: { truthSessions: number; createdAt?: Date }): { md: string; json: string; csv: string } {
+  const paths = { md: join(out, 'table1.md'), json: join(out, 'table1.json'), csv: join(out, 'table1.csv') };
+  writeFileAtomic(paths.md, formatDemoTable(rows) + '\n');
+  writeFileAtomic(paths.json, JSON.stringify(demoTable1Json(rows, o), null, 2) + '\n');
+  writeFileAtomic(paths.csv, demoTable1Csv(rows));
+  return paths;
 }

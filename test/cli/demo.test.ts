@@ -15,6 +15,27 @@ test('mtf demo --quick runs the whole pipeline on the embedded default and print
   // The reference row is the tuned constant the logs' production runs; every other row's lift is paired against it.
   assert.match(r.stdout, /^\| production \| .* \| — \(reference\) \|$/m);
   assert.match(r.stdout, /^\| bcq \| .* \| [+-]\d+\.\d\d% \[-?\d+\.\d\d, -?\d+\.\d\d\] \|$/m);
+  // The same table for tools beside table1.md: table1.json and table1.csv, a row per row of the terminal's.
+  const termRows = r.stdout.split('\n').filter((l) => /^\| /.test(l) && !/^\| policy \|/.test(l));
+  assert.equal(termRows.length, 5, r.stdout);
+  assert.equal(readFileSync(join(out, 'table1.md'), 'utf8'), `${r.stdout.split('\n').filter((l) => l.startsWith('|')).join('\n')}\n`);
+  const t1 = JSON.parse(readFileSync(join(out, 'table1.json'), 'utf8'));
+  assert.equal(t1.format, 'batchrl-mtf/demo-table1@1');
+  assert.ok(!Number.isNaN(Date.parse(t1.created_at)), t1.created_at);
+  assert.equal(t1.rows.length, termRows.length);
+  assert.deepEqual(t1.rows.map((x: { policy: string }) => x.policy), termRows.map((l) => l.split(' | ')[0].slice(2)));
+  const bcqJson = t1.rows.find((x: { policy: string }) => x.policy === 'bcq');
+  // the terminal shows the JSON's value rounded
+  assert.match(termRows.find((l) => l.startsWith('| bcq |'))!, new RegExp(`^\\| bcq \\| ${bcqJson.v_hat.toFixed(1).replace('.', '\\.')} \\[`));
+  const csv = readFileSync(join(out, 'table1.csv'), 'utf8').split('\r\n');
+  assert.equal(csv.pop(), '', 'every record ends with CRLF');
+  const header = csv[0].split(',');
+  assert.equal(header[0], 'policy');
+  assert.deepEqual(header, Object.keys(t1.rows[0]));
+  assert.equal(csv.length - 1, t1.rows.length);
+  const bcqCsv = csv.find((l) => l.startsWith('bcq,'))!.split(',');
+  assert.equal(Number(bcqCsv[header.indexOf('v_hat')]), bcqJson.v_hat);
+  assert.equal(Number(bcqCsv[header.indexOf('true_lift_vs_production')]), bcqJson.true_lift_vs_production);
   // The pipeline's stages ran under a run record (the same functions as `mtf run` and the jobs).
   const run = join(out, 'runs', 'demo', '2026-11-20', 'a1');
   const stages = readdirSync(join(run, 'stages')).sort();

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GateRejectedError } from '../../export/gate.ts';
-import { DEMO_PIPELINE_FILE, DEMO_SIZES, formatDemoTable, runDemo } from '../../stages/demo.ts';
+import { DEMO_PIPELINE_FILE, DEMO_SIZES, formatDemoTable, runDemo, writeDemoTable1 } from '../../stages/demo.ts';
 import { examples } from '../flags.ts';
 
 export function registerDemo(program: Command): void {
@@ -13,18 +12,20 @@ export function registerDemo(program: Command): void {
         "evaluate off-policy, gate and publish, and print the paper's Table 1 for the simulated world. " +
         'Exit 0 when BCQ is published, 5 when the gate rejects it (the table is printed either way)',
     )
-    .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines, the model store and pipeline.json; its runs/, baselines/ and models/ are replaced', 'out/demo')
+    .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines, the model store, pipeline.json and Table 1 (table1.md, table1.json, table1.csv); its runs/, baselines/ and models/ are replaced', 'out/demo')
     .option('--quick', `small sizes for a smoke test (${DEMO_SIZES.quick.sessionsPerDay} sessions/day, ${DEMO_SIZES.quick.trainSteps} steps)`)
     .action(async (o: { out: string; quick?: boolean }) => {
       const res = await runDemo({ out: o.out, quick: !!o.quick, say: (line) => process.stderr.write(line + '\n') });
       const table = formatDemoTable(res.rows);
-      writeFileSync(join(o.out, 'table1.md'), table + '\n');
+      const sizes = o.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
+      // the same table for tools: table1.json and table1.csv beside table1.md
+      writeDemoTable1(res.out, res.rows, { truthSessions: sizes.truthSessions });
       const pub = res.published;
       const rejected = pub?.status !== 'published';
       process.stdout.write(
         [
           '',
-          `Table 1 (simulated world; true values from the simulator on ${(o.quick ? DEMO_SIZES.quick : DEMO_SIZES.full).truthSessions} fresh sessions):`,
+          `Table 1 (simulated world; true values from the simulator on ${sizes.truthSessions} fresh sessions):`,
           table,
           '',
           `model store: ${join(o.out, 'models')} — BCQ version ${pub?.version}: ${pub?.status} (${pub?.reason})`,
@@ -33,6 +34,7 @@ export function registerDemo(program: Command): void {
                 `gate:        REJECTED — nothing was published, CURRENT unchanged (exit code 5)${o.quick ? `; expected at --quick's toy sizes (${DEMO_SIZES.quick.trainSteps} training steps: BCQ is barely trained), run without --quick for the real demo` : ''}`,
               ]
             : []),
+          `Table 1:     ${join(o.out, 'table1.md')}, table1.json, table1.csv`,
           `OPE report:  ${join(res.runDir, 'ope', 'ope-report.html')}`,
           `run record:  ${res.runDir}`,
           `its status:  npx mtf status --config ${join(o.out, DEMO_PIPELINE_FILE)} --no-redis`,
