@@ -14,6 +14,9 @@ import { fitFqe, type FqeFit } from './fqe.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
 import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
+import { assess, policyFlags } from './assess.ts';
+import { controlGroups } from './control.ts';
+import { pairwiseComparisons, tieAwareRanks } from './ranking.ts';
 import { initBackend, Rng } from './rl.ts';
 import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
 
@@ -136,6 +139,12 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const ok = Math.abs(vComplete - ec.mean) <= half + 0.1 * Math.abs(ec.mean);
   const bRes = toResult(behavior);
   const policies = results.map((r) => (r === behavior ? bRes : toResult(r)));
+  let baselineRes: OpePolicyResult | null = null;
+  const toResultOnce = (): OpePolicyResult => (baselineRes ??= toResult(baseline!));
+  // The order the log can vouch for: every pair of reported policies (the live model included), paired.
+  const ranked = baseline && !results.includes(baseline) ? [...policies, toResultOnce()] : policies;
+  const rankInputs = ranked.map((p) => ({ name: p.name, v_hat: p.v_hat, replicates: p.bootstrap.values }));
+  const pairs = pairwiseComparisons(rankInputs);
   const ts = o.batch.requestTs;
   let [first, last] = [Infinity, -Infinity];
   for (let i = 0; i < ts.length; i++) {
@@ -179,7 +188,10 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     logged_actions: summarizeActions(o.batch.action, A, edges),
     action_histogram_edges: edges,
     policies,
-    baseline: baseline ? (results.includes(baseline) ? policies[results.indexOf(baseline)] : toResult(baseline)) : null,
+    baseline: baseline ? (results.includes(baseline) ? policies[results.indexOf(baseline)] : toResultOnce()) : null,
+    ranking: { ranks: tieAwareRanks(rankInputs, pairs), pairs },
+    control_groups: controlGroups(d, o.batch, cfg.fqe.gamma),
+    flags: ok ? [] : [{ code: 'behavior_check' as const, message: `FQE of the logged actions ${vComplete.toPrecision(4)} vs empirical ${ec.mean.toPrecision(4)} (${(100 * gap).toFixed(1)}%)` }],
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -213,10 +225,11 @@ function policyResult(e: Evaluated, c: Context): OpePolicyResult {
   const ref = vsBaseline ? c.baseline! : c.behavior;
   const refWdr = ref.policy.kind === 'behavior' ? c.behaviorIs : (ref.importance?.wdr.mean ?? null);
   const wdr = e.importance && refWdr !== null ? { ...e.importance.wdr, reference: refWdr } : null;
+  const assessment = assess({ lift, vs_baseline: vsBaseline, ood: { share: ood.share } }, cfg.shipMaxOod, c.baseline?.policy.name ?? null);
   const { verdict, reasons } = isBehavior
     ? { verdict: 'reference' as const, reasons: ['the logged behavior policy: the reference of every lift'] }
     : decide(vsBaseline ?? lift!, vsBaseline ? 'the live model' : 'the behavior policy', ood.share, cfg.shipMaxOod, wdr);
-  return {
+  const r: OpePolicyResult = {
     name: e.policy.name,
     source: e.policy.source,
     kind: isBehavior ? 'behavior' : 'policy',
@@ -238,7 +251,11 @@ function policyResult(e: Evaluated, c: Context): OpePolicyResult {
     fqe: { iterations: e.fit.iterations, seconds: e.fit.seconds, curves: { step: e.fit.curves.step, td_loss: e.fit.curves.tdLoss, penalty: e.fit.curves.penalty, v_hat: e.fit.curves.vHat } },
     verdict,
     reasons,
+    assessment,
+    flags: [],
   };
+  r.flags = policyFlags(r, cfg);
+  return r;
 }
 
 /** V̂(a) − V̂(b) with the paired bootstrap interval (the resamples are shared). */

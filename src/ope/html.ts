@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { FLAG_EXPLANATIONS, type FlagCode } from './assess.ts';
 import type { OpePolicyResult, OpeReport } from './schemas.ts';
 
 let chartJs: string | null = null;
@@ -57,12 +58,42 @@ function summaryTable(r: OpeReport): string {
       ${hasBaseline ? `<td class="n">${liveCell}</td>` : ''}
       <td class="n">${is}</td>
       <td class="n ${p.ood.share > r.config.shipMaxOod ? 'bad' : ''}">${(100 * p.ood.share).toFixed(0)}%</td>
-      <td>${isLive ? '<span class="badge reference">live</span>' : verdictBadge(p)}<br><small>${p.reasons.map(esc).join('<br>')}</small></td>
+      <td>${isLive ? '<span class="badge reference">live</span>' : verdictBadge(p)} ${p.flags.map((f) => `<span class="flag" title="${esc(f.message)}">${esc(f.code)}</span>`).join(' ')}<br><span class="words">${esc(p.assessment.statement)}</span><br><small>${p.reasons.map(esc).join('<br>')}</small></td>
     </tr>`;
   });
   return `<table class="summary">
     <thead><tr><th>policy</th><th>V̂ (FQE)<br><small>95% CI</small></th><th>lift vs behavior<br><small>95% CI</small></th>${hasBaseline ? '<th>vs live<br><small>95% CI</small></th>' : ''}<th>PDWIS / WDR</th><th>OOD share</th><th>verdict</th></tr></thead>
     <tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** Every flag that fired: what it means once per code, then each policy's numbers. */
+function diagnosticsSection(r: OpeReport): string {
+  const byCode = new Map<FlagCode, string[]>();
+  for (const f of r.flags) byCode.set(f.code, [...(byCode.get(f.code) ?? []), `report: ${f.message}`]);
+  for (const p of withBaseline(r)) for (const f of p.flags) byCode.set(f.code, [...(byCode.get(f.code) ?? []), `${p.name}: ${f.message}`]);
+  if (byCode.size === 0) return '<p class="note">No diagnostic fired: FQE converged over its read-out window, Σ w·v̂ agrees with V̂, enough refits, no degenerate importance weights, every policy in the logged support.</p>';
+  const items = [...byCode.entries()].map(
+    ([code, lines]) => `<div class="box warn"><b>${esc(code)}</b> — ${esc(FLAG_EXPLANATIONS[code])}<br><small>${lines.map(esc).join('<br>')}</small></div>`,
+  );
+  return items.join('\n');
+}
+
+/** The tie-aware order: policies the log cannot tell apart share a rank. */
+function rankingSection(r: OpeReport): string {
+  const v = new Map(withBaseline(r).map((p) => [p.name, p.v_hat]));
+  const rows = [...r.ranking.ranks]
+    .sort((a, b) => a.rank - b.rank || (v.get(b.name) ?? 0) - (v.get(a.name) ?? 0))
+    .map((x) => `<tr><td class="n">${x.rank}</td><td><b>${esc(x.name)}</b></td><td class="n">${num(v.get(x.name))}</td><td class="n">${x.wins}</td><td class="n">${x.losses}</td><td>${x.ties.length ? x.ties.map(esc).join(', ') : '–'}</td></tr>`);
+  return `<table><thead><tr><th>rank</th><th>policy</th><th>V̂</th><th>better than</th><th>worse than</th><th>cannot be told apart from</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+  <p class="note">Each pair's difference V̂(a) − V̂(b) is recomputed on every bootstrap resample (the same sessions for every policy), giving a paired 95% interval; where it includes 0 the pair is a tie — the log cannot order them, and ordering them by the point estimates would be ordering by noise. Rank = by wins − losses; ties share a rank.</p>`;
+}
+
+/** The online control group(s): on-policy returns of the served version, next to its V̂. */
+function controlBox(r: OpeReport): string {
+  if (r.control_groups.length === 0) return '';
+  const live = r.baseline ? ` FQE's V̂ of the served model (${esc(r.baseline.name)}): <b>${num(r.baseline.v_hat)}</b> ${ci(r.baseline.ci95)}.` : '';
+  const lines = r.control_groups.map((g) => `${esc(g.policy_id)}: <b>${num(g.mean)}</b> ${ci(g.ci95)} over ${g.sessions - g.cut_sessions} uncut sessions (${g.cut_sessions} cut by the window left out)`);
+  return `<div class="box ok"><b>Online control group</b> (sessions served by the published model without exploration; their mean discounted return is an on-policy estimate of its value, no model involved):<br>${lines.join('<br>')}.${live}</div>`;
 }
 
 function perResponseTable(r: OpeReport): string {
@@ -75,7 +106,7 @@ function perResponseTable(r: OpeReport): string {
       `<tr><td><b>${esc(p.name)}</b></td>${p.per_response.map((x) => `<td class="n">${num(x.v_hat)}<br><small>${ci(x.ci95)}</small></td>`).join('')}<td class="n">${num(p.per_response_weighted_sum)}<br><small>V̂ ${num(p.v_hat)}</small></td></tr>`,
   );
   return `<table><thead><tr><th>policy</th>${head}<th>Σ w·v̂</th></tr></thead><tbody>${rows.join('')}</tbody></table>
-  <p class="note">Expected discounted sum of each response from a session start (separate FQE heads on a shared network). Σ w·v̂ should be close to V̂.</p>`;
+  <p class="note">Expected discounted sum of each response from a session start (separate FQE heads on a shared network). Σ w·v̂ should be close to V̂: where it is farther than V̂'s interval the policy is flagged per_response_mismatch (Diagnostics).</p>`;
 }
 
 function changesTable(r: OpeReport): string {
@@ -132,6 +163,8 @@ table.kv th{width:110px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;color:#fff}
 .badge.ship{background:#2e7d32}.badge.hold{background:#ef6c00}.badge.reject{background:#c62828}.badge.reference{background:#607d8b}
 .bad{color:#c62828;font-weight:600}
+.flag{display:inline-block;padding:0 6px;border-radius:4px;background:#fff3e0;border:1px solid #ffb74d;font-size:11px;color:#8d4b00}
+.words{display:inline-block;max-width:28em;white-space:normal}
 .box{padding:8px 12px;border-radius:6px;margin:12px 0}.box.ok{background:#e8f5e9;border:1px solid #a5d6a7}.box.warn{background:#fff3e0;border:1px solid #ffb74d}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
 .chart{border:1px solid #eee;padding:6px;height:230px;position:relative}
@@ -226,7 +259,13 @@ ${behaviorBox(r)}
 <h2>Summary</h2>
 ${summaryTable(r)}
 <p class="note">Verdict: <b>ship</b> = better than the ${r.baseline ? 'live model' : 'behavior policy'} with 95% confidence and at most ${(100 * r.config.shipMaxOod).toFixed(0)}% of actions out of distribution; <b>reject</b> = worse with 95% confidence; <b>hold</b> = otherwise. FQE is conservative (CQL penalty): values of out-of-distribution policies are pushed down.</p>
+<p class="note"><b>PDWIS</b>: per-decision weighted importance sampling — the logged rewards reweighted by how much likelier π makes each logged action (no model). <b>WDR</b>: weighted doubly robust — FQE's Q corrected by the same weights. <b>ESS₀</b>: the effective number of sessions the weights rest on at the first step; when it is a small share of the sessions, both say little.</p>
+${controlBox(r)}
 <div class="grid" id="values"></div>
+<h2>Diagnostics</h2>
+${diagnosticsSection(r)}
+<h2>The order the log can vouch for</h2>
+${rankingSection(r)}
 <h2>Per-response values</h2>
 ${perResponseTable(r)}
 ${changesTable(r)}

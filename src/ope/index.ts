@@ -23,6 +23,9 @@ export { kernelBandwidth, kernelLogDensity, weightedEstimates, type WeightedEsti
 export { buildNeighbourhoods, histogramEdges, nearestActionDistance, oodSummary, summarizeActions, supportWeights, type ActionSummary, type Neighbourhoods, type OodSummary } from './ood.ts';
 export { describeOpeConfig, FqeConfigSchema, OpeConfigSchema, type FqeConfig, type OpeConfig, type OpeConfigInput } from './config.ts';
 export { OPE_REPORT_FORMAT, OpePolicyResult, OpeReport, renderOpeReportSchema } from './schemas.ts';
-export { REPORT_HTML, REPORT_JSON, writeOpeReport } from './report.ts';
+export { REPORT_CSV, REPORT_CSV_COLUMNS, REPORT_HTML, REPORT_JSON, opeReportCsv, writeOpeReport } from './report.ts';
+export { assess, convergenceFlag, policyFlags, FLAG_EXPLANATIONS, MIN_ESS_SHARE, MIN_REFITS, type Assessment, type Flag, type FlagCode } from './assess.ts';
+export { pairwiseComparisons, tieAwareRanks, type PairComparison, type RankInput, type TieRank } from './ranking.ts';
+export { controlGroups, CONTROL_ARM, type ControlGroup } from './control.ts';
 export { renderHtml } from './html.ts';
 export { meanRelativeError, ranks, regretAt1, spearman } from './metrics.ts';

@@ -52,6 +52,16 @@ const Importance = z
   })
   .describe('importance-sampling estimates (only when action_logp is logged)');
 
+const Comparison = z.enum(['better', 'indistinguishable', 'worse']);
+
+const Flag = z
+  .object({
+    code: z.enum(['fqe_not_converged', 'fqe_curve_short', 'per_response_mismatch', 'few_refits', 'importance_degenerate', 'out_of_support', 'behavior_check']),
+    message: z.string().describe('what fired, with the numbers'),
+  })
+  .describe('a diagnostic; src/ope/assess.ts FLAG_EXPLANATIONS says what each code means')
+  .meta({ id: 'OpeFlag' });
+
 const Curves = z.object({
   step: z.array(z.int()),
   td_loss: z.array(z.number()).describe('½·TD², scaled units, summed over heads, mean over the interval'),
@@ -97,6 +107,15 @@ export const OpePolicyResult = z.object({
   fqe: z.object({ iterations: z.int(), seconds: z.number(), curves: Curves }),
   verdict: z.enum(['ship', 'hold', 'reject', 'reference']),
   reasons: z.array(z.string()),
+  assessment: z
+    .object({
+      vs_behavior: Comparison.nullable().describe('paired 95% interval of the lift over the behavior policy: above 0, includes 0, below 0'),
+      vs_baseline: Comparison.nullable().describe('the same against the served model (--baseline)'),
+      out_of_support: z.boolean().describe('ood.share above shipMaxOod: V̂ is a conservative floor'),
+      statement: z.string().describe('the verdict in words'),
+    })
+    .describe('what the estimate lets an analyst say, in words'),
+  flags: z.array(Flag).describe('diagnostics that fired for this policy (empty: none)'),
 }).meta({ id: 'OpePolicyResult' });
 export type OpePolicyResult = z.infer<typeof OpePolicyResult>;
 
@@ -138,6 +157,37 @@ export const OpeReport = z.object({
   action_histogram_edges: z.array(z.array(z.number())).describe('per action dim: bin edges (logged units) shared by every histogram'),
   policies: z.array(OpePolicyResult).describe('in the order the policies were given'),
   baseline: OpePolicyResult.nullable().describe('the live model (--baseline), evaluated like the others'),
+  ranking: z
+    .object({
+      ranks: z
+        .array(z.object({ name: z.string(), rank: z.int().describe('1 = best; equal wins − losses share a rank'), wins: z.int(), losses: z.int(), ties: z.array(z.string()).describe('policies it cannot be told apart from') }))
+        .describe('tie-aware order: wins − losses over the paired comparisons (policies, then the live model if not among them)'),
+      pairs: z
+        .array(
+          z.object({
+            a: z.string(),
+            b: z.string(),
+            diff: z.number().describe('V̂(a) − V̂(b)'),
+            ci95: Pair.nullable().describe('paired bootstrap interval (null with fewer than 2 resamples)'),
+            winner: z.enum(['a', 'b', 'tie']).describe('tie: the interval includes 0 — the log cannot order them'),
+          }),
+        )
+        .describe('every pair of policies'),
+    })
+    .describe('the order the log can vouch for: pairs whose paired interval includes 0 are ties'),
+  control_groups: z
+    .array(
+      z.object({
+        policy_id: z.string(),
+        version: z.string(),
+        sessions: z.int(),
+        cut_sessions: z.int(),
+        mean: z.number().describe('mean discounted return of its uncut sessions (FQE\'s γ): an on-policy estimate of that version\'s value'),
+        ci95: Pair,
+      }),
+    )
+    .describe('online control groups in the evaluation split (policy_id control:<version>, no exploration); empty when the log has none'),
+  flags: z.array(Flag).describe('report-level diagnostics (behavior_check)'),
   seconds: z.number(),
 });
 export type OpeReport = z.infer<typeof OpeReport>;

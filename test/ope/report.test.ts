@@ -6,10 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import { evaluatePolicies } from '../../src/ope/evaluate.ts';
 import { decide } from '../../src/ope/evaluate.ts';
 import { behaviorPolicy, constantPolicy } from '../../src/ope/policies.ts';
-import { writeOpeReport } from '../../src/ope/report.ts';
+import { REPORT_CSV_COLUMNS, writeOpeReport } from '../../src/ope/report.ts';
+import { FLAG_EXPLANATIONS } from '../../src/ope/assess.ts';
 import { OpeReport } from '../../src/ope/schemas.ts';
 import { initBackend, Rng } from '../../src/ope/rl.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { parseCsv } from '../helpers/csv.ts';
 import { makeBatch, type SessionSpec } from './helpers.ts';
 
 before(async () => {
@@ -76,6 +78,19 @@ test('evaluatePolicies → a report that satisfies its schema, policies in the g
   assert.equal(report.data.sessions, 60);
   assert.equal(report.data.truncated_transitions, 6);
   assert.equal(report.logged_actions.histogram.length, 2);
+  // the tie-aware order covers the policies and the live model, every pair once
+  assert.deepEqual(report.ranking.ranks.map((r) => r.name), ['good', 'behavior', 'far', 'live']);
+  assert.equal(report.ranking.pairs.length, 6);
+  for (const r of report.ranking.ranks) assert.ok(r.rank >= 1 && r.rank <= 4 && r.wins + r.losses + r.ties.length === 3);
+  // two refits of 20 steps, 60-step fits: the page must say the interval and the fit cannot be trusted
+  for (const p of report.policies) {
+    assert.ok(p.flags.some((f) => f.code === 'few_refits'), `${p.name}: few_refits`);
+    assert.ok(p.flags.some((f) => f.code === 'fqe_curve_short'), `${p.name}: fqe_curve_short (3 curve points)`);
+    assert.ok(p.assessment.statement.length > 20);
+  }
+  assert.ok(far.flags.some((f) => f.code === 'out_of_support'));
+  assert.equal(far.assessment.out_of_support, true);
+  assert.deepEqual(report.control_groups, []);
 
   const dir = tempDir('mtf-ope-report-');
   const files = writeOpeReport(dir, report);
@@ -84,6 +99,17 @@ test('evaluatePolicies → a report that satisfies its schema, policies in the g
   assert.ok(!/<script[^>]+src=/i.test(html) && !/<link[^>]+href=/i.test(html), 'no external scripts or stylesheets');
   assert.ok(html.includes('new Chart('), 'the charting code is inline');
   assert.ok(html.includes('Chart.js v4') || html.includes('chart.js'), 'the Chart.js bundle is inline');
+  for (const code of ['few_refits', 'fqe_curve_short', 'out_of_support']) assert.ok(html.includes(FLAG_EXPLANATIONS[code as 'few_refits'].replace(/'/g, '&#39;')), `the page explains ${code}`);
+  assert.ok(html.includes(far.assessment.statement.replace(/'/g, '&#39;')), 'the verdict in words is on the page');
+  // the table as CSV: a header and one record per policy and the live model
+  const csv = parseCsv(readFileSync(files.csv, 'utf8'));
+  assert.equal(csv.length, 5);
+  assert.deepEqual(csv[0], [...REPORT_CSV_COLUMNS]);
+  const col = (name: (typeof REPORT_CSV_COLUMNS)[number]) => REPORT_CSV_COLUMNS.indexOf(name);
+  assert.equal(csv[1][col('source')], good.source);
+  assert.equal(Number(csv[1][col('v_hat')]), good.v_hat);
+  assert.equal(csv[3][col('statement')], far.assessment.statement);
+  assert.deepEqual(csv[4].slice(0, 3), ['live', 'policy', 'true']);
 });
 
 test('without action_logp: no importance estimates, and the report says why', async () => {

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseCsv } from '../helpers/csv.ts';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -23,28 +24,6 @@ const ROWS: DemoRow[] = [
   { policy: 'odd, "name"', vHat: null, ci95: null, trueDiscounted: 1, trueDiscountedCi: [0.5, 1.5], dwellTime: 2, interactionRate: 0, liftVsProduction: { mean: -0.5, ci95: [-0.6, -0.4] } },
 ];
 
-/** A minimal RFC 4180 reader, to read back what the writer wrote. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let rec: string[] = [];
-  let field = '';
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] === '"') {
-      i++;
-      for (;;) {
-        if (text[i] === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
-        else if (text[i] === '"') break;
-        else field += text[i++];
-      }
-      i++;
-    } else if (text[i] === ',') rec.push(field), (field = ''), i++;
-    else if (text.startsWith('\r\n', i)) rec.push(field), records.push(rec), (rec = []), (field = ''), (i += 2);
-    else field += text[i++];
-  }
-  assert.equal(rec.length + field.length, 0, 'the last record ends with CRLF');
-  return records;
-}
 
 test('table1.json: the format, when, the truth sessions, and one flat snake_case row per policy, unrounded', () => {
   const j = demoTable1Json(ROWS, { truthSessions: 600, createdAt: new Date('2026-11-21T03:00:00Z') });
