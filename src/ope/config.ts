@@ -32,6 +32,12 @@ export const FqeConfigSchema = z.strictObject({
     .default([1, 2])
     .refine(([lo, hi]) => hi > lo, 'supportRamp: hi must exceed lo')
     .describe('[lo, hi] of penaltySupport in units of the threshold t: weight 0 up to lo·t, 1 from hi·t, linear between'),
+  supportFloor: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe('penaltySupport: the least weight of a row\'s penalty, also where the data cover π_e(s): w_i = floor + (1 − floor)·ramp_i (0 = no penalty in distribution, deviation 7; a conservative margin for the policies the fade leaves unpenalised)'),
   supportNeighbours: posInt().default(50).describe('penaltySupport: logged neighbours (nearest states) of every row whose actions count as support'),
   supportReference: posInt().default(5000).describe('penaltySupport: logged rows searched for neighbours (a seeded sample when the split is larger)'),
   clipValues: z

@@ -78,7 +78,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     const withIs = policy.kind !== 'behavior' && logpNote === null;
     const t = performance.now();
     // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed
-    const penaltyWeights = supportNb && policy.kind !== 'behavior' ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp) : null;
+    const penaltyWeights = supportNb && policy.kind !== 'behavior' ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
     if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
     const fit = fitFqe(d, acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
     say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);

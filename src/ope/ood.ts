@@ -116,6 +116,8 @@ export function supportWeights(
   actions: Float32Array,
   samples: number,
   ramp: readonly [number, number],
+  /** the least weight (fqe.supportFloor): w = floor + (1 − floor)·ramp */
+  floor = 0,
 ): Float32Array {
   if (nb.queries.length !== d.n || nb.queries.some((q, i) => q !== i)) throw new RangeError('supportWeights: the neighbourhoods must query every row in order');
   const [lo, hi] = ramp;
@@ -124,7 +126,7 @@ export function supportWeights(
   const w = new Float32Array(samples * d.n);
   for (let k = 0; k < samples; k++) {
     const dist = nearestActionDistance(d, nb, actions, k);
-    for (let i = 0; i < d.n; i++) w[k * d.n + i] = Math.min(1, Math.max(0, (dist[i] / t - lo) / (hi - lo)));
+    for (let i = 0; i < d.n; i++) w[k * d.n + i] = floor + (1 - floor) * Math.min(1, Math.max(0, (dist[i] / t - lo) / (hi - lo)));
   }
   return w;
 }

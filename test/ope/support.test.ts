@@ -56,6 +56,9 @@ test('supportWeights: clamp((d/t − lo)/(hi − lo), 0, 1) of the nearest neigh
   // ramp [0, 1]: w = clamp(d/t, 0, 1)
   const w01 = supportWeights(d, nb, acts, 2, [0, 1]);
   [0.5, 1, 1, 1, 1, 0, 0, 0, 0, 1].forEach((x, i) => close(w01[i], x, 1e-5, `w01[${i}]`));
+  // fqe.supportFloor 0.25: w = 0.25 + 0.75·ramp — covered rows keep a quarter of the penalty
+  const wf = supportWeights(d, nb, acts, 2, [1, 2], 0.25);
+  want.forEach((x, i) => close(wf[i], 0.25 + 0.75 * x, 1e-5, `wf[${i}]`));
   // neighbourhoods of a sample of rows cannot weight every row
   const part = buildNeighbourhoods(d, { states: 3, neighbours: 1, reference: 100, quantile: 0.5, seed: 0 });
   assert.throws(() => supportWeights(d, part, acts, 1, [1, 2]), /every row/);
