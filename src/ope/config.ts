@@ -36,8 +36,8 @@ export const FqeConfigSchema = z.strictObject({
     .number()
     .min(0)
     .max(1)
-    .default(0)
-    .describe('penaltySupport: the least weight of a row\'s penalty, also where the data cover π_e(s): w_i = floor + (1 − floor)·ramp_i (0 = no penalty in distribution, deviation 7; a conservative margin for the policies the fade leaves unpenalised)'),
+    .default(0.5)
+    .describe('penaltySupport: the least weight of a row\'s penalty, also where the data cover π_e(s): w_i = floor + (1 − floor)·ramp_i (0 = no penalty in distribution, deviation 7 as first built; 0.5 = half the penalty where the data cover π_e: the conservative margin the three-log study restored, src/ope/README.md "Can it be trusted?")'),
   supportNeighbours: posInt().default(50).describe('penaltySupport: logged neighbours (nearest states) of every row whose actions count as support'),
   supportReference: posInt().default(5000).describe('penaltySupport: logged rows searched for neighbours (a seeded sample when the split is larger)'),
   clipValues: z

@@ -18,6 +18,7 @@ import { behaviorPolicy as evalBehavior, constantPolicy as evalConstant, fnPolic
 import type { OpeConfigInput } from '../../src/ope/config.ts';
 import type { OpeReport } from '../../src/ope/schemas.ts';
 import { loadPolicy, train, type Policy } from '../../src/rl/index.ts';
+import type { AlgoName } from '../../src/rl/config.ts';
 import { Rng } from '../../src/rl/rng.ts';
 import {
   DEFAULT_SCENARIO,
@@ -34,6 +35,9 @@ import {
   type TruthReport,
 } from '../../src/sim/index.ts';
 
+/** The algorithms a study can train, in the order they are trained and listed. */
+const STUDY_ALGOS: readonly AlgoName[] = ['bc', 'td3', 'td3bc', 'tscac', 'bcq'];
+
 export interface StudyOptions {
   work: string;
   sessionsPerDay: number;
@@ -45,9 +49,13 @@ export interface StudyOptions {
   /** share of sessions held out as the test split (ingest default 0.1) */
   testFraction?: number;
   /** gradient steps per algorithm (0 or absent = not trained) and checkpoint spacing */
-  train?: { bc?: number; td3?: number; bcq?: number; checkpointEvery?: number; config?: Record<string, unknown> };
-  /** which checkpoints (steps) of TD3 / BCQ to evaluate besides the last */
-  checkpoints?: { td3?: number[]; bcq?: number[] };
+  train?: Partial<Record<AlgoName, number>> & { checkpointEvery?: number; config?: Record<string, unknown>; seed?: number };
+  /** per-algorithm config fields (after train.config) */
+  algoConfig?: Partial<Record<AlgoName, Record<string, unknown>>>;
+  /** which checkpoints (steps) of an algorithm to evaluate besides the last */
+  checkpoints?: Partial<Record<AlgoName, number[]>>;
+  /** evaluate only these candidates (by name; default: all) — the behavior policy is always evaluated */
+  include?: string[];
   /** extra constant policies: name → α */
   constants?: Record<string, number[]>;
   ope: OpeConfigInput;
@@ -58,7 +66,7 @@ export interface StudyOptions {
 
 export interface StudyRow {
   name: string;
-  group: 'behavior' | 'constant' | 'random' | 'bc' | 'td3' | 'bcq';
+  group: 'behavior' | 'constant' | 'random' | AlgoName;
   vHat: number;
   ci95: [number, number];
   truth: number;
@@ -160,7 +168,7 @@ export async function prepareStudyData(o: StudyOptions): Promise<string> {
 export async function trainStudyPolicies(o: StudyOptions, traj: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const steps = o.train ?? {};
-  const algos = (['bc', 'td3', 'bcq'] as const).filter((a) => (steps[a] ?? 0) > 0);
+  const algos = STUDY_ALGOS.filter((a) => (steps[a] ?? 0) > 0);
   if (algos.length === 0) return out;
   const { batch, metadata } = await readTrajectories(traj, 'train');
   for (const algo of algos) {
@@ -174,7 +182,7 @@ export async function trainStudyPolicies(o: StudyOptions, traj: string): Promise
       batch,
       stats: { state: metadata.state_stats, action: metadata.action_stats },
       actionNames: metadata.action_names,
-      config: { algo, steps: steps[algo], checkpointEvery: steps.checkpointEvery ?? steps[algo], logEvery: 500, seed: 1, ...(steps.config ?? {}) },
+      config: { algo, steps: steps[algo], checkpointEvery: steps.checkpointEvery ?? steps[algo], logEvery: 500, seed: steps.seed ?? 1, ...(steps.config ?? {}), ...(o.algoConfig?.[algo] ?? {}) },
       outDir: dir,
       keepCheckpoints: 100,
       progress: 'none',
@@ -231,7 +239,7 @@ export async function candidates(o: StudyOptions, traj: string, runs: Record<str
   for (const [name, alpha] of Object.entries(o.constants ?? {})) {
     list.push({ name, group: 'constant', evalPolicy: evalConstant(alpha, name), simPolicy: () => simConstant(alpha, name) });
   }
-  for (const algo of ['bc', 'td3', 'bcq'] as const) {
+  for (const algo of STUDY_ALGOS) {
     const dir = runs[algo];
     if (!dir) continue;
     const last = lastCheckpointStep(dir);
@@ -277,7 +285,9 @@ export async function runStudy(o: StudyOptions): Promise<StudyResult> {
   t = performance.now();
   const runs = await trainStudyPolicies(o, traj);
   const tTrain = (performance.now() - t) / 1000;
-  const list = await candidates(o, traj, runs);
+  const all = await candidates(o, traj, runs);
+  const list = o.include ? all.filter((c) => c.group === 'behavior' || o.include!.includes(c.name)) : all;
+  for (const c of all) if (!list.includes(c)) c.dispose?.();
   try {
     t = performance.now();
     const { batch, metadata } = await readTrajectories(traj, 'test');
