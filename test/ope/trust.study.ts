@@ -57,9 +57,9 @@ for (const seed of seeds) {
   const file = join(dir, variant ? `trust-${variant}.json` : 'trust.json');
   if (!existsSync(file)) {
     const base = join(dir, 'trust.json');
-    if (variant && !existsSync(base)) throw new Error(`${base}: run the default study of seed ${seed} before a variant`);
     // a variant re-evaluates the default run's in-distribution policies, or those --include names
     const named = opt('include', '');
+    if (variant && !named && !existsSync(base)) throw new Error(`${base}: run the default study of seed ${seed} before a variant, or name its policies with --include`);
     const include = named ? named.split(',') : variant ? (JSON.parse(readFileSync(base, 'utf8')) as TrustLog).rows.filter((r) => r.ood < 0.2).map((r) => r.name) : undefined;
     if (args.includes('--summary-only')) continue;
     const t0 = performance.now();
