@@ -77,7 +77,7 @@ function widenedRanking(inD: TrustRow[], c: number): { resolved: number; wrong: 
     if (w.truth < l.truth) wrong++;
   }
   const score = tieAwareRanks(scaled, pairs).map((r) => r.wins - r.losses);
-  return { resolved, wrong, rhoTieAware: new Set(score).size > 1 ? spearman(score, inD.map((r) => r.truth)) : null };
+  return { resolved, wrong, rhoTieAware: inD.length >= 2 && new Set(score).size > 1 ? spearman(score, inD.map((r) => r.truth)) : null };
 }
 
 export function summarizeLog(l: TrustLog): TrustLogSummary & { rows: (TrustRow & { rank: number; ties: string[] })[] } {
@@ -116,8 +116,8 @@ export function summarizeLog(l: TrustLog): TrustLogSummary & { rows: (TrustRow &
     sessionsPerDay: l.sessionsPerDay,
     testSessions: l.data.sessions,
     inDistribution: inD.map((r) => r.name),
-    rho: spearman(inD.map((r) => r.vHat), truth),
-    rhoTieAware: allTied ? null : spearman(score, truth),
+    rho: inD.length >= 2 ? spearman(inD.map((r) => r.vHat), truth) : NaN,
+    rhoTieAware: allTied || inD.length < 2 ? null : spearman(score, truth),
     regretAt1: (best - topV.truth) / best,
     regretAt1TieAware: (best - Math.min(...top)) / best,
     pairs: { total: pairs.length, resolved, resolvedRight, trulyDifferent, trulyDifferentFound },
