@@ -6,7 +6,8 @@
  * - the elementwise work that sits around each matmul of a dense layer (bias + ReLU/tanh forward, the
  *   activation's derivative + bias gradient backward), fused so that large activations are walked once,
  *   and the layer's input given as column blocks ([s, a]) so that no concatenation is ever built;
- * - Adam and the soft target update, one pass per variable.
+ * - Adam and the soft target update, one pass per variable;
+ * - the selection step of the exact nearest-neighbour search of the evaluation (knnSelect).
  * Every kernel writes into an output array the caller allocated; none keeps a pointer past its call.
  * Built by build.mjs (or node-gyp with binding.gyp); loaded and wrapped by src/rl/native.ts.
  */
@@ -314,6 +315,112 @@ static napi_value Lerp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) {
+    napi_throw_type_error(env, NULL, want == napi_float64_array ? "mtf_blas: expected a Float64Array" : "mtf_blas: expected an Int32Array");
+    return 0;
+  }
+  return 1;
+}
+
+typedef struct { double d; int j; } dj_t;
+static int cmp_pair(const void *a, const void *b) {
+  const dj_t *x = a, *y = b;
+  if (x->d < y->d) return -1;
+  if (x->d > y->d) return 1;
+  return (x->j > y->j) - (x->j < y->j);
+}
+static inline int less_dj(const dj_t *x, const dj_t *y) { return x->d < y->d || (x->d == y->d && x->j < y->j); }
+
+/* Moves the L smallest of p[0 … n) by (d, j) to p[0 … L) (quickselect, median of three). */
+static void select_smallest(dj_t *p, int n, int L) {
+  int lo = 0, hi = n - 1;
+  while (hi > lo) {
+    int mid = lo + (hi - lo) / 2;
+    dj_t t;
+    if (less_dj(&p[mid], &p[lo])) { t = p[mid]; p[mid] = p[lo]; p[lo] = t; }
+    if (less_dj(&p[hi], &p[lo])) { t = p[hi]; p[hi] = p[lo]; p[lo] = t; }
+    if (less_dj(&p[hi], &p[mid])) { t = p[hi]; p[hi] = p[mid]; p[mid] = t; }
+    const dj_t pivot = p[mid];
+    int i = lo, k = hi;
+    while (i <= k) {
+      while (less_dj(&p[i], &pivot)) i++;
+      while (less_dj(&pivot, &p[k])) k--;
+      if (i <= k) { t = p[i]; p[i] = p[k]; p[k] = t; i++; k--; }
+    }
+    if (L - 1 <= k) hi = k;
+    else if (L - 1 >= i) lo = i;
+    else return;
+  }
+}
+
+/* knnSelect(G, m, nr, qn, rn, skip, L, outD, outJ): for each of the m rows of G (m × nr, the block's
+ * q·r), the L smallest approximate squared distances qn[q] + rn[j] − 2·G[q, j] over j ≠ skip[q],
+ * ascending by (distance, j), into outD/outJ [m × L] (j = −1, distance +∞ past the count) — the
+ * selection behind src/ope/neighbours.ts knnGram, which re-ranks them exactly. Rows closer than the
+ * current L-th are appended to a buffer of 4L that is cut back to its L smallest when full: an append is
+ * cheap where a heap's sift mispredicts its branches. */
+static napi_value KnnSelect(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value a[9];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  float *G;
+  double *qn, *rn, *outD;
+  int *skip, *outJ;
+  size_t lg, lq, lr, ls, lod, loj;
+  if (!get_f32(env, a[0], &G, &lg)) return NULL;
+  const int m = get_int(env, a[1]), nr = get_int(env, a[2]);
+  if (!get_typed(env, a[3], napi_float64_array, (void **)&qn, &lq) || !get_typed(env, a[4], napi_float64_array, (void **)&rn, &lr) ||
+      !get_typed(env, a[5], napi_int32_array, (void **)&skip, &ls))
+    return NULL;
+  const int L = get_int(env, a[6]);
+  if (!get_typed(env, a[7], napi_float64_array, (void **)&outD, &lod) || !get_typed(env, a[8], napi_int32_array, (void **)&outJ, &loj)) return NULL;
+  if (L <= 0 || (size_t)m * nr > lg || (size_t)m > lq || (size_t)nr > lr || (size_t)m > ls || (size_t)m * L > lod || (size_t)m * L > loj) {
+    napi_throw_range_error(env, NULL, "mtf_blas.knnSelect: array too small");
+    return NULL;
+  }
+  const int cap = 4 * L;
+  dj_t *buf = malloc(sizeof(dj_t) * cap);
+  if (!buf) {
+    napi_throw_error(env, NULL, "mtf_blas.knnSelect: out of memory");
+    return NULL;
+  }
+  for (int q = 0; q < m; q++) {
+    const float *g = G + (size_t)q * nr;
+    const double qq = qn[q];
+    const int sk = skip[q];
+    int size = 0;
+    /* the largest of the L kept: a later row (larger j) must be strictly closer to enter */
+    double top = INFINITY;
+    for (int j = 0; j < nr; j++) {
+      const double d = qq + rn[j] - 2.0 * (double)g[j];
+      if (d >= top || j == sk) continue;
+      buf[size].d = d;
+      buf[size].j = j;
+      if (++size == cap) {
+        select_smallest(buf, size, L);
+        size = L;
+        top = buf[0].d;
+        for (int i = 1; i < L; i++) if (buf[i].d > top) top = buf[i].d;
+      }
+    }
+    if (size > L) {
+      select_smallest(buf, size, L);
+      size = L;
+    }
+    qsort(buf, size, sizeof(dj_t), cmp_pair);
+    for (int i = 0; i < L; i++) {
+      outD[(size_t)q * L + i] = i < size ? buf[i].d : INFINITY;
+      outJ[(size_t)q * L + i] = i < size ? buf[i].j : -1;
+    }
+  }
+  free(buf);
+  return NULL;
+}
+
 static napi_value Register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", NULL, Init_, NULL, NULL, NULL, napi_default, NULL},
@@ -323,6 +430,7 @@ static napi_value Register(napi_env env, napi_value exports) {
       {"colSum", NULL, ColSum, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, Adam, NULL, NULL, NULL, napi_default, NULL},
       {"lerp", NULL, Lerp, NULL, NULL, NULL, napi_default, NULL},
+      {"knnSelect", NULL, KnnSelect, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

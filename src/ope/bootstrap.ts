@@ -63,12 +63,19 @@ export function chooseStarts(starts: Int32Array, n: number, rng: Rng): Int32Arra
 
 /** Linear-interpolation quantile (R type 7) of unsorted values. */
 export function quantile(values: ArrayLike<number>, q: number): number {
+  return quantiles(values, [q])[0];
+}
+
+/** Several quantiles (linear interpolation) from one sort: at the paper's scale each sort is ~1M values. */
+export function quantiles(values: ArrayLike<number>, qs: readonly number[]): number[] {
   const x = Float64Array.from(values).sort();
-  if (x.length === 0) return NaN;
-  const h = (x.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, x.length - 1);
-  return x[lo] + (h - lo) * (x[hi] - x[lo]);
+  return qs.map((q) => {
+    if (x.length === 0) return NaN;
+    const h = (x.length - 1) * q;
+    const lo = Math.floor(h);
+    const hi = Math.min(lo + 1, x.length - 1);
+    return x[lo] + (h - lo) * (x[hi] - x[lo]);
+  });
 }
 
 export function mean(x: ArrayLike<number>): number {

@@ -18,6 +18,8 @@ import { assess, policyFlags } from './assess.ts';
 import { controlGroups } from './control.ts';
 import { pairwiseComparisons, tieAwareRanks } from './ranking.ts';
 import { initBackend, Rng } from './rl.ts';
+import { nativeKnn } from './gram.ts';
+import { phaseClock } from './phases.ts';
 import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
 
 export interface EvaluateOptions {
@@ -54,7 +56,10 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const backend = await initBackend(cfg.backend, { threads: cfg.threads });
   say(`backend: ${backend.detail}`);
   const md = o.metadata ?? null;
+  // Preparing the test split is minutes of work at the paper's scale: every phase says what it does.
+  const phase = phaseClock(say);
   const d = prepareOpeData(o.batch, opeDataOptions(cfg.fqe, md));
+  phase(`prepared ${d.n} test transitions`);
   const rng = new Rng(cfg.fqe.seed);
   const starts = chooseStarts(sessionStarts(d), cfg.fqe.initialStates, rng);
   const resamples = Array.from({ length: cfg.bootstrap }, (_, i) => {
@@ -63,12 +68,15 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     const rows = resampleRows(d, counts);
     return { counts, pool: rows.pool, starts: chooseStarts(rows.starts, cfg.fqe.initialStates, r) };
   });
-  const nb = buildNeighbourhoods(d, { states: cfg.oodStates, neighbours: cfg.oodNeighbours, reference: cfg.oodReference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed });
+  phase(`drew ${cfg.bootstrap} bootstrap resamples of the sessions`);
+  // the exact neighbour search, through BLAS when the native addon loads (src/ope/neighbours.ts)
+  const knn = nativeKnn(cfg.threads);
+  const search = (what: string, states: number, neighbours: number, reference: number) =>
+    buildNeighbourhoods(d, { states, neighbours, reference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed, knn: knn.kernels, onProgress: phase.progress(what) });
+  const nb = search('out-of-distribution neighbourhoods', cfg.oodStates, cfg.oodNeighbours, cfg.oodReference);
   // fqe.penaltySupport: every row's neighbourhood (computed once, shared by every policy and refit)
-  const supportNb =
-    cfg.fqe.penaltySupport === 'nearest'
-      ? buildNeighbourhoods(d, { states: d.n, neighbours: cfg.fqe.supportNeighbours, reference: cfg.fqe.supportReference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed })
-      : null;
+  const supportNb = cfg.fqe.penaltySupport === 'nearest' ? search('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference) : null;
+  phase(`found the logged neighbours (${knn.kernels ? 'BLAS' : `exact scalar scan: ${knn.reason}`})`);
   const logpNote = importanceUnavailable(o.batch);
   const bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
   say(`data: ${d.sessions} sessions, ${d.n} transitions, ${starts.length} initial states; ${cfg.bootstrap} bootstrap refits of ${cfg.bootstrapIterations ?? cfg.fqe.iterations} steps per policy`);

@@ -24,6 +24,8 @@ export interface NativeBlas {
   colSum(x: Float32Array, out: Float32Array, M: number, N: number): void;
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, lr: number, beta1: number, beta2: number, eps: number, t: number): void;
   lerp(target: Float32Array, online: Float32Array, out: Float32Array, eta: number): void;
+  /** the selection step of the evaluation's nearest-neighbour search (src/ope/neighbours.ts SelectFn) */
+  knnSelect(G: Float32Array, m: number, nr: number, qn: Float64Array, rn: Float64Array, skip: Int32Array, L: number, outD: Float64Array, outJ: Int32Array): void;
 }
 
 export type NativeLoad =
