@@ -87,6 +87,10 @@ export const OpeConfigSchema = z.strictObject({
   shipMaxOod: z.number().min(0).max(1).default(0.2).describe('verdict: a policy with a larger out-of-distribution share is not shipped'),
   backend: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto').describe('compute backend (as mtf train)'),
   threads: posInt().default(1).describe('BLAS threads of the native backend'),
+  workers: z
+    .union([z.literal('auto'), posInt()])
+    .default('auto')
+    .describe('worker threads fitting FQE in parallel (the policies\' fits and bootstrap refits; results do not depend on it): auto = one per core when the test split has ≥ 20,000 rows, else none (a worker\'s start costs ~1–2 s)'),
 });
 export type OpeConfig = z.infer<typeof OpeConfigSchema>;
 export type OpeConfigInput = z.input<typeof OpeConfigSchema>;

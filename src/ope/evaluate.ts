@@ -10,7 +10,8 @@ import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { bootstrapInterval, chooseStarts, meanInterval, mean, resampleCounts, resampleRows, resampleSeed } from './bootstrap.ts';
 import { OpeConfigSchema, type OpeConfig, type OpeConfigInput } from './config.ts';
 import { discountedReturns, opeDataOptions, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
-import { fitFqe, type FqeFit } from './fqe.ts';
+import type { FqeFit } from './fqe.ts';
+import { chooseWorkers, inlineFitPool, workerFitPool } from './fitPool.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
 import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
 import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
@@ -88,30 +89,34 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed
     const penaltyWeights = supportNb && policy.kind !== 'behavior' ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
     if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
-    const fit = fitFqe(d, acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
+    const fit = await pool.fit(acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
     say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
     const logw = withIs ? logRatios(d, acts, bandwidth) : null;
-    const replicates: number[][] = [];
-    const isReps: number[][] = [];
-    for (const [b, r] of resamples.entries()) {
-      const f = fitFqe(d, acts, {
-        cfg: cfg.fqe,
-        starts: r.starts,
-        pool: r.pool,
-        iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations,
-        seed: resampleSeed(cfg.fqe.seed ^ 0x5eed, b + 1),
-        tables: withIs,
-        curves: false,
-        init: fit.weights,
-        penaltyWeights,
-      });
-      replicates.push(f.value);
-      if (logw) {
-        const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } });
-        isReps.push([w.pdwis, w.wdr!]);
-      }
-      if ((b + 1) % 5 === 0 || b + 1 === resamples.length) say(`${policy.name}: bootstrap ${b + 1}/${resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
-    }
+    // the B refits, in parallel where the pool has workers; collected in resample order
+    let done = 0;
+    const refits = await Promise.all(
+      resamples.map(async (r, b) => {
+        const f = await pool.fit(acts, {
+          cfg: cfg.fqe,
+          starts: r.starts,
+          pool: r.pool,
+          iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations,
+          seed: resampleSeed(cfg.fqe.seed ^ 0x5eed, b + 1),
+          tables: withIs,
+          curves: false,
+          init: fit.weights,
+          penaltyWeights,
+        });
+        done++;
+        if (done % 5 === 0 || done === resamples.length) say(`${policy.name}: bootstrap ${done}/${resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+        // the refit's row tables serve its importance-sampling replicate, then go
+        const w = logw ? weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } }) : null;
+        return { value: f.value, is: w ? [w.pdwis, w.wdr!] : null };
+      }),
+    );
+    pool.release(acts);
+    const replicates: number[][] = refits.map((f) => f.value);
+    const isReps: number[][] = refits.flatMap((f) => (f.is ? [f.is] : []));
     let importance: OpePolicyResult['importance'] = null;
     if (logw) {
       const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, q: { qData: fit.qData!, qPi: fit.qPi! } });
@@ -123,12 +128,31 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   };
 
   // The behavior policy is always evaluated (every lift refers to it), first, and only once.
-  const behavior = await evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy());
+  // Every policy at once: their fits share the pool (one per core), so the cores stay busy while one
+  // policy waits for its full-data fit before its refits can start.
+  const fits = (o.policies.filter((p) => p.kind !== 'behavior').length + 1 + (o.baseline && !o.policies.includes(o.baseline) ? 1 : 0)) * (1 + cfg.bootstrap);
+  const workers = chooseWorkers(cfg.workers, d.n, fits);
+  const pool = workers > 1 ? await workerFitPool(d, workers, backend.name, cfg.threads) : inlineFitPool(d);
+  if (workers > 1) phase(`started ${workers} fit workers`);
+  let behavior!: Evaluated;
   const results: Evaluated[] = [];
-  for (const p of o.policies) results.push(p.kind === 'behavior' ? behavior : await evaluateOne(p));
+  let baselineEval: Evaluated | null = null;
+  try {
+    const behaviorRun = evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy());
+    const runs = o.policies.map((p) => (p.kind === 'behavior' ? behaviorRun : evaluateOne(p)));
+    const baselineRun = o.baseline && !o.policies.includes(o.baseline) ? evaluateOne(o.baseline) : null;
+    const settled = await Promise.allSettled([behaviorRun, ...runs, ...(baselineRun ? [baselineRun] : [])]);
+    const failure = settled.find((r) => r.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    behavior = await behaviorRun;
+    for (const r of runs) results.push(await r);
+    baselineEval = baselineRun ? await baselineRun : null;
+  } finally {
+    await pool.close();
+  }
   // The live model may also be one of the policies (so that tools reading only `policies`, such as the
   // export gate, find it): evaluated once.
-  const baseline = o.baseline ? (results.find((r) => r.policy === o.baseline) ?? (await evaluateOne(o.baseline))) : null;
+  const baseline = o.baseline ? (results.find((r) => r.policy === o.baseline) ?? baselineEval) : null;
 
   // Shared histogram edges: logged actions and every evaluated policy's.
   const A = d.actionDim;

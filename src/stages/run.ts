@@ -49,6 +49,11 @@ export const StageRecord = z.object({
   tries: z.int().nonnegative(),
   result: z.record(z.string(), z.unknown()).nullable(),
   error: z.string().nullable(),
+  /**
+   * the process's peak resident memory (MiB) when the stage ended: its whole life so far, so in an
+   * embedded run (every stage in one process) the stage that raised it is the one that set the peak
+   */
+  peak_rss_mib: z.number().nullable().optional(),
 });
 export type StageRecord = z.infer<typeof StageRecord>;
 
@@ -217,6 +222,8 @@ export function stageFinished(spec: RunSpec, rec: StageRecord, status: 'done' | 
     seconds: (now.getTime() - Date.parse(rec.started_at)) / 1000,
     result,
     error,
+    // resourceUsage().maxRSS is in KiB (getrusage)
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   writeJsonAtomic(stagePath(spec, rec.stage), done);
   return done;
