@@ -54,8 +54,8 @@ export const PipelineConfig = z
         keep: z.int().min(0).default(5).describe('versions kept besides CURRENT'),
         gate: z
           .enum(['interval', 'paired'])
-          .default('interval')
-          .describe("value check: interval = the candidate's V̂ lower bound ≥ the baseline's V̂ − tolerance; paired = the lower end of the paired bootstrap interval of V̂(candidate) − V̂(baseline) ≥ −tolerance (src/export/gate.ts)"),
+          .default('paired')
+          .describe("value check: paired = the lower end of the paired bootstrap interval of V̂(candidate) − V̂(baseline) ≥ −tolerance (default since issue 18's loop study: +4.98% after 7 nights from the tuned constant, no harmful publish; src/stages/README.md §2); interval = the candidate's V̂ lower bound ≥ the baseline's V̂ − tolerance (the rule before; also what paired falls back to when the report has no paired difference against the baseline) (src/export/gate.ts)"),
         baseline: z
           .string()
           .min(1)
@@ -66,7 +66,7 @@ export const PipelineConfig = z
           .describe('online exploration the ranking stack applies around the published model (schemas/exploration.md; paper §3.3 mixed multi-exploration), written into the manifest; null = serve the mean α only'),
       })
       .strict()
-      .default(() => ({ model: 'fusion', tolerance: 0, keep: 5, gate: 'interval' as const, exploration: defaultPublishedExploration() })),
+      .default(() => ({ model: 'fusion', tolerance: 0, keep: 5, gate: 'paired' as const, exploration: defaultPublishedExploration() })),
     schedule: z
       .object({
         cron: z.string().default('0 3 * * *').describe('when the run starts (cron, 5 or 6 fields)'),

@@ -7,9 +7,9 @@
  * schemas/trajectories.md); readTrajectories materialises it, and still reads format 1 files.
  * Writing uses the small IPC writer in arrowIpc.ts; reading uses apache-arrow, loaded on first use.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Table } from 'apache-arrow';
+import type { Table, Vector } from 'apache-arrow';
 import { InputError } from '../errors/index.ts';
 import { ArrowFileWriter, utf8Column, type ColumnData, type ColumnSpec } from './arrowIpc.ts';
 import type { TransitionChunk } from './trajectories.ts';
@@ -141,29 +141,6 @@ function readTable(arrow: ArrowModule, path: string): Table {
   }
 }
 
-/** A column as one contiguous typed array. */
-function flat<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(
-  arrow: ArrowModule,
-  table: Table,
-  name: string,
-  ctor: { new (n: number): T },
-  width = 1,
-): T {
-  const vec = table.getChild(name);
-  if (!vec) throw new InputError(`trajectory file lacks column '${name}'`, { column: name });
-  const out = new ctor(table.numRows * width);
-  let p = 0;
-  for (const data of vec.data) {
-    // Vectors are fixed_size_list<float32>: their numbers live in the one child's buffer.
-    const leaf = data.type instanceof arrow.FixedSizeList ? data.children[0] : data;
-    const off = leaf === data ? data.offset : data.offset * width + leaf.offset;
-    const len = data.length * width;
-    out.set((leaf.values as T).subarray(off, off + len) as never, p);
-    p += len;
-  }
-  return out;
-}
-
 function readMetadata(dir: string): TrajectoryMetadata {
   const metaPath = join(dir, 'metadata.json');
   let raw: unknown;
@@ -189,53 +166,116 @@ function readMetadata(dir: string): TrajectoryMetadata {
 export async function readTrajectories(dir: string, split: Split): Promise<{ batch: TransitionBatch; metadata: TrajectoryMetadata }> {
   const metadata = readMetadata(dir);
   const arrow = await import('apache-arrow');
-  const t = readTable(arrow, join(dir, `${split}.arrow`));
+  const path = join(dir, `${split}.arrow`);
   const sessions = readTable(arrow, join(dir, `${split}-sessions.arrow`));
   const d = metadata.state_dim;
   const k = metadata.action_dim;
+  // The transitions are read record batch by record batch into arrays of the size metadata.json
+  // states: at the paper's scale train.arrow is 2.4 GB, beyond one readFileSync (2 GiB), and a whole-file
+  // buffer beside the arrays would double the memory.
+  const n = metadata.counts[split].transitions;
+  const reader = await openBatches(arrow, path);
+  const fields = reader.schema.fields.map((f) => f.name);
+  const need = (name: string) => {
+    if (!fields.includes(name)) throw new InputError(`${path}: trajectory file lacks column '${name}'`, { file: path, column: name });
+    return name;
+  };
+  const state = new Float32Array(n * d);
+  const stored = metadata.format_version === 1 ? new Float32Array(n * d) : null;
+  const cols = {
+    session_index: new Int32Array(n),
+    step: new Int32Array(n),
+    request_ts: new Float64Array(n),
+    action: new Float32Array(n * k),
+    reward: new Float32Array(n),
+    done: new Uint8Array(n),
+    truncated: new Uint8Array(n),
+    action_logp: new Float32Array(n),
+  };
   const feedback: Record<string, Float32Array> = {};
-  for (const f of t.schema.fields) {
-    if (f.name.startsWith(FEEDBACK_PREFIX)) feedback[f.name.slice(FEEDBACK_PREFIX.length)] = flat(arrow, t, f.name, Float32Array);
-  }
-  let policyId: TransitionBatch['policyId'] = null;
-  const pv = t.getChild('policy_id');
-  if (pv) {
-    const values: string[] = [];
-    const index = new Map<string, number>();
-    const codes = new Int32Array(t.numRows);
-    for (let i = 0; i < t.numRows; i++) {
-      const v = pv.get(i) as string | null;
-      if (v === null) codes[i] = -1;
-      else {
-        let c = index.get(v);
-        if (c === undefined) index.set(v, (c = values.push(v) - 1));
-        codes[i] = c;
+  for (const f of fields) if (f.startsWith(FEEDBACK_PREFIX)) feedback[f.slice(FEEDBACK_PREFIX.length)] = new Float32Array(n);
+  const widths: [string, Float32Array | Float64Array | Int32Array | Uint8Array, number][] = [
+    [need('state'), state, d],
+    ...(stored ? [[need('next_state'), stored, d] as [string, Float32Array, number]] : []),
+    ...Object.entries(cols).map(([name, out]) => [need(name), out, name === 'action' ? k : 1] as [string, Float32Array | Float64Array | Int32Array | Uint8Array, number]),
+    ...Object.entries(feedback).map(([name, out]) => [FEEDBACK_PREFIX + name, out, 1] as [string, Float32Array, number]),
+  ];
+  const hasPolicy = fields.includes('policy_id');
+  const codes = hasPolicy ? new Int32Array(n) : null;
+  const values: string[] = [];
+  const index = new Map<string, number>();
+  let at = 0;
+  try {
+    for await (const b of reader) {
+      if (at + b.numRows > n) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${n})`, { file: path });
+      for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width);
+      if (codes) {
+        const pv = b.getChild('policy_id')!;
+        for (let i = 0; i < b.numRows; i++) {
+          const v = pv.get(i) as string | null;
+          if (v === null) codes[at + i] = -1;
+          else {
+            let c = index.get(v);
+            if (c === undefined) index.set(v, (c = values.push(v) - 1));
+            codes[at + i] = c;
+          }
+        }
       }
+      at += b.numRows;
     }
-    policyId = { codes, values };
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
   }
+  if (at !== n) throw new InputError(`${path}: ${at} rows, but metadata.json's counts.${split}.transitions says ${n}`, { file: path });
   const sid = sessions.getChild('session_id');
-  const state = flat(arrow, t, 'state', Float32Array, d);
-  const sessionIndex = flat(arrow, t, 'session_index', Int32Array);
   // Format 1 files carry next_state; format 2 derives it (the next row's state within the session).
-  const nextState = metadata.format_version === 1 ? flat(arrow, t, 'next_state', Float32Array, d) : nextStates(state, sessionIndex, t.numRows, d);
+  const nextState = stored ?? nextStates(state, cols.session_index, n, d);
   const batch: TransitionBatch = {
-    n: t.numRows,
+    n,
     stateDim: d,
     actionDim: k,
     state,
-    action: flat(arrow, t, 'action', Float32Array, k),
-    reward: flat(arrow, t, 'reward', Float32Array),
+    action: cols.action,
+    reward: cols.reward,
     nextState,
-    done: flat(arrow, t, 'done', Uint8Array),
-    truncated: flat(arrow, t, 'truncated', Uint8Array),
-    sessionIndex,
-    step: flat(arrow, t, 'step', Int32Array),
-    requestTs: flat(arrow, t, 'request_ts', Float64Array),
-    actionLogp: flat(arrow, t, 'action_logp', Float32Array),
+    done: cols.done,
+    truncated: cols.truncated,
+    sessionIndex: cols.session_index,
+    step: cols.step,
+    requestTs: cols.request_ts,
+    actionLogp: cols.action_logp,
     feedback,
-    policyId,
+    policyId: codes ? { codes, values } : null,
     sessionIds: sid ? (sid.toArray() as string[]) : [],
   };
   return { batch, metadata };
+}
+
+/** The record batches of an Arrow IPC file, read from disk as they are consumed. */
+async function openBatches(arrow: ArrowModule, path: string) {
+  try {
+    statSync(path);
+  } catch {
+    throw new InputError(`${path}: cannot read trajectory file (is this an 'mtf ingest' output directory?)`, { file: path });
+  }
+  try {
+    const reader = await arrow.RecordBatchReader.from(createReadStream(path, { highWaterMark: 1 << 22 }));
+    await reader.open();
+    return reader;
+  } catch (err) {
+    throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
+  }
+}
+
+/** One record batch's column into out[at·width …] (vectors are fixed_size_list<float32>: one child buffer). */
+function copyColumn(arrow: ArrowModule, vec: Vector, out: Float32Array | Float64Array | Int32Array | Uint8Array, at: number, width: number): void {
+  let p = at * width;
+  for (const data of vec.data) {
+    const leaf = data.type instanceof arrow.FixedSizeList ? data.children[0] : data;
+    const off = leaf === data ? data.offset : data.offset * width + leaf.offset;
+    const len = data.length * width;
+    out.set((leaf.values as typeof out).subarray(off, off + len) as never, p);
+    p += len;
+  }
 }

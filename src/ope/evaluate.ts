@@ -132,8 +132,16 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   // policy waits for its full-data fit before its refits can start.
   const fits = (o.policies.filter((p) => p.kind !== 'behavior').length + 1 + (o.baseline && !o.policies.includes(o.baseline) ? 1 : 0)) * (1 + cfg.bootstrap);
   const workers = chooseWorkers(cfg.workers, d.n, fits);
-  const pool = workers > 1 ? await workerFitPool(d, workers, backend.name, cfg.threads) : inlineFitPool(d);
-  if (workers > 1) phase(`started ${workers} fit workers`);
+  let pool = inlineFitPool(d);
+  if (workers > 1) {
+    try {
+      pool = await workerFitPool(d, workers, backend.name, cfg.threads);
+      phase(`started ${workers} fit workers`);
+    } catch (err) {
+      // the same numbers come out of this thread, only later
+      say(`fit workers could not start (${(err as Error).message.split('\n')[0]}): fitting in this thread`);
+    }
+  }
   let behavior!: Evaluated;
   const results: Evaluated[] = [];
   let baselineEval: Evaluated | null = null;

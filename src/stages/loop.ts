@@ -52,7 +52,7 @@ export interface LoopOptions {
   seed?: number;
   /** the gate's allowed V̂ shortfall (pipeline publish.tolerance; default 0) */
   tolerance?: number;
-  /** the gate's value check (pipeline publish.gate; default interval) */
+  /** the gate's value check (pipeline publish.gate; default paired, as the pipeline's) */
   gate?: 'interval' | 'paired';
   say?: (line: string) => void;
 }
@@ -122,12 +122,12 @@ export async function runLoop(o: LoopOptions): Promise<LoopState> {
   mkdirSync(p.root, { recursive: true });
   const sizes = LOOP_SIZES[o.size];
   let state = readState(p.state);
-  if (state && (state.config.start !== o.start || state.config.size !== o.size || state.config.stress !== !!o.stress || (state.config.gate ?? 'interval') !== (o.gate ?? 'interval'))) {
+  if (state && (state.config.start !== o.start || state.config.size !== o.size || state.config.stress !== !!o.stress || (state.config.gate ?? 'interval') !== (o.gate ?? 'paired'))) {
     const c = state.config;
     throw new InputError(`${p.state}: this loop was started with --start ${c.start} --size ${c.size} --gate ${c.gate ?? 'interval'}${c.stress ? ' --stress' : ''}; use another --dir for other settings`, { file: p.state });
   }
   if (!state) {
-    const config: LoopConfig = { dir: p.root, start: o.start, size: o.size, sizes, stress: !!o.stress, seed: o.seed ?? 1, tolerance: o.tolerance ?? 0, gate: o.gate ?? 'interval', truthSeed: LOOP_TRUTH_SEED, firstNight: FIRST_NIGHT, startAlpha: await startAlpha(o.start) };
+    const config: LoopConfig = { dir: p.root, start: o.start, size: o.size, sizes, stress: !!o.stress, seed: o.seed ?? 1, tolerance: o.tolerance ?? 0, gate: o.gate ?? 'paired', truthSeed: LOOP_TRUTH_SEED, firstNight: FIRST_NIGHT, startAlpha: await startAlpha(o.start) };
     state = { format: LOOP_FORMAT, config, references: null, warmup: false, nights: [] };
   }
   const c = state.config;

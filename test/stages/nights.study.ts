@@ -14,10 +14,10 @@ import type { LoopState, NightRecord } from '../../src/stages/loopRecord.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'out/nights' }, nights: { type: 'string', default: '7' }, only: { type: 'string' } } });
 const nights = Number(values.nights);
-const runs: { name: string; start: LoopStart; stress: boolean; nights: number; gate?: 'paired' }[] = [
-  { name: 'tuned', start: 'tuned', stress: false, nights },
-  { name: 'hand-tuned', start: 'hand-tuned', stress: false, nights },
-  { name: 'stress', start: 'tuned', stress: true, nights: 4 },
+const runs: { name: string; start: LoopStart; stress: boolean; nights: number; gate: 'interval' | 'paired' }[] = [
+  { name: 'tuned', start: 'tuned', stress: false, nights, gate: 'interval' },
+  { name: 'hand-tuned', start: 'hand-tuned', stress: false, nights, gate: 'interval' },
+  { name: 'stress', start: 'tuned', stress: true, nights: 4, gate: 'interval' },
   { name: 'tuned-paired', start: 'tuned', stress: false, nights, gate: 'paired' },
   { name: 'hand-tuned-paired', start: 'hand-tuned', stress: false, nights, gate: 'paired' },
   { name: 'stress-paired', start: 'tuned', stress: true, nights: 4, gate: 'paired' },
@@ -76,6 +76,6 @@ for (const r of runs) {
   const t0 = performance.now();
   const state = await runLoop({ dir: `${values.out}/${r.name}`, start: r.start, nights: r.nights, size: 'demo', stress: r.stress, gate: r.gate, say: (l) => process.stderr.write(`[${r.name} ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${l}\n`) });
   all.push(...state.nights);
-  process.stdout.write(`\n## ${r.name}${r.stress ? ' (stress: bad candidates)' : ''}${r.gate ? ` (gate: ${r.gate})` : ''}\n\n${table(state)}\n\n${score(state.nights)}\n`);
+  process.stdout.write(`\n## ${r.name}${r.stress ? ' (stress: bad candidates)' : ''}${` (gate: ${r.gate})`}\n\n${table(state)}\n\n${score(state.nights)}\n`);
 }
 process.stdout.write(`\n## the gate over every night\n\n${score(all)}\n`);

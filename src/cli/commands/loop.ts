@@ -14,7 +14,7 @@ export function registerLoop(program: Command): void {
     .addOption(new Option('--start <name>', 'the constant α served before the first publish: tuned = the paper\'s setting, hand-tuned = the legacy production').choices(['tuned', 'hand-tuned']).default('tuned'))
     .addOption(new Option('--nights <n>', 'nights to run (in all, counting those done before)').argParser(intArg(1, 365)).default(7))
     .addOption(new Option('--size <name>', 'tiny (a test) or demo (the demo\'s sizes)').choices(['tiny', 'demo']).default('demo'))
-    .addOption(new Option('--gate <rule>', "the gate's value check: interval = candidate's V̂ lower bound ≥ the served model's V̂; paired = the paired bootstrap interval of the difference ≥ 0").choices(['interval', 'paired']).default('interval'))
+    .addOption(new Option('--gate <rule>', "the gate's value check: interval = candidate's V̂ lower bound ≥ the served model's V̂; paired = the paired bootstrap interval of the difference ≥ 0").choices(['interval', 'paired']).default('paired'))
     .option('--stress', 'replace every night\'s candidate by a bad one (TD3, a wrong reward spec, a wrong β, half a day of data, in turn): the gate must keep them out')
     .action(async (o: { dir: string; start: 'tuned' | 'hand-tuned'; nights: number; size: 'tiny' | 'demo'; stress?: boolean; gate: 'interval' | 'paired' }) => {
       const { runLoop, loopPaths } = await import('../../stages/loop.ts');
