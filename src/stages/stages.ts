@@ -139,11 +139,12 @@ export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
   const policies = [await loadEvalPolicy(`${candidateName(spec)}=${dirs.train}`, { ...dims, field: 'candidate' })];
   for (const s of p.evaluate.policies) policies.push(await loadEvalPolicy(s, { ...dims, field: 'evaluate.policies' }));
   const live = readCurrent(p.paths.store, p.publish.model);
-  // no live model yet: the policy publish.baseline names (the constant the stack runs) is the report's
-  // baseline, so that every policy gets a paired difference against it
+  // no live model yet: the policy the gate compares with — the one publish.baseline names (the constant
+  // the stack runs), else behavior — is the report's baseline, so that every policy gets a paired
+  // difference against it (the paired gate rule reads it)
   const baseline = live
     ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' })
-    : (policies.find((x) => p.publish.baseline !== undefined && x.name === p.publish.baseline) ?? null);
+    : (policies.find((x) => x.name === (p.publish.baseline ?? 'behavior')) ?? null);
   try {
     const report = await ope.evaluatePolicies({
       batch,

@@ -113,7 +113,7 @@ test('gate rejection: the run ends rejected with the reason, the version is kept
   await waitFor(finished(p, END_DATE), 200_000, w.output());
   const o = runOutcome(readRunRecord(p, END_DATE)!);
   assert.equal(o.status, 'rejected', o.detail);
-  assert.match(o.detail, /value: V̂ lower bound of bcq .* < behavior V̂/);
+  assert.match(o.detail, /value: paired lower bound of bcq \(V̂ [0-9.]+ \+ -?[0-9.e-]+\) .* < behavior V̂/, "the default paired rule, against behavior (the report's baseline before any publish)");
   assert.equal(current(p), null, 'CURRENT did not move');
   const manifest = JSON.parse(readFileSync(join(p.paths.store, 'fusion', 'nightly-2026-11-20', 'manifest.json'), 'utf8'));
   assert.equal(manifest.status, 'rejected');
