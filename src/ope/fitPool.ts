@@ -19,8 +19,6 @@ import type { PolicyActions } from './policies.ts';
 export type FitRequest = Omit<FqeFitOptions, 'onStep' | 'holdout'>;
 
 export interface FitPool {
-  /** threads fitting at once */
-  readonly size: number;
   fit(acts: PolicyActions, o: FitRequest): Promise<FqeFit>;
   /** the actions (and their penalty weights) of a policy whose fits are all done */
   release(acts: PolicyActions): void;
@@ -30,7 +28,6 @@ export interface FitPool {
 /** The fits of this thread, one after another. */
 export function inlineFitPool(d: OpeData): FitPool {
   return {
-    size: 1,
     fit: async (acts, o) => fitFqe(d, acts, o),
     release() {},
     close: async () => {},
@@ -169,7 +166,6 @@ export async function workerFitPool(d: OpeData, size: number, backend: string, t
   }
 
   return {
-    size,
     fit(acts, o) {
       if (failed) return Promise.reject(failed);
       return new Promise<FqeFit>((resolve, reject) => {

@@ -186,67 +186,21 @@ function rankExact(x: Float32Array, S: number, qi: number, ref: Int32Array, cand
   return n;
 }
 
-/** SelectFn in JavaScript (the reference of the native knnSelect). */
+/**
+ * SelectFn in JavaScript (the reference of the native knnSelect): the sorted insertion of the scalar scan,
+ * scanning j upwards, so that equal distances keep the smaller j first and a tie with the L-th is left out.
+ */
 export const selectJs: SelectFn = (G, m, nr, qn, rn, skip, L, outD, outJ) => {
-  const heapD = new Float64Array(L);
-  const heapJ = new Int32Array(L);
-  const order: number[] = [];
   for (let q = 0; q < m; q++) {
-    const size = scanBlockRow(G, q * nr, nr, qn[q], rn, skip[q], heapD, heapJ, L);
-    order.length = size;
-    for (let i = 0; i < size; i++) order[i] = i;
-    order.sort((a, b) => heapD[a] - heapD[b] || heapJ[a] - heapJ[b]);
-    for (let i = 0; i < L; i++) {
-      outD[q * L + i] = i < size ? heapD[order[i]] : Infinity;
-      outJ[q * L + i] = i < size ? heapJ[order[i]] : -1;
+    const d = outD.subarray(q * L, (q + 1) * L).fill(Infinity);
+    const j = outJ.subarray(q * L, (q + 1) * L).fill(-1);
+    for (let r = 0; r < nr; r++) {
+      const dist = qn[q] + rn[r] - 2 * G[q * nr + r];
+      if (dist >= d[L - 1] || r === skip[q]) continue;
+      insert(d, j, L, dist, r);
     }
   }
 };
-
-/** The L smallest approximate distances of one query's row of G into the max-heap; returns its size. */
-function scanBlockRow(G: Float32Array, g: number, nr: number, qn: number, rn: Float64Array, skip: number, heapD: Float64Array, heapJ: Int32Array, L: number): number {
-  let size = 0;
-  let j = 0;
-  for (; j < nr && size < L; j++) if (j !== skip) siftUp(heapD, heapJ, size++, qn + rn[j] - 2 * G[g + j], j);
-  let top = size ? heapD[0] : Infinity;
-  for (; j < nr; j++) {
-    const dist = qn + rn[j] - 2 * G[g + j];
-    if (dist >= top || j === skip) continue;
-    siftDown(heapD, heapJ, L, dist, j);
-    top = heapD[0];
-  }
-  return size;
-}
-
-/** Max-heap push of (dist, id) at slot `at` (the heap's size before the push). */
-function siftUp(hD: Float64Array, hJ: Int32Array, at: number, dist: number, id: number): void {
-  let i = at;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (hD[p] >= dist) break;
-    hD[i] = hD[p];
-    hJ[i] = hJ[p];
-    i = p;
-  }
-  hD[i] = dist;
-  hJ[i] = id;
-}
-
-/** Replaces the max-heap's root (the largest) with (dist, id) and restores the heap. */
-function siftDown(hD: Float64Array, hJ: Int32Array, size: number, dist: number, id: number): void {
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= size) break;
-    const c = l + 1 < size && hD[l + 1] > hD[l] ? l + 1 : l;
-    if (hD[c] <= dist) break;
-    hD[i] = hD[c];
-    hJ[i] = hJ[c];
-    i = c;
-  }
-  hD[i] = dist;
-  hJ[i] = id;
-}
 
 /** Inserts (dist, id) into the ascending list, after equal distances (the earlier row wins a tie). */
 function insert(bestD: Float64Array, bestI: Int32Array, k: number, dist: number, id: number): void {

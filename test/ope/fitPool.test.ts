@@ -10,24 +10,12 @@ import { chooseWorkers, workerFitPool, AUTO_MIN_ROWS } from '../../src/ope/fitPo
 import { FqeConfigSchema } from '../../src/ope/config.ts';
 import { sessionStarts } from '../../src/ope/data.ts';
 import { behaviorPolicy, constantPolicy, policyActions } from '../../src/ope/policies.ts';
-import { initBackend, Rng } from '../../src/ope/rl.ts';
-import { chainSessions, identityData, makeBatch, type SessionSpec } from './helpers.ts';
+import { initBackend } from '../../src/ope/rl.ts';
+import { chainSessions, identityData, loggedSessions, makeBatch } from './helpers.ts';
 
 before(async () => {
   await initBackend('cpu');
 });
-
-function sessions(count: number, seed: number): SessionSpec[] {
-  const rng = new Rng(seed);
-  const logN = (x: number) => -0.5 * ((x - 0.5) / 0.2) ** 2 - Math.log(0.2) - 0.5 * Math.log(2 * Math.PI);
-  return Array.from({ length: count }, (_, j) => {
-    const L = 2 + rng.int(4);
-    const u = rng.uniform();
-    const actions = Array.from({ length: L }, () => [0.5 + 0.2 * rng.normal(), 0.5 + 0.2 * rng.normal()]);
-    const rewards = actions.map((a) => 2 - (a[0] - 0.8) ** 2 + u);
-    return { states: Array.from({ length: L }, (_, t) => [t / 6, u]), actions, rewards, end: j % 10 === 9 ? 'cut' : 'done', logp: actions.map((a) => logN(a[0]) + logN(a[1])), feedback: { play: rewards } };
-  });
-}
 
 const config = (workers: number) => ({
   fqe: { iterations: 40, batchSize: 32, hidden: [8], lr: 1e-3, logEvery: 20, gamma: 0.9 },
@@ -41,7 +29,7 @@ const config = (workers: number) => ({
 });
 
 test('two fit workers give the report of the calling thread, number for number', async () => {
-  const batch = makeBatch(sessions(50, 4));
+  const batch = makeBatch(loggedSessions(50, 4));
   const policies = () => [constantPolicy([0.8, 0.5], 'good'), behaviorPolicy(), constantPolicy([0.3, 0.6], 'other')];
   const inline = await evaluatePolicies({ batch, policies: policies(), baseline: constantPolicy([0.5, 0.5], 'live'), config: config(1) });
   const lines: string[] = [];

@@ -2,6 +2,7 @@
 import type { TransitionBatch } from '../../src/data/trajectoryTypes.ts';
 import type { OpeData } from '../../src/ope/data.ts';
 import { prepareOpeData } from '../../src/ope/data.ts';
+import { Rng } from '../../src/ope/rl.ts';
 
 export interface SessionSpec {
   /** one state per step (row-major values of stateDim) */
@@ -79,6 +80,26 @@ export function chainSessions(count: number, len: number, end: (j: number) => 'd
       actions: Array.from({ length: L }, () => [0]),
       rewards: Array.from({ length: L }, () => 1),
       end: end(j),
+    };
+  });
+}
+
+/** Sessions of 2–6 steps; α ~ N(0.5, 0.2²) per dim with its log-density logged; r = 2 − (α₀ − 0.8)² + u. */
+export function loggedSessions(count: number, seed: number): SessionSpec[] {
+  const rng = new Rng(seed);
+  const logN = (x: number) => -0.5 * ((x - 0.5) / 0.2) ** 2 - Math.log(0.2) - 0.5 * Math.log(2 * Math.PI);
+  return Array.from({ length: count }, (_, j) => {
+    const L = 2 + rng.int(5);
+    const u = rng.uniform();
+    const actions = Array.from({ length: L }, () => [0.5 + 0.2 * rng.normal(), 0.5 + 0.2 * rng.normal()]);
+    const rewards = actions.map((a) => 2 - (a[0] - 0.8) ** 2 + u);
+    return {
+      states: Array.from({ length: L }, (_, t) => [t / 6, u]),
+      actions,
+      rewards,
+      end: j % 10 === 9 ? 'cut' : 'done',
+      logp: actions.map((a) => logN(a[0]) + logN(a[1])),
+      feedback: { play: rewards, one: rewards.map(() => 1) },
     };
   });
 }

@@ -9,34 +9,14 @@ import { behaviorPolicy, constantPolicy } from '../../src/ope/policies.ts';
 import { REPORT_CSV_COLUMNS, writeOpeReport } from '../../src/ope/report.ts';
 import { FLAG_EXPLANATIONS } from '../../src/ope/assess.ts';
 import { OpeReport } from '../../src/ope/schemas.ts';
-import { initBackend, Rng } from '../../src/ope/rl.ts';
+import { initBackend } from '../../src/ope/rl.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { parseCsv } from '../helpers/csv.ts';
-import { makeBatch, type SessionSpec } from './helpers.ts';
+import { loggedSessions, makeBatch } from './helpers.ts';
 
 before(async () => {
   await initBackend('cpu');
 });
-
-/** Sessions of 2–6 steps; α ~ N(0.5, 0.2²) per dim with its log-density logged; r = 2 − (α₀ − 0.8)² + u. */
-function loggedSessions(count: number, seed: number): SessionSpec[] {
-  const rng = new Rng(seed);
-  const logN = (x: number) => -0.5 * ((x - 0.5) / 0.2) ** 2 - Math.log(0.2) - 0.5 * Math.log(2 * Math.PI);
-  return Array.from({ length: count }, (_, j) => {
-    const L = 2 + rng.int(5);
-    const u = rng.uniform();
-    const actions = Array.from({ length: L }, () => [0.5 + 0.2 * rng.normal(), 0.5 + 0.2 * rng.normal()]);
-    const rewards = actions.map((a) => 2 - (a[0] - 0.8) ** 2 + u);
-    return {
-      states: Array.from({ length: L }, (_, t) => [t / 6, u]),
-      actions,
-      rewards,
-      end: j % 10 === 9 ? 'cut' : 'done',
-      logp: actions.map((a) => logN(a[0]) + logN(a[1])),
-      feedback: { play: rewards, one: rewards.map(() => 1) },
-    };
-  });
-}
 
 const tinyConfig = {
   fqe: { iterations: 60, batchSize: 32, hidden: [8], lr: 1e-3, logEvery: 20, gamma: 0.9 },

@@ -11,8 +11,8 @@
  * starts from an empty store and artifacts folder. Needs GNU time (/usr/bin/time, Debian `time`) for
  * the peak RSS of each child process. Prints one markdown table.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -36,7 +36,7 @@ function timed(args: string[]): { wall: number; rssMib: number; code: number } {
   return { wall, rssMib: rssKib / 1024, code: r.status ?? -1 };
 }
 
-execFileSync('mkdir', ['-p', work]);
+mkdirSync(work, { recursive: true });
 const logs = join(work, `logs-${perDay}`);
 let sim: ReturnType<typeof timed> | null = null;
 if (!existsSync(logs)) {
