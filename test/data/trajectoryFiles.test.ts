@@ -214,3 +214,21 @@ test('format 1 directories (with next_state) are still read; newer formats are r
     return true;
   });
 });
+
+test('a split whose rows disagree with metadata.json, or that is not Arrow, is refused naming the file', async () => {
+  const dir = join(tempDir(), 'counts');
+  writeFormat1(dir);
+  const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+  const rows = meta.counts.train.transitions;
+  for (const wrong of [rows - 1, rows + 1]) {
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...meta, counts: { ...meta.counts, train: { ...meta.counts.train, transitions: wrong } } }));
+    await assert.rejects(readTrajectories(dir, 'train'), (err: unknown) => {
+      assert.ok(err instanceof InputError);
+      assert.match(err.message, new RegExp(`train\\.arrow: .*${wrong > rows ? `${rows} rows, but metadata\\.json's counts\\.train\\.transitions says ${wrong}` : `more rows than metadata\\.json's counts\\.train\\.transitions \\(${wrong}\\)`}`));
+      return true;
+    });
+  }
+  writeFileSync(join(dir, 'metadata.json'), JSON.stringify(meta));
+  writeFileSync(join(dir, 'train.arrow'), 'not arrow at all');
+  await assert.rejects(readTrajectories(dir, 'train'), /train\.arrow: not an Arrow IPC file/);
+});
