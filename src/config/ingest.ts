@@ -20,6 +20,10 @@ export const IngestConfig = z
       .describe("a session whose last request is this close to the window's end is truncated, not terminal"),
     test_fraction: z.number().min(0).max(0.99).default(0.1).describe('share of sessions, the latest by start, held out as the test split (paper §4.1)'),
     threads: z.number().int().min(1).default(1).describe('DuckDB reader threads'),
+    shard_workers: z
+      .union([z.literal('auto'), z.number().int().min(1)])
+      .default('auto')
+      .describe("mtf run: shards (dt= partitions) read at once, each on a worker thread (auto: one per core, at most the shards; 1: one after another on the main thread). The BullMQ workers fan out by job instead"),
     beta: z
       .union([z.number().min(0), z.array(z.number().min(0)).min(1)])
       .optional()

@@ -302,3 +302,43 @@ function appendShard(store: RowStore, dir: string, meta: ShardMeta): void {
   if (store.n !== at + n) throw new InputError(`${path}: holds ${store.n - at} vectors for ${n} rows`, { file: path });
 }
 
+
+/**
+ * readShard on a worker thread of its own (src/data/shardWorker.ts): the embedded runner reads several
+ * shards at once this way. Errors come back as they were thrown (an InputError keeps its file, column
+ * and field); an abort terminates the worker, which leaves no shard directory (it is written atomically).
+ */
+export async function readShardInWorker(o: ReadShardOptions, signal?: AbortSignal): Promise<ShardMeta> {
+  const { Worker } = await import('node:worker_threads');
+  const { extname } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  // TypeScript sources (no build step): a worker does not inherit the parent's tsx loader, so a small
+  // JavaScript entry registers it first (as bin/mtf.js does)
+  const entry = new URL(extname(fileURLToPath(import.meta.url)) === '.ts' ? './shardWorker.boot.mjs' : './shardWorker.js', import.meta.url);
+  const { onProgress, ...data } = o;
+  signal?.throwIfAborted();
+  const worker = new Worker(entry, { workerData: data });
+  return new Promise<ShardMeta>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      f();
+    };
+    const onAbort = () => settle(() => void worker.terminate().finally(() => reject(signal!.reason ?? new Error('aborted'))));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: import('./shardWorker.ts').ShardWorkerMessage) => {
+      if (m.type === 'log') onProgress?.(m.line);
+      else if (m.type === 'done') settle(() => resolve(m.meta));
+      else
+        settle(() => {
+          const err = m.input ? new InputError(m.message, m.input) : new Error(m.message);
+          if (m.stack) err.stack = m.stack;
+          reject(err);
+        });
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`ingest shard ${o.shard.key}: its worker thread exited (code ${code}) before finishing`))));
+  });
+}

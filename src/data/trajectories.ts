@@ -201,6 +201,17 @@ export function concatPieces(pieces: Float32Array[], length: number): Float32Arr
 }
 
 /**
+ * The row whose state is row i's s′ when s′ is derived from the rows (format 2): i + 1 within the session,
+ * i itself on the session's last row (terminal or truncated) — nextStates as indices, 4 bytes a row
+ * instead of a copy of the state.
+ */
+export function nextRowIndex(sessionIndex: Int32Array, n: number): Int32Array {
+  const next = new Int32Array(n);
+  for (let i = 0; i < n; i++) next[i] = i + 1 < n && sessionIndex[i + 1] === sessionIndex[i] ? i + 1 : i;
+  return next;
+}
+
+/**
  * s' of every row: the next row's state within the same session, and s itself on a session's last
  * row (terminal or truncated: nothing to bootstrap from). `sessionIndex` tells the sessions apart.
  */

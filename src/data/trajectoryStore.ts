@@ -229,16 +229,13 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
   }
   if (at !== n) throw new InputError(`${path}: ${at} rows, but metadata.json's counts.${split}.transitions says ${n}`, { file: path });
   const sid = sessions.getChild('session_id');
-  // Format 1 files carry next_state; format 2 derives it (the next row's state within the session).
-  const nextState = stored ?? nextStates(state, cols.session_index, n, d);
-  const batch: TransitionBatch = {
+  const batch = {
     n,
     stateDim: d,
     actionDim: k,
     state,
     action: cols.action,
     reward: cols.reward,
-    nextState,
     done: cols.done,
     truncated: cols.truncated,
     sessionIndex: cols.session_index,
@@ -248,8 +245,30 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
     feedback,
     policyId: codes ? { codes, values } : null,
     sessionIds: sid ? (sid.toArray() as string[]) : [],
-  };
+  } as TransitionBatch;
+  // Format 1 files carry next_state; format 2 derives it (the next row's state within the session), and
+  // only when something reads it: training indexes the state rows instead (nextStateFromRows).
+  if (stored) batch.nextState = stored;
+  else withDerivedNextState(batch);
   return { batch, metadata };
+}
+
+/**
+ * Marks a batch whose s′ is the next row's state within the session (nextStateFromRows) and gives it a
+ * `nextState` materialised on first read (then kept; assigning replaces it).
+ */
+export function withDerivedNextState(batch: TransitionBatch): TransitionBatch {
+  let next: Float32Array | null = null;
+  Object.defineProperty(batch, 'nextState', {
+    enumerable: true,
+    configurable: true,
+    get: () => (next ??= nextStates(batch.state, batch.sessionIndex, batch.n, batch.stateDim)),
+    set: (v: Float32Array) => {
+      next = v;
+    },
+  });
+  batch.nextStateFromRows = true;
+  return batch;
 }
 
 /** The record batches of an Arrow IPC file, read from disk as they are consumed. */

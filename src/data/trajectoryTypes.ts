@@ -15,6 +15,13 @@ export interface TransitionBatch {
   reward: Float32Array;
   /** [n × stateDim]; equals state on terminal and truncated rows */
   nextState: Float32Array;
+  /**
+   * true when s′ is not stored but is the next row's state within the session, and the row's own state on
+   * a session's last row (format 2 files, schemas/trajectories.md): a consumer that can index `state`
+   * instead (training, see nextRowIndex) then never reads `nextState`, which readTrajectories
+   * materialises only when it is first read — at the paper's scale that copy is 1.6 GB.
+   */
+  nextStateFromRows?: boolean;
   /** 1 = the session ended here (terminal). 0 otherwise, also on truncated rows. */
   done: Uint8Array;
   /** 1 = the data window cut the session here: not an end, and s' is unknown (no bootstrap). */

@@ -11,7 +11,9 @@ import type { PreparedData } from './trainingData.ts';
 export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: number): Minibatch {
   const idx = rng.fillIndices(new Int32Array(B), d.n);
   const S = d.stateDim;
-  const s2 = gatherRows(d.s2, S, idx, 1);
+  const idx2 = new Int32Array(B);
+  for (let i = 0; i < B; i++) idx2[i] = d.s2Row[idx[i]];
+  const s2 = gatherRows(d.s, S, idx2, 1);
   return {
     s: tf.tensor2d(gatherRows(d.s, S, idx, 1), [B, S]),
     a: tf.tensor2d(gatherRows(d.a, d.actionDim, idx, 1), [B, d.actionDim]),
@@ -20,7 +22,7 @@ export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: n
     notDone: tf.tensor2d(gatherRows(d.notDone, 1, idx, 1), [B, 1]),
     mask: tf.tensor2d(gatherRows(d.mask, 1, idx, 1), [B, 1]),
     discount: d.discount ? tf.tensor2d(gatherRows(d.discount, 1, idx, 1), [B, 1]) : null,
-    s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s2, S, idx, repeats), [B * repeats, S]) : null,
+    s2Rep: repeats > 0 ? tf.tensor2d(gatherRows(d.s, S, idx2, repeats), [B * repeats, S]) : null,
     rR: d.responses ? tf.tensor2d(gatherRows(d.responses.r, d.responses.R, idx, 1), [B, d.responses.R]) : null,
     discountR: d.responses ? tf.tensor2d(gatherRows(d.responses.discount, d.responses.R, idx, 1), [B, d.responses.R]) : null,
     logpB: d.logpB ? tf.tensor2d(gatherRows(d.logpB, 1, idx, 1), [B, 1]) : null,

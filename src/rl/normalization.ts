@@ -103,9 +103,13 @@ export function dimStats(x: Float32Array, n: number, dim: number): DimStats {
 }
 
 export function normalizeStates(x: Float32Array, norm: Normalization): Float32Array {
+  return normalizeStatesInto(x, norm, new Float32Array(x.length), 0);
+}
+
+/** normalizeStates written into out[at …] (no intermediate copy); returns out. */
+export function normalizeStatesInto(x: Float32Array, norm: Normalization, out: Float32Array, at: number): Float32Array {
   const d = norm.stateMean.length;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = (x[i] - norm.stateMean[i % d]) / norm.stateStd[i % d];
+  for (let i = 0; i < x.length; i++) out[at + i] = (x[i] - norm.stateMean[i % d]) / norm.stateStd[i % d];
   return out;
 }
 

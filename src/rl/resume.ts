@@ -2,7 +2,7 @@
  * What makes a run resumable: the progress saved with every checkpoint, the training data's fingerprint,
  * and the check that a resumed run continues the same run (algorithm, dims, config, data).
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { InputError } from '../errors/index.ts';
 import type { Curves } from './report.ts';
@@ -23,13 +23,33 @@ export interface SavedProgress {
 export function fingerprintBatch(b: TransitionBatch, feedbackNames: string[] = []): string {
   const h = createHash('sha256');
   h.update(`${b.n}:${b.stateDim}:${b.actionDim}`);
-  for (const x of [b.state, b.action, b.reward, b.nextState, b.done, b.truncated]) h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  const bytes = (x: ArrayBufferView) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  for (const x of [b.state, b.action, b.reward]) h.update(bytes(x));
+  if (b.nextStateFromRows) hashDerivedNextState(h, b);
+  else h.update(bytes(b.nextState));
+  for (const x of [b.done, b.truncated]) h.update(bytes(x));
   for (const name of feedbackNames) {
     const x = Float32Array.from(feedbackColumn(b.feedback, name));
     h.update(`:${name}:`);
     h.update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The bytes nextStates() would produce, fed to the hash session by session without building the copy
+ * (so a derived s′ fingerprints exactly as a stored one): rows a+1 … b−1 of the state, then row b−1 again.
+ */
+function hashDerivedNextState(h: Hash, b: TransitionBatch): void {
+  const S = b.stateDim;
+  const rows = (from: number, to: number) => new Uint8Array(b.state.buffer, b.state.byteOffset + from * S * 4, (to - from) * S * 4);
+  for (let a = 0; a < b.n; ) {
+    let e = a + 1;
+    while (e < b.n && b.sessionIndex[e] === b.sessionIndex[a]) e++;
+    h.update(rows(a + 1, e));
+    h.update(rows(e - 1, e));
+    a = e;
+  }
 }
 
 /** Fields a resumed run may change: how long, how often it reports, where it runs. */

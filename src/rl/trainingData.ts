@@ -3,9 +3,10 @@
  * the action interval, README §3.5) and flattened into PreparedData with its critic targets (one-step or
  * n-step, per-response columns; see targets.ts) and the behavior log-density.
  */
+import { nextRowIndex } from '../data/trajectories.ts';
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { InputError } from '../errors/index.ts';
-import { normalizeActions, normalizeStates, type Normalization } from './normalization.ts';
+import { normalizeActions, normalizeStatesInto, type Normalization } from './normalization.ts';
 import { nStepWindows, ONE_STEP, responseColumns, type TargetOptions } from './targets.ts';
 
 /** The normalised dataset, flat, ready for minibatch gathering. */
@@ -13,10 +14,15 @@ export interface PreparedData {
   n: number;
   stateDim: number;
   actionDim: number;
+  /**
+   * normalised states, [rows × stateDim]: the n rows' own states, followed (when the batch stores its s′,
+   * nextStateFromRows unset) by the n logged next states — rows n … 2n − 1
+   */
   s: Float32Array;
   a: Float32Array;
   r: Float32Array;
-  s2: Float32Array;
+  /** per transition, the row of `s` that holds its critic target's s′ (the one-step s′, or the state after the n-step window) */
+  s2Row: Int32Array;
   notDone: Float32Array;
   mask: Float32Array;
   /** n-step targets: the weight γ^m·(1 − done) of the bootstrapped value per row; null = one-step (γ·notDone) */
@@ -42,11 +48,22 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
     notDone[i] = b.done[i] ? 0 : 1;
     mask[i] = b.truncated[i] ? 0 : 1;
   }
+  // s′ as a row of the normalised states rather than a second copy of them: the next row's own state
+  // when s′ is derived from the rows (format 2 files; at the paper's scale this saves the 1.6 GB copy
+  // and its normalised twin), else the logged next state appended after the states.
+  const S = b.stateDim;
+  const derived = b.nextStateFromRows === true;
+  const s = new Float32Array((derived ? b.n : 2 * b.n) * S);
+  normalizeStatesInto(b.state, norm, s, 0);
+  if (!derived) normalizeStatesInto(b.nextState, norm, s, b.n * S);
+  const following = derived ? nextRowIndex(b.sessionIndex, b.n) : null;
+  /** the row of `s` holding row j's logged s′ */
+  const nextOf = following ? (j: number) => following[j] : (j: number) => b.n + j;
   const base = {
     n: b.n,
-    stateDim: b.stateDim,
+    stateDim: S,
     actionDim: b.actionDim,
-    s: normalizeStates(b.state, norm),
+    s,
     a: normalizeActions(b.action, norm, true), // truncated to the action interval (README §3.5)
     notDone,
     mask,
@@ -55,16 +72,16 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
   if (!(Number.isInteger(nStep) && nStep >= 1)) throw new RangeError(`nStep must be a positive integer, got ${nStep}`);
   const win = nStep > 1 || targets.responses ? nStepWindows(b, nStep) : null;
   const responses = targets.responses ? responseColumns(b, win!, targets.responses, rewardScale) : null;
+  const s2Row = new Int32Array(b.n);
   if (nStep === 1) {
     const r = Float32Array.from(b.reward);
     if (rewardScale !== 1) for (let i = 0; i < r.length; i++) r[i] *= rewardScale;
-    return { ...base, r, s2: normalizeStates(b.nextState, norm), discount: null, responses, logpB: behaviorLogp(b, norm) };
+    for (let t = 0; t < b.n; t++) s2Row[t] = nextOf(t);
+    return { ...base, r, s2Row, discount: null, responses, logpB: behaviorLogp(b, norm) };
   }
-  const S = b.stateDim;
   const { len, boot, nextRow, nextIsState } = win!;
   const r = new Float32Array(b.n);
   const discount = new Float32Array(b.n);
-  const next = new Float32Array(b.n * S);
   for (let t = 0; t < b.n; t++) {
     let g = 0;
     let w = 1; // γ^k
@@ -74,10 +91,18 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
     }
     discount[t] = boot[t] ? w : 0;
     const j = nextRow[t];
-    next.set((nextIsState[t] ? b.state : b.nextState).subarray(j * S, (j + 1) * S), t * S);
+    s2Row[t] = nextIsState[t] ? j : nextOf(j);
     r[t] = g * rewardScale;
   }
-  return { ...base, r, s2: normalizeStates(next, norm), discount, responses, logpB: behaviorLogp(b, norm) };
+  return { ...base, r, s2Row, discount, responses, logpB: behaviorLogp(b, norm) };
+}
+
+/** The normalised s′ of every transition, [n × stateDim] (a copy: for tests and diagnostics, not the training loop). */
+export function nextStatesOf(d: PreparedData): Float32Array {
+  const S = d.stateDim;
+  const out = new Float32Array(d.n * S);
+  for (let t = 0; t < d.n; t++) out.set(d.s.subarray(d.s2Row[t] * S, (d.s2Row[t] + 1) * S), t * S);
+  return out;
 }
 
 /**
@@ -105,11 +130,14 @@ export function validateBatch(b: TransitionBatch): void {
   need(Number.isInteger(b.n) && b.n > 0, 'n', `must be a positive number of transitions, got ${b.n}`);
   need(b.stateDim > 0 && b.actionDim > 0, 'stateDim', `and actionDim must be positive, got ${b.stateDim} and ${b.actionDim}`);
   need(b.state.length === b.n * b.stateDim, 'state', `has ${b.state.length} values, expected n × stateDim = ${b.n * b.stateDim}`);
-  need(b.nextState.length === b.n * b.stateDim, 'nextState', `has ${b.nextState.length} values, expected ${b.n * b.stateDim}`);
+  // A derived s′ is a copy of state rows, checked with them: reading it would materialise it.
+  const derived = b.nextStateFromRows === true;
+  if (!derived) need(b.nextState.length === b.n * b.stateDim, 'nextState', `has ${b.nextState.length} values, expected ${b.n * b.stateDim}`);
   need(b.action.length === b.n * b.actionDim, 'action', `has ${b.action.length} values, expected ${b.n * b.actionDim}`);
   need(b.reward.length === b.n, 'reward', `has ${b.reward.length} values, expected ${b.n}`);
   need(b.done.length === b.n && b.truncated.length === b.n, 'done', `and truncated must have ${b.n} entries`);
-  for (const [field, x] of [['state', b.state], ['action', b.action], ['reward', b.reward], ['nextState', b.nextState]] as const) {
+  const fields = [['state', b.state], ['action', b.action], ['reward', b.reward], ...(derived ? [] : [['nextState', b.nextState]])] as [string, Float32Array][];
+  for (const [field, x] of fields) {
     const i = x.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) {
       const dim = field === 'reward' ? 1 : field === 'action' ? b.actionDim : b.stateDim;

@@ -4,6 +4,7 @@
  * that was interrupted (Ctrl-C, a crash) continues where it stopped when started again: finished
  * stages are skipped, training resumes from its last checkpoint.
  */
+import { availableParallelism } from 'node:os';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { oneLine } from '../errors/index.ts';
 import { claimRun, readStage, runOutcome, specOf, stageFinished, stageStarted, type RunOutcome, type RunRecord, type RunSpec } from './run.ts';
@@ -36,7 +37,8 @@ export async function runEmbedded(pipeline: PipelineConfig, date: string, o: Emb
   const run = <T extends Record<string, unknown>>(key: string, fn: (ctx: StageContext) => Promise<T>) => recordedStage(spec, key, fn, say, o.signal);
 
   const keys = await planIngest(spec);
-  for (const key of keys) await run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx));
+  const parallel = shardParallelism(pipeline.ingest.shard_workers, keys.length);
+  await inParallel(keys, parallel, (key) => run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx, { inWorker: parallel > 1 })));
   await run('ingest', (ctx) => mergeStage(spec, keys, ctx));
   const trained = await run('train', (ctx) => trainStage(spec, ctx));
   if (trained.status === 'stopped') {
@@ -83,4 +85,30 @@ export async function recordedStage<T extends Record<string, unknown>>(
     stageFinished(spec, rec, 'failed', null, oneLine(err));
     throw err;
   }
+}
+
+/** How many shards the embedded runner reads at once: `auto` = one per core, never more than the shards. */
+export function shardParallelism(setting: 'auto' | number, shards: number): number {
+  return Math.max(1, Math.min(shards, setting === 'auto' ? availableParallelism() : setting));
+}
+
+/**
+ * fn over every item, at most `limit` at a time; the first failure is thrown once the ones already
+ * running have settled (no stage is left running behind a returned error), and nothing new starts after it.
+ */
+export async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | null = null;
+  const lane = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw (failure as { err: unknown }).err;
 }

@@ -235,7 +235,7 @@ export function listStages(spec: RunSpec): StageRecord[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => readJson(join(dir, f), StageRecord))
-    .sort((a, b) => a.started_at.localeCompare(b.started_at));
+    .sort((a, b) => a.started_at.localeCompare(b.started_at) || a.stage.localeCompare(b.stage)); // shards may start in the same millisecond
 }
 
 export interface RunOutcome {

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { ingest, parseRewardWeights } from '../../src/data/index.ts';
-import { mergeShards, planShards, readShard } from '../../src/data/shards.ts';
+import { mergeShards, planShards, readShard, readShardInWorker } from '../../src/data/shards.ts';
 import { InputError } from '../../src/errors/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -103,4 +103,51 @@ test('a damaged shard is refused with its file named, and the output is not writ
   });
   assert.ok(!existsSync(join(work, 'out')));
   await assert.rejects(mergeShards({ logs, window, reward: parseRewardWeights('play_time_s=1'), out: join(work, 'out'), shards: dirs.slice(0, 1) }), /feedback columns/);
+});
+
+test('a shard read on a worker thread is the shard read on this thread; its errors come back as InputErrors naming the file', async () => {
+  const work = tempDir();
+  const logs = join(FIXTURES, 'duckdb-hive-spark-window');
+  const window = { endDate: '2026-11-20', days: 3 };
+  const reward = parseRewardWeights('play_time_s=1,like=2,share=4');
+  const shard = planShards(logs, window)[1];
+  const lines: string[] = [];
+  await readShard({ shard, window, reward, out: join(work, 'here') });
+  const meta = await readShardInWorker({ shard, window, reward, out: join(work, 'worker'), onProgress: (l) => lines.push(l) });
+  assert.equal(meta.key, shard.key);
+  assert.ok(meta.rows > 0);
+  assert.deepEqual(readFileSync(join(work, 'worker', 'rows.arrow')), readFileSync(join(work, 'here', 'rows.arrow')), 'same rows');
+  const strip = (dir: string) => {
+    const { seconds: _s, files, ...rest } = JSON.parse(readFileSync(join(work, dir, 'shard.json'), 'utf8'));
+    return { ...rest, files: (files as { seconds?: number }[]).map(({ seconds: _t, ...f }) => f) };
+  };
+  assert.deepEqual(strip('worker'), strip('here'));
+  // a failing fixture: the same InputError (message, file) as on this thread, and no shard directory
+  const bad = cases.map((c) => ({ c, exp: JSON.parse(readFileSync(join(FIXTURES, c, 'expected.json'), 'utf8')) as Expected })).find((x) => x.c === 'fail-not-parquet')!;
+  const badLogs = join(FIXTURES, bad.c, bad.exp.args.logs);
+  const badWindow = bad.exp.args.endDate ? { endDate: bad.exp.args.endDate, days: bad.exp.args.days ?? 3 } : null;
+  const badReward = parseRewardWeights(bad.exp.args.rewardWeights);
+  let here: InputError | null = null;
+  for (const sh of planShards(badLogs, badWindow)) {
+    try {
+      await readShard({ shard: sh, window: badWindow, reward: badReward, out: join(work, 'bad-here', sh.key) });
+    } catch (err) {
+      here = err as InputError;
+      await assert.rejects(readShardInWorker({ shard: sh, window: badWindow, reward: badReward, out: join(work, 'bad-worker') }), (e: unknown) => {
+        assert.ok(e instanceof InputError, String(e));
+        assert.equal(e.message, here!.message);
+        assert.equal(e.file, here!.file);
+        return true;
+      });
+      assert.ok(!existsSync(join(work, 'bad-worker')), 'nothing half-written');
+      break;
+    }
+  }
+  assert.ok(here, `${bad.c}: a shard read fails`);
+  // an abort terminates the worker and leaves no shard
+  const ac = new AbortController();
+  const p = readShardInWorker({ shard, window, reward, out: join(work, 'aborted') }, ac.signal);
+  ac.abort(new Error('stop'));
+  await assert.rejects(p, /stop/);
+  assert.ok(!existsSync(join(work, 'aborted')));
 });

@@ -14,7 +14,10 @@ import type { Mlp } from '../../src/rl/networks/mlp.ts';
 import type { Vae } from '../../src/rl/networks/vae.ts';
 import { targetOptions } from '../../src/rl/targets.ts';
 import { train } from '../../src/rl/trainer.ts';
-import { prepareData } from '../../src/rl/trainingData.ts';
+import { nextStatesOf, prepareData } from '../../src/rl/trainingData.ts';
+import { fingerprintBatch } from '../../src/rl/resume.ts';
+import { withDerivedNextState } from '../../src/data/trajectoryStore.ts';
+import type { TransitionBatch } from '../../src/data/trajectoryTypes.ts';
 import { makeBatch, identityStats } from '../ope/helpers.ts';
 import { normalizationFromStats } from '../../src/rl/normalization.ts';
 
@@ -44,7 +47,7 @@ describe('critic targets from logged rows', () => {
     const d = prepareData(b, norm, { gamma: 0.5, nStep: 1, rewardScale: 2 });
     assert.equal(d.discount, null);
     near(d.r, [2, 4, 6, 8, 20, 40, 60]);
-    near(d.s2, [1, 2, 3, 3, 101, 102, 102]);
+    near(nextStatesOf(d), [1, 2, 3, 3, 101, 102, 102]);
     near(d.notDone, [1, 1, 1, 0, 1, 1, 1]);
     near(d.mask, [1, 1, 1, 1, 1, 1, 0]);
     // without options: one-step, unscaled (the trainer's behaviour before nStep/rewardScale existed)
@@ -60,7 +63,7 @@ describe('critic targets from logged rows', () => {
     // B1: the window reaches the cut row B2: 20·2 = 40, bootstrap from B2's own state with ½
     // B2: truncated itself: mask 0 (its target is never used)
     near(d.r, [4, 7, 10, 8, 40, 40, 60]);
-    near(d.s2, [2, 3, 3, 3, 102, 102, 102]);
+    near(nextStatesOf(d), [2, 3, 3, 3, 102, 102, 102]);
     near(d.discount!, [0.25, 0.25, 0, 0, 0.25, 0.5, 0]);
     near(d.mask, [1, 1, 1, 1, 1, 1, 0]);
   });
@@ -78,7 +81,44 @@ describe('critic targets from logged rows', () => {
     const { b, norm } = twoSessions();
     b.step[2] = 5; // A2 does not follow A1
     const d = prepareData(b, norm, { gamma: 0.5, nStep: 3, rewardScale: 1 });
-    near([d.r[0], d.s2[0], d.discount![0]], [1 + 1, 2, 0.25]);
+    near([d.r[0], nextStatesOf(d)[0], d.discount![0]], [1 + 1, 2, 0.25]);
+  });
+
+  test('s′ derived from the rows (format 2) gives the same targets as a stored s′, and training never materialises it', async () => {
+    /** the same batch with s′ derived (nextState materialised only if read) and a counter of reads */
+    const derived = () => {
+      const { b } = twoSessions();
+      const { nextState: _stored, ...rest } = b;
+      const d = withDerivedNextState(rest as TransitionBatch);
+      let reads = 0;
+      const get = Object.getOwnPropertyDescriptor(d, 'nextState')!.get!;
+      Object.defineProperty(d, 'nextState', { get: () => (reads++, get()), enumerable: true, configurable: true });
+      return { d, reads: () => reads };
+    };
+    for (const nStep of [1, 2, 3]) {
+      const { b, norm } = twoSessions();
+      b.step[2] = 5; // a gap: the window ends there and bootstraps from the logged s′
+      const { d } = derived();
+      d.step[2] = 5;
+      const want = prepareData(b, norm, { gamma: 0.5, nStep, rewardScale: 2 });
+      const got = prepareData(d, norm, { gamma: 0.5, nStep, rewardScale: 2 });
+      assert.deepEqual(nextStatesOf(got), nextStatesOf(want), `nStep ${nStep}`);
+      assert.deepEqual([got.r, got.discount, got.notDone, got.mask], [want.r, want.discount, want.notDone, want.mask]);
+      assert.equal(got.s.length, b.n * b.stateDim, 'no second copy of the states');
+      assert.equal(want.s.length, 2 * b.n * b.stateDim);
+    }
+    const { b } = twoSessions();
+    const { d, reads } = derived();
+    assert.equal(fingerprintBatch(d), fingerprintBatch(b), 'a checkpoint of either resumes on the other');
+    const cfg = { algo: 'bcq', steps: 30, batchSize: 5, logEvery: 10, backend: 'cpu', seed: 4, nStep: 2, vaeHidden: [4], actorHidden: [4], criticHidden: [4] };
+    const run = async (batch: TransitionBatch) => {
+      const { policy, report } = await train({ batch, config: cfg, progress: 'none' });
+      const a = policy.act(new Float32Array([0.5, 101]), 2);
+      policy.dispose();
+      return { curves: report.curves, a: Array.from(a) };
+    };
+    assert.deepEqual(await run(d), await run(b), 'bit-identical training');
+    assert.equal(reads(), 0, 'training read nextState');
   });
 
   test('targetOptions: BC has no target fields (one-step defaults); BCQ/TD3 read theirs', () => {

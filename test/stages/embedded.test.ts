@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listStages, readRunRecord, runEmbedded, specOf } from '../../src/stages/index.ts';
+import { inParallel, shardParallelism } from '../../src/stages/embedded.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { END_DATE, simulatedLogs, tinyPipeline } from './fixtures.ts';
 
@@ -67,4 +68,35 @@ test('mtf run (embedded): an interrupted training continues from its checkpoint'
   assert.equal(train.result!.steps, STEPS);
   assert.equal(train.tries, 2);
   assert.ok(existsSync(join(p.paths.store, 'fusion', 'nightly-2026-11-20', 'policy.onnx')));
+});
+
+test('inParallel: at most `limit` at once, every item once; the first failure is thrown after the running ones settle, nothing new starts', async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let running = 0;
+  let most = 0;
+  const done: number[] = [];
+  await inParallel([1, 2, 3, 4, 5], 2, async (x) => {
+    most = Math.max(most, ++running);
+    await sleep(x % 2 ? 15 : 5);
+    running--;
+    done.push(x);
+  });
+  assert.equal(most, 2);
+  assert.deepEqual(done.toSorted(), [1, 2, 3, 4, 5]);
+  const started: number[] = [];
+  let settled = 0;
+  await assert.rejects(
+    inParallel([1, 2, 3, 4], 2, async (x) => {
+      started.push(x);
+      if (x === 1) throw new Error('shard 1 failed');
+      await sleep(20);
+      settled++;
+    }),
+    /shard 1 failed/,
+  );
+  assert.deepEqual(started, [1, 2], 'nothing started after the failure');
+  assert.equal(settled, 1, 'the running one finished before the error was thrown');
+  assert.equal(shardParallelism(1, 3), 1);
+  assert.equal(shardParallelism(8, 3), 3);
+  assert.ok(shardParallelism('auto', 3) >= 1 && shardParallelism('auto', 1) === 1);
 });
