@@ -7,7 +7,8 @@
  * schemas/trajectories.md); readTrajectories materialises it, and still reads format 1 files.
  * Writing uses the small IPC writer in arrowIpc.ts; reading uses apache-arrow, loaded on first use.
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Table, Vector } from 'apache-arrow';
 import { InputError } from '../errors/index.ts';
@@ -174,59 +175,69 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
   // states: at the paper's scale train.arrow is 2.4 GB, beyond one readFileSync (2 GiB), and a whole-file
   // buffer beside the arrays would double the memory.
   const n = metadata.counts[split].transitions;
-  const reader = await openBatches(arrow, path);
-  const fields = reader.schema.fields.map((f) => f.name);
-  const need = (name: string) => {
-    if (!fields.includes(name)) throw new InputError(`${path}: trajectory file lacks column '${name}'`, { file: path, column: name });
-    return name;
-  };
-  const state = new Float32Array(n * d);
-  const stored = metadata.format_version === 1 ? new Float32Array(n * d) : null;
-  const cols = {
-    session_index: new Int32Array(n),
-    step: new Int32Array(n),
-    request_ts: new Float64Array(n),
-    action: new Float32Array(n * k),
-    reward: new Float32Array(n),
-    done: new Uint8Array(n),
-    truncated: new Uint8Array(n),
-    action_logp: new Float32Array(n),
-  };
-  const feedback: Record<string, Float32Array> = {};
-  for (const f of fields) if (f.startsWith(FEEDBACK_PREFIX)) feedback[f.slice(FEEDBACK_PREFIX.length)] = new Float32Array(n);
-  const widths: [string, Float32Array | Float64Array | Int32Array | Uint8Array, number][] = [
-    [need('state'), state, d],
-    ...(stored ? [[need('next_state'), stored, d] as [string, Float32Array, number]] : []),
-    ...Object.entries(cols).map(([name, out]) => [need(name), out, name === 'action' ? k : 1] as [string, Float32Array | Float64Array | Int32Array | Uint8Array, number]),
-    ...Object.entries(feedback).map(([name, out]) => [FEEDBACK_PREFIX + name, out, 1] as [string, Float32Array, number]),
-  ];
-  const hasPolicy = fields.includes('policy_id');
-  const codes = hasPolicy ? new Int32Array(n) : null;
-  const values: string[] = [];
-  const index = new Map<string, number>();
-  let at = 0;
-  try {
-    for await (const b of reader) {
-      if (at + b.numRows > n) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${n})`, { file: path });
-      for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width);
-      if (codes) {
-        const pv = b.getChild('policy_id')!;
-        for (let i = 0; i < b.numRows; i++) {
-          const v = pv.get(i) as string | null;
-          if (v === null) codes[at + i] = -1;
-          else {
-            let c = index.get(v);
-            if (c === undefined) index.set(v, (c = values.push(v) - 1));
-            codes[at + i] = c;
+  async function readColumns() {
+    const fields = reader.schema.fields.map((f) => f.name);
+    const need = (name: string) => {
+      if (!fields.includes(name)) throw new InputError(`${path}: trajectory file lacks column '${name}'`, { file: path, column: name });
+      return name;
+    };
+    const state = new Float32Array(n * d);
+    const stored = metadata.format_version === 1 ? new Float32Array(n * d) : null;
+    const cols = {
+      session_index: new Int32Array(n),
+      step: new Int32Array(n),
+      request_ts: new Float64Array(n),
+      action: new Float32Array(n * k),
+      reward: new Float32Array(n),
+      done: new Uint8Array(n),
+      truncated: new Uint8Array(n),
+      action_logp: new Float32Array(n),
+    };
+    const feedback: Record<string, Float32Array> = {};
+    for (const f of fields) if (f.startsWith(FEEDBACK_PREFIX)) feedback[f.slice(FEEDBACK_PREFIX.length)] = new Float32Array(n);
+    const widths: [string, Float32Array | Float64Array | Int32Array | Uint8Array, number][] = [
+      [need('state'), state, d],
+      ...(stored ? [[need('next_state'), stored, d] as [string, Float32Array, number]] : []),
+      ...Object.entries(cols).map(([name, out]) => [need(name), out, name === 'action' ? k : 1] as [string, Float32Array | Float64Array | Int32Array | Uint8Array, number]),
+      ...Object.entries(feedback).map(([name, out]) => [FEEDBACK_PREFIX + name, out, 1] as [string, Float32Array, number]),
+    ];
+    const hasPolicy = fields.includes('policy_id');
+    const codes = hasPolicy ? new Int32Array(n) : null;
+    const values: string[] = [];
+    const index = new Map<string, number>();
+    let at = 0;
+    try {
+      for await (const b of reader) {
+        if (at + b.numRows > n) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${n})`, { file: path });
+        for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width);
+        if (codes) {
+          const pv = b.getChild('policy_id')!;
+          for (let i = 0; i < b.numRows; i++) {
+            const v = pv.get(i) as string | null;
+            if (v === null) codes[at + i] = -1;
+            else {
+              let c = index.get(v);
+              if (c === undefined) index.set(v, (c = values.push(v) - 1));
+              codes[at + i] = c;
+            }
           }
         }
+        at += b.numRows;
       }
-      at += b.numRows;
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
     }
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
+    return { state, stored, cols, feedback, codes, values, at };
   }
+  const { reader, close } = await openBatches(arrow, path);
+  let read: Awaited<ReturnType<typeof readColumns>>;
+  try {
+    read = await readColumns();
+  } finally {
+    await close();
+  }
+  const { state, stored, cols, feedback, codes, values, at } = read;
   if (at !== n) throw new InputError(`${path}: ${at} rows, but metadata.json's counts.${split}.transitions says ${n}`, { file: path });
   const sid = sessions.getChild('session_id');
   const batch = {
@@ -271,18 +282,25 @@ export function withDerivedNextState(batch: TransitionBatch): TransitionBatch {
   return batch;
 }
 
-/** The record batches of an Arrow IPC file, read from disk as they are consumed. */
+/**
+ * The record batches of an Arrow IPC file, each read from disk when it is consumed: through a file
+ * handle the reader seeks to every batch the footer lists (measured on the paper-scale train.arrow,
+ * 2.4 GB in 190 batches: 4.8 s and 0.15 GiB peak RSS, where a read stream took 20.7 s and buffered 4.5 GiB).
+ * The caller closes the handle.
+ */
 async function openBatches(arrow: ArrowModule, path: string) {
+  let fh: FileHandle;
   try {
-    statSync(path);
+    fh = await open(path, 'r');
   } catch {
     throw new InputError(`${path}: cannot read trajectory file (is this an 'mtf ingest' output directory?)`, { file: path });
   }
   try {
-    const reader = await arrow.RecordBatchReader.from(createReadStream(path, { highWaterMark: 1 << 22 }));
+    const reader = await arrow.RecordBatchReader.from(fh);
     await reader.open();
-    return reader;
+    return { reader, close: () => fh.close().catch(() => {}) };
   } catch (err) {
+    await fh.close().catch(() => {});
     throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
   }
 }

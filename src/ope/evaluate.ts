@@ -13,7 +13,7 @@ import { discountedReturns, opeDataOptions, prepareOpeData, sessionStarts, type 
 import type { FqeFit } from './fqe.ts';
 import { chooseWorkers, inlineFitPool, workerFitPool } from './fitPool.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
-import { buildNeighbourhoods, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
+import { buildNeighbourhoods, buildNeighbourhoodsAsync, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
 import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
 import { assess, policyFlags } from './assess.ts';
 import { controlGroups } from './control.ts';
@@ -72,22 +72,22 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   phase(`drew ${cfg.bootstrap} bootstrap resamples of the sessions`);
   // the exact neighbour search, through BLAS when the native addon loads (src/ope/neighbours.ts)
   const knn = nativeKnn(cfg.threads);
-  const search = (what: string, states: number, neighbours: number, reference: number) =>
-    buildNeighbourhoods(d, { states, neighbours, reference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed, knn: knn.kernels, onProgress: phase.progress(what) });
-  const nb = search('out-of-distribution neighbourhoods', cfg.oodStates, cfg.oodNeighbours, cfg.oodReference);
-  // fqe.penaltySupport: every row's neighbourhood (computed once, shared by every policy and refit)
-  const supportNb = cfg.fqe.penaltySupport === 'nearest' ? search('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference) : null;
-  phase(`found the logged neighbours (${knn.kernels ? 'BLAS' : `exact scalar scan: ${knn.reason}`})`);
+  const searchOptions = (what: string, states: number, neighbours: number, reference: number) =>
+    ({ states, neighbours, reference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed, knn: knn.kernels, onProgress: phase.progress(what) });
+  const nb = buildNeighbourhoods(d, searchOptions('out-of-distribution neighbourhoods', cfg.oodStates, cfg.oodNeighbours, cfg.oodReference));
+  const searchMethod = knn.kernels ? 'BLAS' : `exact scalar scan: ${knn.reason}`;
   const logpNote = importanceUnavailable(o.batch);
   const bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
   say(`data: ${d.sessions} sessions, ${d.n} transitions, ${starts.length} initial states; ${cfg.bootstrap} bootstrap refits of ${cfg.bootstrapIterations ?? cfg.fqe.iterations} steps per policy`);
 
-  const evaluateOne = async (policy: EvalPolicy): Promise<Evaluated> => {
+  const evaluateOne = async (policy: EvalPolicy, support: Promise<Neighbourhoods | null>): Promise<Evaluated> => {
     const acts = await policyActions(policy, d, cfg.fqe.actionSamples);
     const withIs = policy.kind !== 'behavior' && logpNote === null;
     const t = performance.now();
-    // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed
-    const penaltyWeights = supportNb && policy.kind !== 'behavior' ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
+    // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed, so its fits start
+    // while this thread still searches the neighbourhoods the other policies' weights come from
+    const supportNb = policy.kind !== 'behavior' ? await support : null;
+    const penaltyWeights = supportNb ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
     if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
     const fit = await pool.fit(acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
     say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
@@ -146,10 +146,21 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const results: Evaluated[] = [];
   let baselineEval: Evaluated | null = null;
   try {
-    const behaviorRun = evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy());
-    const runs = o.policies.map((p) => (p.kind === 'behavior' ? behaviorRun : evaluateOne(p)));
-    const baselineRun = o.baseline && !o.policies.includes(o.baseline) ? evaluateOne(o.baseline) : null;
-    const settled = await Promise.allSettled([behaviorRun, ...runs, ...(baselineRun ? [baselineRun] : [])]);
+    // fqe.penaltySupport: every row's neighbourhood (computed once, shared by every policy and refit),
+    // searched on this thread once the behavior policy's fit is on its way (the search yields between blocks)
+    const support: Promise<Neighbourhoods | null> =
+      cfg.fqe.penaltySupport === 'nearest'
+        ? (async () => {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            const found = await buildNeighbourhoodsAsync(d, searchOptions('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference));
+            phase(`found the logged neighbours (${searchMethod})`);
+            return found;
+          })()
+        : Promise.resolve(null);
+    const behaviorRun = evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy(), support);
+    const runs = o.policies.map((p) => (p.kind === 'behavior' ? behaviorRun : evaluateOne(p, support)));
+    const baselineRun = o.baseline && !o.policies.includes(o.baseline) ? evaluateOne(o.baseline, support) : null;
+    const settled = await Promise.allSettled([support, behaviorRun, ...runs, ...(baselineRun ? [baselineRun] : [])]);
     const failure = settled.find((r) => r.status === 'rejected');
     if (failure) throw (failure as PromiseRejectedResult).reason;
     behavior = await behaviorRun;

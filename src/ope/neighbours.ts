@@ -77,6 +77,28 @@ export interface KnnKernels {
 
 /** The same neighbours as knnBruteForce, with the distances of each block of queries from one GEMM. */
 export function knnGram(o: KnnInput, kernels: KnnKernels): Int32Array {
+  const blocks = knnGramBlocks(o, kernels);
+  let r = blocks.next();
+  while (!r.done) r = blocks.next();
+  return r.value;
+}
+
+/**
+ * knnGram that hands the event loop back after every block of queries (≈ 40 ms at the paper's scale), so
+ * that a long search on this thread lets the evaluation's fit workers be answered and fed meanwhile.
+ */
+export async function knnGramAsync(o: KnnInput, kernels: KnnKernels): Promise<Int32Array> {
+  const blocks = knnGramBlocks(o, kernels);
+  let r = blocks.next();
+  while (!r.done) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    r = blocks.next();
+  }
+  return r.value;
+}
+
+/** knnGram's work, one block of queries per step. */
+function* knnGramBlocks(o: KnnInput, kernels: KnnKernels): Generator<void, Int32Array> {
   const { x, dim: S, queries, ref, k } = o;
   const { gram, select = selectJs } = kernels;
   const nr = ref.length;
@@ -155,6 +177,7 @@ export function knnGram(o: KnnInput, kernels: KnnKernels): Int32Array {
       o.onProgress((b0 + m) / queries.length);
       nextReport = b0 + m + every;
     }
+    yield;
   }
   knnGram.lastFallbacks = fallbacks;
   return out;

@@ -11,7 +11,7 @@
 import type { OpeData } from './data.ts';
 import { Rng } from './rl.ts';
 import { quantile, quantiles } from './bootstrap.ts';
-import { knnBruteForce, knnGram, type KnnKernels } from './neighbours.ts';
+import { knnBruteForce, knnGram, knnGramAsync, type KnnKernels } from './neighbours.ts';
 
 export interface Neighbourhoods {
   /** the query rows */
@@ -36,8 +36,21 @@ export interface OodOptions {
   onProgress?: (done: number) => void;
 }
 
+type NeighbourData = Pick<OpeData, 'n' | 'stateDim' | 'actionDim' | 's' | 'a'>;
+
 /** Query rows, their neighbours among up to `reference` logged rows, and the calibrated threshold. */
-export function buildNeighbourhoods(d: Pick<OpeData, 'n' | 'stateDim' | 'actionDim' | 's' | 'a'>, o: OodOptions): Neighbourhoods {
+export function buildNeighbourhoods(d: NeighbourData, o: OodOptions): Neighbourhoods {
+  const { input, finish } = neighbourQueries(d, o);
+  return finish(o.knn ? knnGram(input, o.knn) : knnBruteForce(input));
+}
+
+/** buildNeighbourhoods, yielding to the event loop between blocks of the native search (the same neighbourhoods). */
+export async function buildNeighbourhoodsAsync(d: NeighbourData, o: OodOptions): Promise<Neighbourhoods> {
+  const { input, finish } = neighbourQueries(d, o);
+  return finish(o.knn ? await knnGramAsync(input, o.knn) : knnBruteForce(input));
+}
+
+function neighbourQueries(d: NeighbourData, o: OodOptions) {
   const rng = new Rng(o.seed ^ 0x00d00d);
   const sample = (m: number) => {
     if (m >= d.n) return Int32Array.from({ length: d.n }, (_, i) => i);
@@ -52,11 +65,12 @@ export function buildNeighbourhoods(d: Pick<OpeData, 'n' | 'stateDim' | 'actionD
   const queries = sample(o.states);
   const k = Math.max(1, Math.min(o.neighbours, ref.length - 1));
   const input = { x: d.s, dim: d.stateDim, queries, ref, k, onProgress: o.onProgress };
-  const neighbours = o.knn ? knnGram(input, o.knn) : knnBruteForce(input);
-  const nb: Neighbourhoods = { queries, neighbours, k, threshold: 0, quantile: o.quantile };
-  const self = nearestActionDistance(d, nb, d.a);
-  nb.threshold = quantile(self, o.quantile);
-  return nb;
+  const finish = (neighbours: Int32Array): Neighbourhoods => {
+    const nb: Neighbourhoods = { queries, neighbours, k, threshold: 0, quantile: o.quantile };
+    nb.threshold = quantile(nearestActionDistance(d, nb, d.a), o.quantile);
+    return nb;
+  };
+  return { input, finish };
 }
 
 /** For each query: distance from its action in `actions` (normalised, [samples × n × A], draw `sample`) to the nearest neighbour action. */

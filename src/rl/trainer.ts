@@ -64,6 +64,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** newest checkpoints kept (default 3) */
   keepCheckpoints?: number;
+  /**
+   * the batch is the trainer's to spend: its state rows are normalised in place instead of copied (the
+   * stage that read it from disk passes this; batch.state is not the logged states afterwards)
+   */
+  consumeStates?: boolean;
   /** called after every step with its scalars (job progress, tests) */
   onStep?: (step: number, stats: Record<string, number>) => void;
 }
@@ -105,7 +110,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (outside.rows > 0) progress.log(`action interval: ${outside.rows} of ${batch.n} rows have a logged α outside it (truncated to it)`);
 
   const targets = targetOptions(algoCfg, batch.reward, batch.feedback);
-  const data = prepareData(batch, norm, targets);
+  const data = prepareData(batch, norm, targets, { consumeStates: opts.consumeStates });
   const rng = new Rng(trainer.seed);
   const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
   try {

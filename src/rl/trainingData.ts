@@ -39,9 +39,10 @@ export interface PreparedData {
  * where m ≤ n stops early at the session's end (done: no bootstrap), at a truncated row t + m (whose
  * own state is known and is bootstrapped from) or where the session's rows stop. A truncated row keeps
  * mask 0 (its own s′ is unknown). Rows of a session must be consecutive and in step order (as ingest
- * writes them); a gap just ends the window there.
+ * writes them); a gap just ends the window there. With `consumeStates` (and s′ derived from the rows) the
+ * batch's state array is normalised in place and becomes `s`: the caller must not read batch.state after.
  */
-export function prepareData(b: TransitionBatch, norm: Normalization, targets: TargetOptions = ONE_STEP): PreparedData {
+export function prepareData(b: TransitionBatch, norm: Normalization, targets: TargetOptions = ONE_STEP, opts: { consumeStates?: boolean } = {}): PreparedData {
   const notDone = new Float32Array(b.n);
   const mask = new Float32Array(b.n);
   for (let i = 0; i < b.n; i++) {
@@ -53,7 +54,8 @@ export function prepareData(b: TransitionBatch, norm: Normalization, targets: Ta
   // and its normalised twin), else the logged next state appended after the states.
   const S = b.stateDim;
   const derived = b.nextStateFromRows === true;
-  const s = new Float32Array((derived ? b.n : 2 * b.n) * S);
+  // consumeStates: the batch's own state array becomes the normalised states (one copy fewer: 1.4 GB at the paper's scale)
+  const s = derived && opts.consumeStates ? b.state : new Float32Array((derived ? b.n : 2 * b.n) * S);
   normalizeStatesInto(b.state, norm, s, 0);
   if (!derived) normalizeStatesInto(b.nextState, norm, s, b.n * S);
   const following = derived ? nextRowIndex(b.sessionIndex, b.n) : null;

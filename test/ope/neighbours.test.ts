@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { quantile, quantiles } from '../../src/ope/bootstrap.ts';
 import { nativeKnn } from '../../src/ope/gram.ts';
 import { knnBruteForce, knnGram, selectJs, type GramFn } from '../../src/ope/neighbours.ts';
-import { buildNeighbourhoods } from '../../src/ope/ood.ts';
+import { buildNeighbourhoods, buildNeighbourhoodsAsync } from '../../src/ope/ood.ts';
 import { phaseClock } from '../../src/ope/phases.ts';
 import { Rng } from '../../src/ope/rl.ts';
 
@@ -123,6 +123,22 @@ test('buildNeighbourhoods: the same neighbourhoods and threshold with and withou
   assert.deepEqual(fast.queries, plain.queries);
   assert.equal(fast.threshold, plain.threshold);
   assert.equal(seen.at(-1), 1, 'the search reports its end');
+});
+
+test('buildNeighbourhoodsAsync: the same neighbourhoods, and timers run between its blocks', async () => {
+  const n = 3000; // three blocks of 1024 queries
+  const x = states(n, 4, 2, 5);
+  const rng = new Rng(9);
+  const d = { n, stateDim: 4, actionDim: 2, s: x, a: Float32Array.from({ length: 2 * n }, () => rng.uniform() * 2 - 1) };
+  const o = { states: n, neighbours: 5, reference: 500, quantile: 0.9, seed: 4, knn: { gram: jsGram } };
+  const sync = buildNeighbourhoods(d, o);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const found = await buildNeighbourhoodsAsync(d, o);
+  clearInterval(timer);
+  assert.deepEqual(found.neighbours, sync.neighbours);
+  assert.equal(found.threshold, sync.threshold);
+  assert.ok(ticks >= 1, 'the event loop ran during the search');
 });
 
 test('quantiles: one sort, the same values as quantile', () => {

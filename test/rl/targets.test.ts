@@ -111,14 +111,19 @@ describe('critic targets from logged rows', () => {
     const { d, reads } = derived();
     assert.equal(fingerprintBatch(d), fingerprintBatch(b), 'a checkpoint of either resumes on the other');
     const cfg = { algo: 'bcq', steps: 30, batchSize: 5, logEvery: 10, backend: 'cpu', seed: 4, nStep: 2, vaeHidden: [4], actorHidden: [4], criticHidden: [4] };
-    const run = async (batch: TransitionBatch) => {
-      const { policy, report } = await train({ batch, config: cfg, progress: 'none' });
+    const run = async (batch: TransitionBatch, consumeStates = false) => {
+      const { policy, report } = await train({ batch, config: cfg, progress: 'none', consumeStates });
       const a = policy.act(new Float32Array([0.5, 101]), 2);
       policy.dispose();
       return { curves: report.curves, a: Array.from(a) };
     };
-    assert.deepEqual(await run(d), await run(b), 'bit-identical training');
+    const want = await run(b);
+    assert.deepEqual(await run(d), want, 'bit-identical training');
     assert.equal(reads(), 0, 'training read nextState');
+    const spent = derived();
+    const logged = Float32Array.from(spent.d.state);
+    assert.deepEqual(await run(spent.d, true), want, 'bit-identical with the states normalised in place');
+    assert.notDeepEqual(spent.d.state, logged, 'consumeStates normalised the batch\'s own states');
   });
 
   test('targetOptions: BC has no target fields (one-step defaults); BCQ/TD3 read theirs', () => {
