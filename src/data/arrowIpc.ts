@@ -178,8 +178,8 @@ export type ColumnType =
   | { kind: 'uint8' }
   | { kind: 'float32' }
   | { kind: 'float64' }
-  /** fixed_size_list<item: float32 not null>[width] */
-  | { kind: 'fixedList'; width: number }
+  /** fixed_size_list<item: float32 (or `item` float64) not null>[width] */
+  | { kind: 'fixedList'; width: number; item?: 'float32' | 'float64' }
   | { kind: 'utf8' }
   /** dictionary<utf8> with int32 keys; the dictionary is written once, before the first batch */
   | { kind: 'dictUtf8'; dictionary: string[] };
@@ -220,7 +220,7 @@ function fieldTable(c: ColumnSpec, dictId: number): FbTable {
     case 'utf8':
       return [name, nullable, scalar('u8', TYPE.Utf8), { t: 'table', v: [] }, null, noChildren];
     case 'fixedList': {
-      const item = fieldTable({ name: 'item', type: { kind: 'float32' }, nullable: false }, -1);
+      const item = fieldTable({ name: 'item', type: { kind: t.item ?? 'float32' }, nullable: false }, -1);
       return [name, nullable, scalar('u8', TYPE.FixedSizeList), { t: 'table', v: [scalar('i32', t.width)] }, null, { t: 'tables', v: [item] }];
     }
     case 'dictUtf8': {
@@ -409,7 +409,7 @@ export class ArrowFileWriter {
         }
         case 'fixedList': {
           const pieces = (d as { pieces: ArrayBufferView[] }).pieces;
-          if (byteLen(pieces) !== n * t.width * 4) throw new Error(`internal: column ${c.name} has ${byteLen(pieces)} bytes for ${n} rows`);
+          if (byteLen(pieces) !== n * t.width * BYTES[t.item ?? 'float32']) throw new Error(`internal: column ${c.name} has ${byteLen(pieces)} bytes for ${n} rows`);
           body.nodes.push([n, 0], [n * t.width, 0]);
           body.empty();
           body.empty();

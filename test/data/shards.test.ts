@@ -103,6 +103,18 @@ test('a damaged shard is refused with its file named, and the output is not writ
   });
   assert.ok(!existsSync(join(work, 'out')));
   await assert.rejects(mergeShards({ logs, window, reward: parseRewardWeights('play_time_s=1'), out: join(work, 'out'), shards: dirs.slice(0, 1) }), /feedback columns/);
+  // rows.arrow cut short, or not Arrow at all: refused naming that file
+  const rows = join(dirs[0], 'rows.arrow');
+  const bytes = readFileSync(rows);
+  for (const damaged of [bytes.subarray(0, Math.floor(bytes.length / 2)), Buffer.from('not arrow')]) {
+    writeFileSync(rows, damaged);
+    await assert.rejects(mergeShards({ logs, window, reward, out: join(work, 'out'), shards: [dirs[0]] }), (err: unknown) => {
+      assert.ok(err instanceof InputError, String(err));
+      assert.match(err.message, /dt=2026-11-18\/rows\.arrow: /);
+      return true;
+    });
+    assert.ok(!existsSync(join(work, 'out')));
+  }
 });
 
 test('a shard read on a worker thread is the shard read on this thread; its errors come back as InputErrors naming the file', async () => {
