@@ -151,10 +151,16 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     const support: Promise<Neighbourhoods | null> =
       cfg.fqe.penaltySupport === 'nearest'
         ? (async () => {
+            // one core stays with the search (it is on every other policy's path); the behavior fits take the rest
+            pool.setMaxActive(workers - 1);
             await new Promise<void>((resolve) => setImmediate(resolve));
-            const found = await buildNeighbourhoodsAsync(d, searchOptions('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference));
-            phase(`found the logged neighbours (${searchMethod})`);
-            return found;
+            try {
+              const found = await buildNeighbourhoodsAsync(d, searchOptions('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference));
+              phase(`found the logged neighbours (${searchMethod})`);
+              return found;
+            } finally {
+              pool.setMaxActive(workers);
+            }
           })()
         : Promise.resolve(null);
     const behaviorRun = evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy(), support);

@@ -22,6 +22,11 @@ export interface FitPool {
   fit(acts: PolicyActions, o: FitRequest): Promise<FqeFit>;
   /** the actions (and their penalty weights) of a policy whose fits are all done */
   release(acts: PolicyActions): void;
+  /**
+   * At most this many fits at once (default: every worker) — the evaluation keeps a core for the
+   * neighbour search on its own thread while that runs; raising it again starts queued fits at once.
+   */
+  setMaxActive(n: number): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,7 @@ export function inlineFitPool(d: OpeData): FitPool {
   return {
     fit: async (acts, o) => fitFqe(d, acts, o),
     release() {},
+    setMaxActive() {},
     close: async () => {},
   };
 }
@@ -92,9 +98,12 @@ export async function workerFitPool(d: OpeData, size: number, backend: string, t
     pending.clear();
     for (const q of queue.splice(0)) q.reject(err);
   };
+  let maxActive = size;
   const pump = () => {
+    let active = slots.filter((sl) => sl.busy).length;
     for (const slot of slots) {
-      if (slot.busy || queue.length === 0) continue;
+      if (slot.busy || queue.length === 0 || active >= maxActive) continue;
+      active++;
       const job = queue.shift()!;
       const id = nextId++;
       slot.busy = true;
@@ -172,6 +181,10 @@ export async function workerFitPool(d: OpeData, size: number, backend: string, t
         queue.push({ acts, o, resolve, reject });
         pump();
       });
+    },
+    setMaxActive(n) {
+      maxActive = Math.max(1, Math.min(size, Math.floor(n)));
+      pump();
     },
     release(acts) {
       const known = keys.get(acts);

@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { oneLine } from '../errors/index.ts';
+import { collectGarbage } from './memory.ts';
 import { claimRun, readStage, runOutcome, specOf, stageFinished, stageStarted, type RunOutcome, type RunRecord, type RunSpec } from './run.ts';
 import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
 
@@ -84,6 +85,8 @@ export async function recordedStage<T extends Record<string, unknown>>(
   } catch (err) {
     stageFinished(spec, rec, 'failed', null, oneLine(err));
     throw err;
+  } finally {
+    collectGarbage(); // the next stage starts without this one's dead arrays (src/stages/memory.ts)
   }
 }
 
