@@ -178,7 +178,12 @@ export async function workerFitPool(d: OpeData, size: number, backend: string, t
     fit(acts, o) {
       if (failed) return Promise.reject(failed);
       return new Promise<FqeFit>((resolve, reject) => {
-        queue.push({ acts, o, resolve, reject });
+        // A full-data fit goes before every queued refit: its own policy's refits wait for its weights
+        // (the warm start), so it is on that policy's path, while queued refits have nothing behind them.
+        const job = { acts, o, resolve, reject };
+        const firstRefit = o.pool ? -1 : queue.findIndex((q) => q.o.pool);
+        if (firstRefit >= 0) queue.splice(firstRefit, 0, job);
+        else queue.push(job);
         pump();
       });
     },

@@ -66,3 +66,28 @@ test('chooseWorkers: auto uses every core only on a split large enough to repay 
   assert.equal(chooseWorkers(4, 10, 3), 3, 'never more workers than fits');
   assert.equal(chooseWorkers(2, 10, 30), 2);
 });
+
+test('the queue: a full-data fit goes before queued refits (setMaxActive never goes below one fit)', async () => {
+  const d = identityData(makeBatch(chainSessions(20, 3)), 0.9);
+  const a = await policyActions(constantPolicy([0.5], 'a'), d, 1);
+  const b = await policyActions(constantPolicy([0.2], 'b'), d, 1);
+  const pool = await workerFitPool(d, 1, 'cpu', 1);
+  try {
+    const cfg = FqeConfigSchema.parse({ iterations: 5, batchSize: 8, hidden: [4] });
+    const starts = sessionStarts(d);
+    const rows = Int32Array.from({ length: d.n }, (_, i) => i);
+    const order: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+    pool.setMaxActive(0); // clamped to 1: never below one fit at a time
+    const runs = [
+      track('a', pool.fit(a, { cfg, starts })),
+      track('a-refit-1', pool.fit(a, { cfg, starts, pool: rows })),
+      track('a-refit-2', pool.fit(a, { cfg, starts, pool: rows })),
+      track('b', pool.fit(b, { cfg, starts })),
+    ];
+    await Promise.all(runs);
+    assert.deepEqual(order, ['a', 'b', 'a-refit-1', 'a-refit-2']);
+  } finally {
+    await pool.close();
+  }
+});
