@@ -91,6 +91,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
       beta: opts.beta,
       chunkRows: opts.chunkRows,
       clock,
+      onProgress: opts.onProgress,
     },
     t0,
   );

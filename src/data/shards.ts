@@ -205,6 +205,8 @@ export interface MergeShardsOptions extends Omit<IngestOptions, 'logs' | 'thread
   shards: string[];
   /** names the input in messages (the logs directory) */
   logs: string;
+  /** progress lines (each shard merged, then finishIngest's phases) */
+  onProgress?: (line: string) => void;
 }
 
 /** Every shard of a window → the trajectories directory `ingest()` would have written from the same files. */
@@ -232,7 +234,11 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
     dims.actionDim,
     feedbackNames,
   );
-  for (const { dir, meta } of metas) await appendShard(store, dir, meta);
+  for (const { dir, meta } of metas) {
+    const t = performance.now();
+    await appendShard(store, dir, meta);
+    o.onProgress?.(`merged shard ${meta.key}: ${meta.rows} rows (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  }
   const result = await finishIngest(
     store,
     scanned,
@@ -245,6 +251,7 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
       testFraction: o.testFraction ?? INGEST_DEFAULTS.testFraction,
       beta: o.beta,
       chunkRows: o.chunkRows,
+      onProgress: o.onProgress,
     },
     t0,
   );

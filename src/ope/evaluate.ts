@@ -90,6 +90,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     const penaltyWeights = supportNb ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
     if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
     const fit = await pool.fit(acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
+    fitDone();
     say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
     const logw = withIs ? logRatios(d, acts, bandwidth) : null;
     // the B refits, in parallel where the pool has workers; collected in resample order
@@ -108,6 +109,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
           penaltyWeights,
         });
         done++;
+        fitDone();
         if (done % 5 === 0 || done === resamples.length) say(`${policy.name}: bootstrap ${done}/${resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
         // the refit's row tables serve its importance-sampling replicate, then go
         const w = logw ? weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } }) : null;
@@ -132,6 +134,10 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   // policy waits for its full-data fit before its refits can start.
   const fits = (o.policies.filter((p) => p.kind !== 'behavior').length + 1 + (o.baseline && !o.policies.includes(o.baseline) ? 1 : 0)) * (1 + cfg.bootstrap);
   const workers = chooseWorkers(cfg.workers, d.n, fits);
+  // every fit of every policy, with an ETA: at the paper's scale they are minutes
+  const fitProgress = phase.progress(`FQE fits (${fits})`);
+  let fitsDone = 0;
+  const fitDone = () => fitProgress(++fitsDone / fits);
   let pool = inlineFitPool(d);
   if (workers > 1) {
     try {

@@ -72,6 +72,7 @@ export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContex
     inactivityGapMinutes: ing.inactivity_gap_minutes,
     testFraction: ing.test_fraction,
     beta: ing.beta,
+    onProgress: (line) => ctx.log(`ingest: ${line}`),
   });
   const rep = r.report;
   ctx.log(`ingest: ${rep.rows_read} rows → ${rep.sessions} sessions (${rep.train_sessions} train / ${rep.test_sessions} test), ${rep.sessions_dropped} dropped`);

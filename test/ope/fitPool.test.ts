@@ -35,6 +35,7 @@ test('two fit workers give the report of the calling thread, number for number',
   const lines: string[] = [];
   const pooled = await evaluatePolicies({ batch, policies: policies(), baseline: constantPolicy([0.5, 0.5], 'live'), config: config(2), onProgress: (l) => lines.push(l) });
   assert.ok(lines.some((l) => l.startsWith('started 2 fit workers')), lines.join('\n'));
+  assert.ok(lines.includes('FQE fits (16): 100%, ETA 0s'), lines.join('\n')); // 4 policies × (1 + 3 refits)
   assert.deepEqual(pooled.policies.map((p) => p.name), ['good', 'behavior', 'other']);
   for (const [a, b] of pooled.policies.map((p, i) => [p, inline.policies[i]] as const)) {
     assert.equal(a.v_hat, b.v_hat, a.name);
