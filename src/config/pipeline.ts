@@ -33,10 +33,16 @@ export const PipelineConfig = z
         algo: z.enum(['bcq', 'bc', 'td3', 'td3bc', 'tscac']).default('bcq').describe('training algorithm (paper: BCQ)'),
         steps: z.int().min(1).default(100_000).describe('gradient steps'),
         checkpoint_every: z.int().min(1).default(5000).describe('steps between checkpoints: how much a killed worker loses'),
+        sample_sessions: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(1)
+          .describe('train on this share of the train split\'s sessions, a uniform sample of whole sessions (memory holds only their rows; src/rl/README.md "Training on a sample of sessions" measures what it costs)'),
         config: settings.default({}).describe('further trainer/algorithm fields (`mtf train --help-config`)'),
       })
       .strict()
-      .default({ algo: 'bcq', steps: 100_000, checkpoint_every: 5000, config: {} }),
+      .default({ algo: 'bcq', steps: 100_000, checkpoint_every: 5000, sample_sessions: 1, config: {} }),
     evaluate: z
       .object({
         config: settings.default({}).describe('evaluation settings (`mtf evaluate --help-config`)'),

@@ -164,17 +164,59 @@ function readMetadata(dir: string): TrajectoryMetadata {
   }
 }
 
-export async function readTrajectories(dir: string, split: Split): Promise<{ batch: TransitionBatch; metadata: TrajectoryMetadata }> {
+export interface ReadTrajectoriesOptions {
+  /**
+   * Keep a uniform sample of whole sessions, this share of them (0 < share ≤ 1; 1 = all): memory holds
+   * only their rows. A session is kept when a hash of (seed, its index) falls below the share, so the
+   * sample does not depend on the file's batching; sessions are renumbered 0 … S′−1 in file order.
+   */
+  sessionShare?: number;
+  /** seed of the session sample (default 0) */
+  sampleSeed?: number;
+}
+
+/** Whether session j is in the sample of `share` drawn with `seed` (a 32-bit mix of both: murmur3's finaliser). */
+export function sessionSampled(j: number, share: number, seed: number): boolean {
+  if (share >= 1) return true;
+  let h = Math.imul(j, 0x9e3779b1) ^ Math.imul(seed | 0, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32 < share;
+}
+
+export async function readTrajectories(dir: string, split: Split, opts: ReadTrajectoriesOptions = {}): Promise<{ batch: TransitionBatch; metadata: TrajectoryMetadata }> {
   const metadata = readMetadata(dir);
   const arrow = await import('apache-arrow');
   const path = join(dir, `${split}.arrow`);
-  const sessions = readTable(arrow, join(dir, `${split}-sessions.arrow`));
+  const sessionsPath = join(dir, `${split}-sessions.arrow`);
+  const sessions = readTable(arrow, sessionsPath);
   const d = metadata.state_dim;
   const k = metadata.action_dim;
+  const share = opts.sessionShare ?? 1;
+  if (!(share > 0 && share <= 1)) throw new InputError(`sessionShare must be in (0, 1], got ${share}`, { field: 'sessionShare' });
+  // The sample, decided per session before reading: which sessions stay, their new indices, their rows.
+  const fileRows = metadata.counts[split].transitions;
+  let keep: Uint8Array | null = null;
+  let renumber: Int32Array | null = null;
+  let n = fileRows;
+  if (share < 1) {
+    const lengths = sessions.getChild('length');
+    if (!lengths) throw new InputError(`${sessionsPath}: lacks column 'length' (needed to sample sessions)`, { file: sessionsPath, column: 'length' });
+    const S = sessions.numRows;
+    keep = new Uint8Array(S);
+    renumber = new Int32Array(S).fill(-1);
+    n = 0;
+    let next = 0;
+    for (let j = 0; j < S; j++) {
+      if (!sessionSampled(j, share, opts.sampleSeed ?? 0)) continue;
+      keep[j] = 1;
+      renumber[j] = next++;
+      n += Number(lengths.get(j));
+    }
+  }
   // The transitions are read record batch by record batch into arrays of the size metadata.json
   // states: at the paper's scale train.arrow is 2.4 GB, beyond one readFileSync (2 GiB), and a whole-file
   // buffer beside the arrays would double the memory.
-  const n = metadata.counts[split].transitions;
   async function readColumns() {
     const fields = reader.schema.fields.map((f) => f.name);
     const need = (name: string) => {
@@ -206,29 +248,37 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
     const values: string[] = [];
     const index = new Map<string, number>();
     let at = 0;
+    let seen = 0;
     try {
       for await (const b of reader) {
-        if (at + b.numRows > n) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${n})`, { file: path });
-        for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width);
+        seen += b.numRows;
+        if (seen > fileRows) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${fileRows})`, { file: path });
+        const ranges = keep ? keptRanges(b.getChild(need('session_index'))!, keep, path) : [[0, b.numRows] as const];
+        const kept = ranges.reduce((x, [lo, hi]) => x + hi - lo, 0);
+        if (at + kept > n) throw new InputError(`${path}: more rows in the sampled sessions than their lengths in ${sessionsPath} (${n})`, { file: path });
+        for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width, ranges);
         if (codes) {
           const pv = b.getChild('policy_id')!;
-          for (let i = 0; i < b.numRows; i++) {
-            const v = pv.get(i) as string | null;
-            if (v === null) codes[at + i] = -1;
-            else {
-              let c = index.get(v);
-              if (c === undefined) index.set(v, (c = values.push(v) - 1));
-              codes[at + i] = c;
+          let o = at;
+          for (const [lo, hi] of ranges) {
+            for (let i = lo; i < hi; i++, o++) {
+              const v = pv.get(i) as string | null;
+              if (v === null) codes[o] = -1;
+              else {
+                let c = index.get(v);
+                if (c === undefined) index.set(v, (c = values.push(v) - 1));
+                codes[o] = c;
+              }
             }
           }
         }
-        at += b.numRows;
+        at += kept;
       }
     } catch (err) {
       if (err instanceof InputError) throw err;
       throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
     }
-    return { state, stored, cols, feedback, codes, values, at };
+    return { state, stored, cols, feedback, codes, values, at, seen };
   }
   const { reader, close } = await openBatches(arrow, path);
   let read: Awaited<ReturnType<typeof readColumns>>;
@@ -237,9 +287,12 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
   } finally {
     await close();
   }
-  const { state, stored, cols, feedback, codes, values, at } = read;
-  if (at !== n) throw new InputError(`${path}: ${at} rows, but metadata.json's counts.${split}.transitions says ${n}`, { file: path });
+  const { state, stored, cols, feedback, codes, values, at, seen } = read;
+  if (seen !== fileRows) throw new InputError(`${path}: ${seen} rows, but metadata.json's counts.${split}.transitions says ${fileRows}`, { file: path });
+  if (at !== n) throw new InputError(`${path}: ${at} rows in the sampled sessions, but their lengths in ${sessionsPath} sum to ${n}`, { file: path });
+  if (renumber) for (let i = 0; i < n; i++) cols.session_index[i] = renumber[cols.session_index[i]];
   const sid = sessions.getChild('session_id');
+  const ids = sid ? (sid.toArray() as string[]) : [];
   const batch = {
     n,
     stateDim: d,
@@ -255,7 +308,7 @@ export async function readTrajectories(dir: string, split: Split): Promise<{ bat
     actionLogp: cols.action_logp,
     feedback,
     policyId: codes ? { codes, values } : null,
-    sessionIds: sid ? (sid.toArray() as string[]) : [],
+    sessionIds: keep ? ids.filter((_, j) => keep[j]) : ids,
   } as TransitionBatch;
   // Format 1 files carry next_state; format 2 derives it (the next row's state within the session), and
   // only when something reads it: training indexes the state rows instead (nextStateFromRows).
@@ -305,14 +358,40 @@ async function openBatches(arrow: ArrowModule, path: string) {
   }
 }
 
-/** One record batch's column into out[at·width …] (vectors are fixed_size_list<float32>: one child buffer). */
-function copyColumn(arrow: ArrowModule, vec: Vector, out: Float32Array | Float64Array | Int32Array | Uint8Array, at: number, width: number): void {
+/** The row ranges [lo, hi) of one record batch whose sessions are in the sample (rows of a session are consecutive). */
+function keptRanges(sessionIndex: Vector, keep: Uint8Array, path: string): (readonly [number, number])[] {
+  const ranges: [number, number][] = [];
+  const m = sessionIndex.length;
+  for (let i = 0; i < m; ) {
+    const j = sessionIndex.get(i) as number;
+    if (!(j >= 0 && j < keep.length)) throw new InputError(`${path}: session_index ${j} at a row outside the ${keep.length} sessions of the split`, { file: path, column: 'session_index' });
+    let e = i + 1;
+    while (e < m && (sessionIndex.get(e) as number) === j) e++;
+    if (keep[j]) {
+      const last = ranges.at(-1);
+      if (last && last[1] === i) last[1] = e;
+      else ranges.push([i, e]);
+    }
+    i = e;
+  }
+  return ranges;
+}
+
+/** Rows [lo, hi) of each range of one record batch's column into out[at·width …] in order (vectors are fixed_size_list<float32>: one child buffer). */
+function copyColumn(arrow: ArrowModule, vec: Vector, out: Float32Array | Float64Array | Int32Array | Uint8Array, at: number, width: number, ranges: (readonly [number, number])[]): void {
   let p = at * width;
+  let row0 = 0; // the batch row where this chunk starts
   for (const data of vec.data) {
     const leaf = data.type instanceof arrow.FixedSizeList ? data.children[0] : data;
     const off = leaf === data ? data.offset : data.offset * width + leaf.offset;
-    const len = data.length * width;
-    out.set((leaf.values as typeof out).subarray(off, off + len) as never, p);
-    p += len;
+    const values = leaf.values as typeof out;
+    for (const [lo, hi] of ranges) {
+      const a = Math.max(lo, row0);
+      const b = Math.min(hi, row0 + data.length);
+      if (a >= b) continue;
+      out.set(values.subarray(off + (a - row0) * width, off + (b - row0) * width) as never, p);
+      p += (b - a) * width;
+    }
+    row0 += data.length;
   }
 }

@@ -86,7 +86,9 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
   const { train } = await import('../rl/index.ts');
   const dirs = runDirs(spec);
   const t = spec.pipeline.train;
-  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'train');
+  // a sample of whole sessions when train.sample_sessions < 1: the same sample on a retry (fixed seed), so a resume finds its data
+  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'train', { sessionShare: t.sample_sessions, sampleSeed: 0 });
+  if (t.sample_sessions < 1) ctx.log(`train: a sample of ${batch.sessionIds.length} of ${metadata.counts.train.sessions} sessions (${batch.n} of ${metadata.counts.train.transitions} transitions)`);
   // A retry or a stalled job picked up elsewhere continues from the last checkpoint.
   const resume = existsSync(join(dirs.train, 'checkpoints', 'LATEST'));
   if (resume) ctx.log(`train: resuming from ${join(dirs.train, 'checkpoints')}`);

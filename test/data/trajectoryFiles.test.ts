@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Field, FixedSizeList, Float32, Float64, Int32, makeData, RecordBatch, RecordBatchFileWriter, Schema, Struct, tableFromIPC, Uint8, Utf8, vectorFromArray, type Data, type DataType } from 'apache-arrow';
 import { ArrowFileWriter, utf8Column } from '../../src/data/arrowIpc.ts';
 import { ingest, parseRewardWeights, readTrajectories } from '../../src/data/index.ts';
+import { sessionSampled } from '../../src/data/trajectoryStore.ts';
 import { vectorStats } from '../../src/data/trajectories.ts';
 import { InputError } from '../../src/errors/index.ts';
 import { duckdbRun } from '../helpers/duckdbWriter.ts';
@@ -120,6 +121,21 @@ test('clean chunks are kept as read, others row by row: the same rows, values an
     const train = (await readTrajectories(out, 'train')).batch;
     const testSplit = (await readTrajectories(out, 'test')).batch;
     assert.equal(train.n + testSplit.n, report.transitions);
+    // a sample of whole sessions is the full split's rows of those sessions, renumbered, whatever the batching
+    const half = (await readTrajectories(out, 'train', { sessionShare: 0.5, sampleSeed: 7 })).batch;
+    const keptIds = train.sessionIds.filter((_, j) => sessionSampled(j, 0.5, 7));
+    assert.deepEqual(half.sessionIds, keptIds);
+    assert.ok(keptIds.length > 0.4 * train.sessionIds.length && keptIds.length < 0.6 * train.sessionIds.length, `${keptIds.length} of ${train.sessionIds.length}`);
+    const rows = Array.from({ length: train.n }, (_, i) => i).filter((i) => sessionSampled(train.sessionIndex[i], 0.5, 7));
+    assert.equal(half.n, rows.length);
+    const S = train.stateDim;
+    assert.deepEqual(half.state, Float32Array.from(rows.flatMap((i) => Array.from(train.state.subarray(i * S, (i + 1) * S)))));
+    assert.deepEqual(half.nextState, Float32Array.from(rows.flatMap((i) => Array.from(train.nextState.subarray(i * S, (i + 1) * S)))));
+    assert.deepEqual(half.reward, Float32Array.from(rows.map((i) => train.reward[i])));
+    assert.deepEqual(half.done, Uint8Array.from(rows.map((i) => train.done[i])));
+    assert.deepEqual(Array.from(half.sessionIndex).map((j) => half.sessionIds[j]), rows.map((i) => train.sessionIds[train.sessionIndex[i]]));
+    assert.deepEqual(half.policyId?.codes.length ?? 0, train.policyId ? rows.length : 0);
+    assert.equal((await readTrajectories(out, 'train', { sessionShare: 1 })).batch.n, train.n);
     for (const b of [train, testSplit]) {
       for (let i = 0; i < b.n; i++) {
         const sess = Number(b.sessionIds[b.sessionIndex[i]]);

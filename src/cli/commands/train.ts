@@ -7,7 +7,7 @@ import { readTrajectories } from '../../data/index.ts';
 import { InputError } from '../../errors/index.ts';
 // Only the (zod-only) config module is loaded eagerly: tfjs loads when `train` actually runs.
 import { ALGOS, BACKENDS, describeConfig, runConfigSchema, type AlgoName } from '../../rl/config.ts';
-import { examples, intArg, laterDefault, requiredLater, requireFlag, seedArg } from '../flags.ts';
+import { examples, intArg, laterDefault, numberArg, requiredLater, requireFlag, seedArg } from '../flags.ts';
 
 /** A config file may hold sections for every stage; `train` reads its `train:` section (or, without one, the whole file). */
 const ConfigFile = z.record(z.string(), z.unknown());
@@ -15,6 +15,7 @@ const TRAINER_DEFAULTS = runConfigSchema('bcq').parse({}) as { steps: number; se
 
 interface TrainFlags {
   data?: string;
+  sampleSessions?: number;
   out?: string;
   algo?: AlgoName;
   steps?: number;
@@ -57,6 +58,7 @@ export function registerTrain(program: Command): void {
     .addOption(laterDefault(new Option('--threads <n>', 'BLAS threads of the native backend').argParser(intArg(1)), TRAINER_DEFAULTS.threads))
     .addOption(laterDefault(new Option('--checkpoint-every <n>', 'steps between checkpoints').argParser(intArg(1)), TRAINER_DEFAULTS.checkpointEvery))
     .addOption(laterDefault(new Option('--log-every <n>', 'steps between curve records / log lines').argParser(intArg(1)), TRAINER_DEFAULTS.logEvery))
+    .option('--sample-sessions <share>', 'train on a uniform sample of this share of the sessions (0 < share ≤ 1, whole sessions; memory holds only their rows)', numberArg({ min: 0, max: 1 }))
     .option('--resume', 'continue from the latest checkpoint in --out (same data and config)')
     .addOption(new Option('--progress <mode>', 'auto: a bar on a terminal, lines otherwise').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--help-config', 'list every config field with its default and meaning, then exit')
@@ -83,7 +85,7 @@ export function registerTrain(program: Command): void {
       if (o.backend !== undefined) config.backend = o.backend;
       if (!o.resume) checkFreshOut(out);
 
-      const { batch, metadata } = await readTrajectories(data, 'train');
+      const { batch, metadata } = await readTrajectories(data, 'train', { sessionShare: o.sampleSessions ?? 1 });
       const { train } = await import('../../rl/index.ts');
       const abort = new AbortController();
       const onSigint = () => abort.abort();
@@ -98,6 +100,7 @@ export function registerTrain(program: Command): void {
           outDir: out,
           resume: !!o.resume,
           progress: o.progress,
+          consumeStates: true, // read for this run only: normalised in place
           signal: abort.signal,
         });
         policy.dispose();
