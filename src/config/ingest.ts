@@ -23,7 +23,7 @@ export const IngestConfig = z
     shard_workers: z
       .union([z.literal('auto'), z.number().int().min(1)])
       .default('auto')
-      .describe("mtf run: shards (dt= partitions) read at once, each on a worker thread (auto: one per core, at most the shards; 1: one after another on the main thread). The BullMQ workers fan out by job instead"),
+      .describe("mtf run: shards (dt= partitions) read at once, each in a child process (auto: one per core, at most the shards; 1: one after another in this process). The BullMQ workers fan out by job instead"),
     beta: z
       .union([z.number().min(0), z.array(z.number().min(0)).min(1)])
       .optional()

@@ -356,41 +356,45 @@ function concatInto(pieces: Float32Array[], out: Float32Array): void {
 }
 
 /**
- * readShard on a worker thread of its own (src/data/shardWorker.ts): the embedded runner reads several
- * shards at once this way. Errors come back as they were thrown (an InputError keeps its file, column
- * and field); an abort terminates the worker, which leaves no shard directory (it is written atomically).
+ * readShard in a child process of its own (src/data/shardChild.ts): the embedded runner reads several
+ * shards at once this way, and each one's memory is the system's again when it exits. Errors come back
+ * as they were thrown (an InputError keeps its file, column and field); an abort kills the child, which
+ * leaves no shard directory (it is written atomically).
  */
-export async function readShardInWorker(o: ReadShardOptions, signal?: AbortSignal): Promise<ShardMeta> {
-  const { Worker } = await import('node:worker_threads');
+export async function readShardInChild(o: ReadShardOptions, signal?: AbortSignal): Promise<ShardMeta> {
+  const { fork } = await import('node:child_process');
   const { extname } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
-  // TypeScript sources (no build step): a worker does not inherit the parent's tsx loader, so a small
-  // JavaScript entry registers it first (as bin/mtf.js does)
-  const entry = new URL(extname(fileURLToPath(import.meta.url)) === '.ts' ? './shardWorker.boot.mjs' : './shardWorker.js', import.meta.url);
+  const ts = extname(fileURLToPath(import.meta.url)) === '.ts';
+  const entry = fileURLToPath(new URL(ts ? './shardChild.boot.mjs' : './shardChild.js', import.meta.url));
   const { onProgress, ...data } = o;
   signal?.throwIfAborted();
-  const worker = new Worker(entry, { workerData: data });
+  const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   return new Promise<ShardMeta>((resolve, reject) => {
-    let settled = false;
-    const settle = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      f();
-    };
-    const onAbort = () => settle(() => void worker.terminate().finally(() => reject(signal!.reason ?? new Error('aborted'))));
+    let result: { ok: true; meta: ShardMeta } | { ok: false; err: Error } | null = null;
+    const onAbort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: import('./shardWorker.ts').ShardWorkerMessage) => {
+    child.on('message', (m: import('./shardChild.ts').ShardChildMessage) => {
       if (m.type === 'log') onProgress?.(m.line);
-      else if (m.type === 'done') settle(() => resolve(m.meta));
-      else
-        settle(() => {
-          const err = m.input ? new InputError(m.message, m.input) : new Error(m.message);
-          if (m.stack) err.stack = m.stack;
-          reject(err);
-        });
+      else if (m.type === 'done') result ??= { ok: true, meta: m.meta };
+      else {
+        const err = m.input ? new InputError(m.message, m.input) : new Error(m.message);
+        if (m.stack) err.stack = m.stack;
+        result ??= { ok: false, err };
+      }
     });
-    worker.on('error', (err) => settle(() => reject(err)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`ingest shard ${o.shard.key}: its worker thread exited (code ${code}) before finishing`))));
+    // settle when the child is gone, so that its memory is free and no process outlives the call
+    child.on('exit', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) reject(signal.reason ?? new Error('aborted'));
+      else if (result?.ok) resolve(result.meta);
+      else if (result) reject(result.err);
+      else reject(new Error(`ingest shard ${o.shard.key}: its process exited (${sig ?? `code ${code}`}) before finishing`));
+    });
+    child.on('error', (err) => {
+      if (child.pid === undefined) reject(err); // never started: no 'exit' follows
+      else result ??= { ok: false, err };
+    });
+    child.send(data);
   });
 }

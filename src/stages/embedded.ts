@@ -39,7 +39,7 @@ export async function runEmbedded(pipeline: PipelineConfig, date: string, o: Emb
 
   const keys = await planIngest(spec);
   const parallel = shardParallelism(pipeline.ingest.shard_workers, keys.length);
-  await inParallel(keys, parallel, (key) => run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx, { inWorker: parallel > 1 })));
+  await inParallel(keys, parallel, (key) => run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx, { inChild: parallel > 1 })));
   await run('ingest', (ctx) => mergeStage(spec, keys, ctx));
   const trained = await run('train', (ctx) => trainStage(spec, ctx));
   if (trained.status === 'stopped') {

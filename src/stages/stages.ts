@@ -45,14 +45,14 @@ export async function planIngest(spec: RunSpec): Promise<string[]> {
   return plan.map((s) => s.key);
 }
 
-/** One shard of the window read and checked; `inWorker`: on a worker thread of its own (the embedded runner's fan-out). */
-export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageContext, opts: { inWorker?: boolean } = {}) {
-  const { planShards, readShard, readShardInWorker } = await import('../data/shards.ts');
+/** One shard of the window read and checked; `inChild`: in a child process of its own (the embedded runner's fan-out). */
+export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageContext, opts: { inChild?: boolean } = {}) {
+  const { planShards, readShard, readShardInChild } = await import('../data/shards.ts');
   const shard = planShards(spec.pipeline.paths.logs, windowOf(spec)).find((s) => s.key === key);
   if (!shard) throw new InputError(`${spec.pipeline.paths.logs}: partition ${key} of the run's window is gone (it was there when the run was planned)`, { file: spec.pipeline.paths.logs });
   const out = join(runDirs(spec).shards, key);
   const o = { shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, onProgress: ctx.log };
-  const meta = opts.inWorker ? await readShardInWorker(o, ctx.signal) : await readShard(o);
+  const meta = opts.inChild ? await readShardInChild(o, ctx.signal) : await readShard(o);
   const rejected = Object.values(meta.rows_rejected).reduce((a, b) => a + (b ?? 0), 0);
   ctx.log(`shard ${key}: ${meta.files.length} files, ${meta.rows_read} rows read, ${rejected} rejected`);
   return { shard: key, dir: out, files: meta.files.length, rows_read: meta.rows_read, rows_kept: meta.rows, rows_rejected: rejected };

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { ingest, parseRewardWeights } from '../../src/data/index.ts';
-import { mergeShards, planShards, readShard, readShardInWorker } from '../../src/data/shards.ts';
+import { mergeShards, planShards, readShard, readShardInChild } from '../../src/data/shards.ts';
 import { InputError } from '../../src/errors/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -117,7 +117,7 @@ test('a damaged shard is refused with its file named, and the output is not writ
   }
 });
 
-test('a shard read on a worker thread is the shard read on this thread; its errors come back as InputErrors naming the file', async () => {
+test('a shard read in a child process is the shard read in this one; its errors come back as InputErrors naming the file; an abort kills it', async () => {
   const work = tempDir();
   const logs = join(FIXTURES, 'duckdb-hive-spark-window');
   const window = { endDate: '2026-11-20', days: 3 };
@@ -125,7 +125,7 @@ test('a shard read on a worker thread is the shard read on this thread; its erro
   const shard = planShards(logs, window)[1];
   const lines: string[] = [];
   await readShard({ shard, window, reward, out: join(work, 'here') });
-  const meta = await readShardInWorker({ shard, window, reward, out: join(work, 'worker'), onProgress: (l) => lines.push(l) });
+  const meta = await readShardInChild({ shard, window, reward, out: join(work, 'worker'), onProgress: (l) => lines.push(l) });
   assert.equal(meta.key, shard.key);
   assert.ok(meta.rows > 0);
   assert.deepEqual(readFileSync(join(work, 'worker', 'rows.arrow')), readFileSync(join(work, 'here', 'rows.arrow')), 'same rows');
@@ -145,7 +145,7 @@ test('a shard read on a worker thread is the shard read on this thread; its erro
       await readShard({ shard: sh, window: badWindow, reward: badReward, out: join(work, 'bad-here', sh.key) });
     } catch (err) {
       here = err as InputError;
-      await assert.rejects(readShardInWorker({ shard: sh, window: badWindow, reward: badReward, out: join(work, 'bad-worker') }), (e: unknown) => {
+      await assert.rejects(readShardInChild({ shard: sh, window: badWindow, reward: badReward, out: join(work, 'bad-worker') }), (e: unknown) => {
         assert.ok(e instanceof InputError, String(e));
         assert.equal(e.message, here!.message);
         assert.equal(e.file, here!.file);
@@ -158,7 +158,7 @@ test('a shard read on a worker thread is the shard read on this thread; its erro
   assert.ok(here, `${bad.c}: a shard read fails`);
   // an abort terminates the worker and leaves no shard
   const ac = new AbortController();
-  const p = readShardInWorker({ shard, window, reward, out: join(work, 'aborted') }, ac.signal);
+  const p = readShardInChild({ shard, window, reward, out: join(work, 'aborted') }, ac.signal);
   ac.abort(new Error('stop'));
   await assert.rejects(p, /stop/);
   assert.ok(!existsSync(join(work, 'aborted')));
