@@ -11,7 +11,7 @@ import { readShard, type ReadShardOptions } from './shards.ts';
 
 export type ShardChildMessage =
   | { type: 'log'; line: string }
-  | { type: 'done'; meta: Awaited<ReturnType<typeof readShard>> }
+  | { type: 'done'; meta: Awaited<ReturnType<typeof readShard>>; peakRssMib: number }
   | { type: 'error'; message: string; input: { file?: string; column?: string; field?: string } | null; stack?: string };
 
 const send = (m: ShardChildMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
@@ -19,7 +19,7 @@ const send = (m: ShardChildMessage) => new Promise<void>((resolve) => process.se
 process.once('message', async (options: Omit<ReadShardOptions, 'onProgress'>) => {
   try {
     const meta = await readShard({ ...options, onProgress: (line) => void send({ type: 'log', line }) });
-    await send({ type: 'done', meta });
+    await send({ type: 'done', meta, peakRssMib: process.resourceUsage().maxRSS / 1024 });
   } catch (err) {
     const e = err as Error;
     const input = err instanceof InputError ? { file: err.file, column: err.column, field: err.field } : null;

@@ -361,7 +361,7 @@ function concatInto(pieces: Float32Array[], out: Float32Array): void {
  * as they were thrown (an InputError keeps its file, column and field); an abort kills the child, which
  * leaves no shard directory (it is written atomically).
  */
-export async function readShardInChild(o: ReadShardOptions, signal?: AbortSignal): Promise<ShardMeta> {
+export async function readShardInChild(o: ReadShardOptions, signal?: AbortSignal): Promise<ShardMeta & { peak_rss_mib: number }> {
   const { fork } = await import('node:child_process');
   const { extname } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
@@ -370,13 +370,13 @@ export async function readShardInChild(o: ReadShardOptions, signal?: AbortSignal
   const { onProgress, ...data } = o;
   signal?.throwIfAborted();
   const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
-  return new Promise<ShardMeta>((resolve, reject) => {
-    let result: { ok: true; meta: ShardMeta } | { ok: false; err: Error } | null = null;
+  return new Promise<ShardMeta & { peak_rss_mib: number }>((resolve, reject) => {
+    let result: { ok: true; meta: ShardMeta & { peak_rss_mib: number } } | { ok: false; err: Error } | null = null;
     const onAbort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('message', (m: import('./shardChild.ts').ShardChildMessage) => {
       if (m.type === 'log') onProgress?.(m.line);
-      else if (m.type === 'done') result ??= { ok: true, meta: m.meta };
+      else if (m.type === 'done') result ??= { ok: true, meta: { ...m.meta, peak_rss_mib: m.peakRssMib } }; // the child's own peak: the stage record has this process's
       else {
         const err = m.input ? new InputError(m.message, m.input) : new Error(m.message);
         if (m.stack) err.stack = m.stack;

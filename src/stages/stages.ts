@@ -52,10 +52,18 @@ export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageCon
   if (!shard) throw new InputError(`${spec.pipeline.paths.logs}: partition ${key} of the run's window is gone (it was there when the run was planned)`, { file: spec.pipeline.paths.logs });
   const out = join(runDirs(spec).shards, key);
   const o = { shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, onProgress: ctx.log };
-  const meta = opts.inChild ? await readShardInChild(o, ctx.signal) : await readShard(o);
+  const meta: Awaited<ReturnType<typeof readShard>> & { peak_rss_mib?: number } = opts.inChild ? await readShardInChild(o, ctx.signal) : await readShard(o);
   const rejected = Object.values(meta.rows_rejected).reduce((a, b) => a + (b ?? 0), 0);
   ctx.log(`shard ${key}: ${meta.files.length} files, ${meta.rows_read} rows read, ${rejected} rejected`);
-  return { shard: key, dir: out, files: meta.files.length, rows_read: meta.rows_read, rows_kept: meta.rows, rows_rejected: rejected };
+  return {
+    shard: key,
+    dir: out,
+    files: meta.files.length,
+    rows_read: meta.rows_read,
+    rows_kept: meta.rows,
+    rows_rejected: rejected,
+    ...(meta.peak_rss_mib !== undefined ? { child_peak_rss_mib: Math.round(meta.peak_rss_mib) } : {}),
+  };
 }
 
 export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContext) {

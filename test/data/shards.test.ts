@@ -128,6 +128,7 @@ test('a shard read in a child process is the shard read in this one; its errors 
   const meta = await readShardInChild({ shard, window, reward, out: join(work, 'worker'), onProgress: (l) => lines.push(l) });
   assert.equal(meta.key, shard.key);
   assert.ok(meta.rows > 0);
+  assert.ok(meta.peak_rss_mib > 10 && meta.peak_rss_mib < 4096, `the child's own peak RSS: ${meta.peak_rss_mib} MiB`);
   assert.deepEqual(readFileSync(join(work, 'worker', 'rows.arrow')), readFileSync(join(work, 'here', 'rows.arrow')), 'same rows');
   const strip = (dir: string) => {
     const { seconds: _s, files, ...rest } = JSON.parse(readFileSync(join(work, dir, 'shard.json'), 'utf8'));

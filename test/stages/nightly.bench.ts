@@ -9,7 +9,8 @@
  * sessions, 11.155 M interactions); quarter = 47,500 a day. The logs are simulated once into
  * <work>/logs-<sessions per day> (kept between runs: simulating is not part of the nightly); every run
  * starts from an empty store and artifacts folder. Needs GNU time (/usr/bin/time, Debian `time`) for
- * the peak RSS of each child process. Prints one markdown table.
+ * the peak RSS of the run (GNU time reports the largest of the process and its children; shards read at
+ * once in child processes add up: their own peaks are in the table). Prints one markdown table.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -54,7 +55,7 @@ if (run.code !== 0 && run.code !== 5) throw new Error(`mtf run exited ${run.code
 const runs = join(artifacts, 'runs');
 const name = readdirSync(runs)[0];
 const attempt = join(runs, name, endDate, 'a1', 'stages');
-const stages = readdirSync(attempt).map((f) => JSON.parse(readFileSync(join(attempt, f), 'utf8')) as { stage: string; seconds: number; peak_rss_mib?: number; started_at: string });
+const stages = readdirSync(attempt).map((f) => JSON.parse(readFileSync(join(attempt, f), 'utf8')) as { stage: string; seconds: number; peak_rss_mib?: number; started_at: string; result?: { child_peak_rss_mib?: number } });
 stages.sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
 const fmt = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${s.toFixed(1)} s`);
 const lines = [
@@ -63,7 +64,8 @@ const lines = [
   '| stage | wall | process peak RSS at its end |',
   '|---|---:|---:|',
   ...(sim ? [`| simulate (not part of the nightly) | ${fmt(sim.wall)} | ${(sim.rssMib / 1024).toFixed(2)} GiB |`] : []),
-  ...stages.map((s) => `| ${s.stage} | ${fmt(s.seconds)} | ${s.peak_rss_mib ? `${(s.peak_rss_mib / 1024).toFixed(2)} GiB` : '–'} |`),
+  // a shard read in a child process: its own peak beside the runner's
+  ...stages.map((s) => `| ${s.stage} | ${fmt(s.seconds)} | ${s.peak_rss_mib ? `${(s.peak_rss_mib / 1024).toFixed(2)} GiB` : '–'}${s.result?.child_peak_rss_mib ? ` (+ its child process: ${(s.result.child_peak_rss_mib / 1024).toFixed(2)} GiB)` : ''} |`),
   `| **whole \`mtf run\`** (exit ${run.code}) | **${fmt(run.wall)}** | **${(run.rssMib / 1024).toFixed(2)} GiB** |`,
 ];
 console.log(lines.join('\n'));
