@@ -39,7 +39,15 @@ export async function runEmbedded(pipeline: PipelineConfig, date: string, o: Emb
 
   const keys = await planIngest(spec);
   const parallel = shardParallelism(pipeline.ingest.shard_workers, keys.length);
-  await inParallel(keys, parallel, (key) => run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx, { inChild: parallel > 1 })));
+  // the shards' progress with an ETA (a shard is tens of seconds at the paper's scale)
+  const t0 = performance.now();
+  let shardsDone = 0;
+  await inParallel(keys, parallel, async (key) => {
+    await run(`ingest-${key}`, (ctx) => ingestShardStage(spec, key, ctx, { inChild: parallel > 1 }));
+    const secs = (performance.now() - t0) / 1000;
+    const left = keys.length - ++shardsDone;
+    say(`ingest shards: ${shardsDone}/${keys.length} done${left > 0 ? `, ETA ${Math.ceil((secs / shardsDone) * left)} s` : ''}`);
+  });
   await run('ingest', (ctx) => mergeStage(spec, keys, ctx));
   const trained = await run('train', (ctx) => trainStage(spec, ctx));
   if (trained.status === 'stopped') {

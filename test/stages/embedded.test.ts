@@ -25,6 +25,8 @@ test('mtf run (embedded): one run per date, one model, stages recorded', { timeo
   assert.equal(readFileSync(join(p.paths.store, 'fusion', 'CURRENT'), 'utf8').trim(), 'nightly-2026-11-20');
   const stages = listStages(specOf(readRunRecord(p, END_DATE)!)).map((s) => `${s.stage}:${s.status}`);
   assert.deepEqual(stages, ['ingest-dt=2026-11-18:done', 'ingest-dt=2026-11-19:done', 'ingest-dt=2026-11-20:done', 'ingest:done', 'train:done', 'evaluate:done', 'publish:done']);
+  assert.ok(lines.some((l) => /^ingest shards: 1\/3 done, ETA \d+ s$/.test(l)), lines.join('\n'));
+  assert.ok(lines.includes('ingest shards: 3/3 done'), lines.join('\n'));
 
   // The same date again: nothing runs, nothing is published twice.
   const again = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
