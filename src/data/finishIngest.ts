@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
-import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
+import { phaseClock, writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
 import { resolveBeta, type BetaSetting } from './fusionBeta.ts';
 import { ITEM_COLUMNS } from './itemColumns.ts';
 import { vectorNames } from './logContract.ts';
@@ -35,21 +35,8 @@ export interface FinishOptions {
   chunkRows?: number;
   /** times the phases (the caller's clock, so reading is on it too) */
   clock?: PhaseClock;
-  /** progress lines: each phase with its seconds, the splits' writing with % and ETA (about every 10%, at most one line per 2 s) */
+  /** progress lines (src/io/phases.ts): each phase with its seconds, the splits' writing with % and ETA */
   onProgress?: (line: string) => void;
-}
-
-/** "<what>: 40%, ETA 12 s" lines for a long loop: share done in [0, 1]. */
-function progressLines(say: (line: string) => void, what: string): (done: number) => void {
-  const t0 = performance.now();
-  let [last, lastShare] = [-Infinity, -1];
-  return (done) => {
-    const now = performance.now();
-    if (done < 1 && (now - last < 2000 || done - lastShare < 0.1)) return;
-    [last, lastShare] = [now, done];
-    const secs = (now - t0) / 1000;
-    say(`${what}: ${(100 * done).toFixed(0)}%${done > 0 && done < 1 ? `, ETA ${Math.ceil((secs * (1 - done)) / done)} s` : ''}`);
-  };
 }
 
 /** Wall and CPU (process.cpuUsage: user + system) seconds per phase, for benchmarks. */
@@ -85,13 +72,7 @@ export async function finishIngest(
   }
   // before the heavy work: a β conflict fails fast
   const beta = resolveBeta(scanned, opts.beta, store.actionDim, opts.logs);
-  const say = opts.onProgress ?? (() => {});
-  let tPhase = performance.now();
-  const phase = (what: string) => {
-    const t = performance.now();
-    say(`${what} (${((t - tPhase) / 1000).toFixed(1)} s)`);
-    tPhase = t;
-  };
+  const phase = phaseClock(opts.onProgress ?? (() => {}));
   const table = groupSessions(store);
   clock.lap('group');
   phase(`grouped ${store.n} rows into ${table.code.length} sessions`);
@@ -112,7 +93,7 @@ export async function finishIngest(
   const stateStats = new StatsAccumulator(store.stateDim);
   const actionStats = new StatsAccumulator(store.actionDim);
   const batchRows = Math.max(1, Math.min(BATCH_ROWS, opts.chunkRows ?? BATCH_ROWS));
-  const written = progressLines(say, 'writing the trajectories');
+  const written = phase.progress('writing the trajectories');
   const totalRows = table.start[S] - table.start[0];
   function* chunksOf(split: 'train' | 'test', s0: number, s1: number): Generator<TransitionChunk> {
     for (const b of splitBatches(store, table, s0, s1, trajOpts, batchRows)) {

@@ -13,8 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type FileHandle } from 'node:fs/promises';
-import { RecordBatchReader, type Data } from 'apache-arrow';
+import * as arrow from 'apache-arrow';
 import { z } from 'zod';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
@@ -26,6 +25,7 @@ import type { RewardSpec } from './rewardSpec.ts';
 import { REJECT_REASONS, type RejectReason } from './rowChecks.ts';
 import { RowStore } from './rowStore.ts';
 import { ArrowFileWriter, type ColumnData, type ColumnSpec } from './arrowIpc.ts';
+import { openArrowBatches } from './trajectoryStore.ts';
 
 export const SHARD_FORMAT = 'batchrl-mtf/ingest-shard@1';
 
@@ -281,20 +281,8 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
   policyMap[0] = -1;
   policyMap.set(policyCode, 1);
   const start = store.n;
-  let fh: FileHandle;
+  const { reader, close } = await openArrowBatches(arrow, path, (err) => `cannot read the ingest shard: ${err.message}`);
   try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    throw new InputError(`${path}: cannot read the ingest shard: ${(err as Error).message}`, { file: path });
-  }
-  try {
-    let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
-    try {
-      reader = await RecordBatchReader.from(fh);
-      await reader.open();
-    } catch (err) {
-      throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
-    }
     for await (const batch of reader) {
       const m = batch.numRows;
       if (store.n - start + m > meta.rows) throw new InputError(`${path}: holds more rows than shard.json's ${meta.rows}`, { file: path });
@@ -306,7 +294,7 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
       };
       /** the column's values for this batch (width > 0: a fixed_size_list's items) */
       const values = <T extends Int32Array | Float64Array | Float32Array>(name: string, width: number): T[] =>
-        column(name).data.map((d: Data) => {
+        column(name).data.map((d: arrow.Data) => {
           const child = width > 0 ? d.children[0] : null;
           const w = Math.max(1, width);
           const off = child ? child.offset + d.offset * w : d.offset;
@@ -340,7 +328,7 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
     if (err instanceof InputError) throw err;
     throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
   } finally {
-    await fh.close().catch(() => {});
+    await close();
   }
   if (store.n - start !== meta.rows) throw new InputError(`${path}: holds ${store.n - start} rows, shard.json says ${meta.rows}`, { file: path });
 }

@@ -280,7 +280,7 @@ export async function readTrajectories(dir: string, split: Split, opts: ReadTraj
     }
     return { state, stored, cols, feedback, codes, values, at, seen };
   }
-  const { reader, close } = await openBatches(arrow, path);
+  const { reader, close } = await openArrowBatches(arrow, path, () => "cannot read trajectory file (is this an 'mtf ingest' output directory?)");
   let read: Awaited<ReturnType<typeof readColumns>>;
   try {
     read = await readColumns();
@@ -339,14 +339,14 @@ export function withDerivedNextState(batch: TransitionBatch): TransitionBatch {
  * The record batches of an Arrow IPC file, each read from disk when it is consumed: through a file
  * handle the reader seeks to every batch the footer lists (measured on the paper-scale train.arrow,
  * 2.4 GB in 190 batches: 4.8 s and 0.15 GiB peak RSS, where a read stream took 20.7 s and buffered 4.5 GiB).
- * The caller closes the handle.
+ * The caller closes the handle. `cannotRead` is the message when the file cannot be opened (after the path).
  */
-async function openBatches(arrow: ArrowModule, path: string) {
+export async function openArrowBatches(arrow: ArrowModule, path: string, cannotRead: (err: Error) => string) {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
-  } catch {
-    throw new InputError(`${path}: cannot read trajectory file (is this an 'mtf ingest' output directory?)`, { file: path });
+  } catch (err) {
+    throw new InputError(`${path}: ${cannotRead(err as Error)}`, { file: path });
   }
   try {
     const reader = await arrow.RecordBatchReader.from(fh);

@@ -20,7 +20,7 @@ import { controlGroups } from './control.ts';
 import { pairwiseComparisons, tieAwareRanks } from './ranking.ts';
 import { initBackend, Rng } from './rl.ts';
 import { nativeKnn } from './gram.ts';
-import { phaseClock } from './phases.ts';
+import { phaseClock } from '../io/phases.ts';
 import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
 
 export interface EvaluateOptions {

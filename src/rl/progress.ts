@@ -3,6 +3,7 @@
  * curve record otherwise (CI, files, jobs), or nothing.
  */
 import cliProgress from 'cli-progress';
+import { formatSeconds } from '../io/phases.ts';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -86,9 +87,4 @@ function barProgress(stream: NodeJS.WriteStream): Progress {
   };
 }
 
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 90) return `${Math.round(s)}s`;
-  if (s < 5400) return `${Math.round(s / 60)}m`;
-  return `${(s / 3600).toFixed(1)}h`;
-}
+export { formatSeconds };

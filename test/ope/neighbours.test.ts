@@ -10,7 +10,7 @@ import { quantile, quantiles } from '../../src/ope/bootstrap.ts';
 import { nativeKnn } from '../../src/ope/gram.ts';
 import { knnBruteForce, knnGram, selectJs, type GramFn } from '../../src/ope/neighbours.ts';
 import { buildNeighbourhoods, buildNeighbourhoodsAsync } from '../../src/ope/ood.ts';
-import { phaseClock } from '../../src/ope/phases.ts';
+import { phaseClock } from '../../src/io/phases.ts';
 import { Rng } from '../../src/ope/rl.ts';
 
 /** Q·Rᵀ in float32 arithmetic, by hand (the role BLAS plays in production). */

@@ -1,8 +1,16 @@
 /**
- * Progress lines of the evaluation's preparation: each phase says what it did and how long it took, a
- * long phase reports its share done with an ETA (every ~5%, at most one line per 2 s).
+ * Progress lines of a long stage (ingest's merge, the evaluation's preparation and fits): each phase says
+ * what it did and how long it took, a long phase reports its share done with an ETA (at most one line per
+ * 2 s, always the end).
  */
-import { formatSeconds } from '../rl/progress.ts';
+
+/** Seconds as a short duration: 42s, 7m, 1.5h ('?' when unknown). */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 90) return `${Math.round(s)}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1)}h`;
+}
 
 export interface PhaseClock {
   /** a phase ended: "<what> (<seconds> s)" */
