@@ -9,10 +9,10 @@
  * - Adam and the soft target update, one pass per variable;
  * - the selection step of the exact nearest-neighbour search of the evaluation (knnSelect).
  * Every kernel writes into an output array the caller allocated; none keeps a pointer past its call.
- * Built by build.mjs (or node-gyp with binding.gyp); loaded and wrapped by src/rl/native.ts.
+ * - one whole BCQ training step in a single call (bcqStep, mtf_fused.c).
+ * Built by src/rl/native.ts (or node-gyp with binding.gyp); loaded and wrapped there.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "mtf_blas.h"
 #include <dlfcn.h>
 #include <malloc.h>
 #include <math.h>
@@ -20,10 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
-typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
-                         float, float *, int);
-static sgemm_fn p_sgemm = NULL;
+sgemm_fn p_sgemm = NULL;
 static void (*p_set_threads)(int) = NULL;
 static char *(*p_get_corename)(void) = NULL;
 static char *(*p_get_config)(void) = NULL;
@@ -37,7 +34,7 @@ static char loaded_lib[512] = "";
     }                                                                               \
   } while (0)
 
-static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
   napi_typedarray_type type;
   napi_value ab;
   size_t off;
@@ -50,13 +47,13 @@ static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
   return 1;
 }
 
-static double get_num(napi_env env, napi_value v) {
+double get_num(napi_env env, napi_value v) {
   double d = 0;
   napi_get_value_double(env, v, &d);
   return d;
 }
 
-static int get_int(napi_env env, napi_value v) {
+int get_int(napi_env env, napi_value v) {
   int32_t i = 0;
   napi_get_value_int32(env, v, &i);
   return i;
@@ -158,7 +155,6 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_TANH = 2 };
 
 /* denseForward(parts: Float32Array[], W, b, y, M, N, act): y = act([x_0 … x_{p−1}]·W + b).
  * The parts are the column blocks of the layer's input (e.g. [s, a]); part i is M×K_i and meets rows
@@ -206,7 +202,7 @@ static napi_value DenseForward(napi_env env, napi_callback_info info) {
   if (act == ACT_RELU) {
     for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
   } else if (act == ACT_TANH) {
-    for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+    for (size_t i = 0; i < n; i++) y[i] = mtf_tanh(y[i]);
   }
   return NULL;
 }
@@ -431,6 +427,9 @@ static napi_value Register(napi_env env, napi_value exports) {
       {"adam", NULL, Adam, NULL, NULL, NULL, napi_default, NULL},
       {"lerp", NULL, Lerp, NULL, NULL, NULL, napi_default, NULL},
       {"knnSelect", NULL, KnnSelect, NULL, NULL, NULL, napi_default, NULL},
+      {"bcqStep", NULL, BcqStep, NULL, NULL, NULL, napi_default, NULL},
+      {"setZiggurat", NULL, SetZiggurat, NULL, NULL, NULL, napi_default, NULL},
+      {"fillNormal", NULL, FillNormal, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AlgoName } from './config.ts';
+import type { NativeBlas } from './native.ts';
 import type { LayerSpec } from './networks/mlp.ts';
 import type { Rng } from './rng.ts';
 
@@ -94,6 +95,11 @@ export interface Algorithm {
    * trainer calls it once, before the first step (it is recomputed from the data on resume).
    */
   setActionSpread?(sd: ArrayLike<number>): void;
+  /**
+   * On the native backend: run every later step as one native call (BCQ: fusedBcq.ts), the same
+   * arithmetic as the tfjs step to float rounding. Returns whether it will (false keeps the tfjs step).
+   */
+  useFusedStep?(blas: NativeBlas, batchSize: number): boolean;
   /**
    * Algorithms with the VAE G: `samples` decoded actions D(s, z) per normalised state, z ~ N(0, I)
    * (clipped to ±zClip unless zClip is null), [count × samples × A] normalised: the logged action

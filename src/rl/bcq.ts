@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Adam } from './adam.ts';
 import { normal, read, repeatRows, type Algorithm, type Minibatch, type PolicyNetworks } from './algorithm.ts';
 import type { BcqConfig } from './config.ts';
+import { FusedBcqStep } from './fusedBcq.ts';
 import { lerpInto } from './kernels.ts';
 import {
   cloneResponseTwinCritic,
@@ -34,6 +35,7 @@ import {
 import { cloneMlp, disposeMlp, mlpSpec, mlpVariables, type Mlp } from './networks/mlp.ts';
 import { createPerturbation, perturb, type Perturbation } from './networks/perturbation.ts';
 import { createVae, decode, disposeVae, reconWeights, sampleActions, vaeLoss, vaeVariables, type Vae } from './networks/vae.ts';
+import type { NativeBlas } from './native.ts';
 import type { Rng } from './rng.ts';
 
 export interface BcqNetworks {
@@ -176,7 +178,10 @@ export function softUpdate(pairs: [tf.Variable, tf.Variable][], eta: number): vo
 
 export class Bcq implements Algorithm {
   readonly name = 'bcq' as const;
-  readonly nextStateRepeats: number;
+  /** n for Eq. 7's s′ repeated per sample; 0 once the step is fused (it reads s′ once per row) */
+  get nextStateRepeats(): number {
+    return this.fused ? 0 : this.cfg.numSamples;
+  }
   readonly nets: BcqNetworks | BcqResponseNetworks;
   private readonly optG: Adam;
   private readonly optP: Adam;
@@ -184,6 +189,9 @@ export class Bcq implements Algorithm {
   private steps = 0;
   /** 1/σ_j² per action coordinate with vaeActionScale = standardized (setActionSpread), else null */
   private reconWeight: tf.Tensor1D | null = null;
+  private reconWeightValues: Float32Array | null = null;
+  /** the whole step as one native call (fusedBcq.ts), when the trainer enabled it */
+  private fused: FusedBcqStep | null = null;
 
   constructor(
     readonly stateDim: number,
@@ -191,7 +199,6 @@ export class Bcq implements Algorithm {
     readonly cfg: BcqConfig,
     rng: Rng,
   ) {
-    this.nextStateRepeats = cfg.numSamples;
     this.nets = buildBcqNetworks(stateDim, actionDim, cfg, rng);
     const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
     this.optG = new Adam(vaeVariables('G', this.nets.G), { ...adam, lr: cfg.lrVae });
@@ -204,8 +211,26 @@ export class Bcq implements Algorithm {
     return isResponseNetworks(n) ? responseTwinCriticVariables(which, n[which]) : twinCriticVariables(which, n[which]);
   }
 
+  /**
+   * Runs every later `step` as one native call (native/blas/mtf_fused.c) instead of the tfjs graph: the
+   * same arithmetic to float rounding, the same draws from the RNG. Single-critic BCQ only; returns
+   * false (and keeps the tfjs step) with per-response critics.
+   */
+  useFusedStep(blas: NativeBlas, batchSize: number): boolean {
+    const n = this.nets;
+    if (isResponseNetworks(n)) return false;
+    this.fused = new FusedBcqStep(blas, { ...n, optG: this.optG, optP: this.optP, optQ: this.optQ }, this.cfg, this.stateDim, this.actionDim, batchSize);
+    return true;
+  }
+
   step(mb: Minibatch, rng: Rng): Record<string, number> {
     if (isResponseNetworks(this.nets)) return this.stepResponses(this.nets, mb, rng);
+    if (this.fused) {
+      // the counters as the tfjs path keeps them: each optimiser's t before its update, steps before Eq. 7's L
+      const t = { G: ++this.optG.t, Q: ++this.optQ.t, P: ++this.optP.t };
+      this.steps += 1;
+      return this.fused.step(mb, rng, t, this.steps % this.cfg.targetUpdateInterval === 0, this.reconWeightValues);
+    }
     const { cfg } = this;
     const nets = this.nets;
     const { G, P, Q } = nets;
@@ -360,7 +385,8 @@ export class Bcq implements Algorithm {
 
   setActionSpread(sd: ArrayLike<number>): void {
     this.reconWeight?.dispose();
-    this.reconWeight = this.cfg.vaeActionScale === 'standardized' ? tf.tensor1d(reconWeights(sd)) : null;
+    this.reconWeightValues = this.cfg.vaeActionScale === 'standardized' ? reconWeights(sd) : null;
+    this.reconWeight = this.reconWeightValues ? tf.tensor1d(this.reconWeightValues.slice()) : null;
   }
 
   sampleGenerator(states: Float32Array, count: number, samples: number, rng: Rng, zClip: number | null): Float32Array {

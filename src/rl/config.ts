@@ -204,6 +204,9 @@ export const TrainerConfigSchema = z.strictObject({
   probeStates: posInt().default(1024).describe('train states on which the curves measure π(s) and Q(s, π(s))'),
   backend: z.enum(BACKENDS).default('auto').describe('compute backend; auto = tensorflow → native (OpenBLAS) → wasm → cpu'),
   threads: posInt().default(1).describe('BLAS threads of the native backend'),
+  fusedStep: z.boolean().default(true).describe(
+    'on the native backend, BCQ (one critic) trains with its whole step as one native call (native/blas/mtf_fused.c); false = the tfjs graph, the reference it agrees with to float rounding',
+  ),
 });
 export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
 

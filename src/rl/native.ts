@@ -26,6 +26,12 @@ export interface NativeBlas {
   lerp(target: Float32Array, online: Float32Array, out: Float32Array, eta: number): void;
   /** the selection step of the evaluation's nearest-neighbour search (src/ope/neighbours.ts SelectFn) */
   knnSelect(G: Float32Array, m: number, nr: number, qn: Float64Array, rn: Float64Array, skip: Int32Array, L: number, outD: Float64Array, outJ: Int32Array): void;
+  /** one whole BCQ step (native/blas/mtf_fused.c; argument layout there, packed by src/rl/fusedBcq.ts) */
+  bcqStep(params: Float32Array[], dims: Int32Array, hyper: Float64Array, batch: Float32Array[], stats: Float64Array, rng: Int32Array): void;
+  /** hands over rng.ts's ziggurat tables (once) */
+  setZiggurat(KN: Float64Array, WN: Float64Array, FN: Float64Array): void;
+  /** Rng.fillNormal(out, clip) on the state words of an Rng (advanced in place) */
+  fillNormal(state: Int32Array, out: Float32Array, clip: number): void;
 }
 
 export type NativeLoad =
@@ -84,18 +90,19 @@ function tryLoad(threads: number): NativeLoad {
   }
 }
 
+/** The addon's sources (the header too: it is part of the cache key). */
+const SOURCES = ['mtf_blas.c', 'mtf_fused.c', 'mtf_blas.h'];
+
 /** Path of the compiled addon, compiling it first when the cache has none for this source/Node/CPU. */
 function ensureBuilt(): string {
   const root = packageRoot();
-  const src = join(root, 'native', 'blas', 'mtf_blas.c');
-  if (!existsSync(src)) throw new Error(`source ${src} not found`);
+  const sources = SOURCES.map((f) => join(root, 'native', 'blas', f));
+  for (const src of sources) if (!existsSync(src)) throw new Error(`source ${src} not found`);
   const include = nodeIncludeDir();
   const cpuFlags = cpuFlagsLine();
-  const key = createHash('sha256')
-    .update(readFileSync(src))
-    .update(process.versions.modules + process.arch + cpuFlags)
-    .digest('hex')
-    .slice(0, 16);
+  const hash = createHash('sha256');
+  for (const src of sources) hash.update(readFileSync(src));
+  const key = hash.update(process.versions.modules + process.arch + cpuFlags).digest('hex').slice(0, 16);
   const dir = join(root, 'node_modules', '.cache', 'batchrl-mtf', `blas-${key}`);
   const file = join(dir, 'mtf_blas.node');
   if (existsSync(file)) return file;
@@ -107,7 +114,7 @@ function ensureBuilt(): string {
     execFileSync(
       cc,
       ['-O3', '-march=native', '-fno-math-errno', '-fPIC', '-shared', '-DNODE_GYP_MODULE_NAME=mtf_blas',
-        `-I${include}`, src, '-o', tmp, '-ldl'],
+        `-I${include}`, ...sources.filter((f) => f.endsWith('.c')), '-o', tmp, '-ldl', '-lm'],
       { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 },
     );
     renameSync(tmp, file);

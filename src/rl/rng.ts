@@ -48,6 +48,14 @@ export class Rng {
     for (let i = 0; i < 4; i++) this.st[i] = state[i] | 0;
   }
 
+  /**
+   * The live state words, for native code that draws from this generator in place (native/blas
+   * mtf_fused.c fillNormal: the same sequence as `fillNormal`). Not a copy: writes advance this Rng.
+   */
+  stateWords(): Int32Array {
+    return this.st;
+  }
+
   /** Next 32 random bits as a signed int32. */
   nextI32(): number {
     const st = this.st;
@@ -149,6 +157,9 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/** The ziggurat's tables, for native code that must draw the same normals (native/blas mtf_fused.c). */
+export const ZIGGURAT_TABLES = (): { KN: Float64Array; WN: Float64Array; FN: Float64Array } => ({ KN, WN, FN });
 
 // Ziggurat tables (Marsaglia & Tsang 2000, "The Ziggurat Method for Generating Random Variables", RNOR).
 const ZIG_R = 3.442619855899;

@@ -21,8 +21,10 @@
 import { mkdirSync } from 'node:fs';
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
 import { InputError } from '../errors/index.ts';
+import type { Algorithm } from './algorithm.ts';
 import { createAlgorithm } from './algorithms.ts';
 import { initBackend, type BackendInfo } from './backend.ts';
+import { loadNativeBlas } from './native.ts';
 import { readLatestCheckpoint, restoreVariables, writeCheckpoint } from './checkpoint.ts';
 import { ALGOS, runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName, type Response, type TrainerConfig } from './config.ts';
 import { assertFiniteState, NonFiniteError } from './divergence.ts';
@@ -120,6 +122,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     throw err;
   }
   algo.setActionSpread?.(dimStats(data.a, data.n, data.actionDim).std); // the VAE's standardized error (README §3.4)
+  const fused = trainer.fusedStep && backend.name === 'native' && useFusedStep(algo, trainer.threads, algoBatchSize(algoCfg));
+  if (fused) progress.log('training step: fused, one native call per step (native/blas/mtf_fused.c)');
   let step = 0;
   let curves: Curves = emptyCurves();
   const interval = new IntervalMeans();
@@ -140,7 +144,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     format: REPORT_FORMAT,
     status: 'running',
     algo: trainer.algo,
-    backend: backend.detail,
+    backend: fused ? `${backend.detail}, fused step` : backend.detail,
     config: runConfig,
     dataset: {
       rows: batch.n,
@@ -257,6 +261,13 @@ function algoOf(config: Record<string, unknown>): AlgoName {
   const a = config.algo ?? 'bcq';
   if ((ALGOS as readonly unknown[]).includes(a)) return a as AlgoName;
   throw new InputError(`config: algo: expected one of ${ALGOS.join(', ')}, but got ${JSON.stringify(a)}`, { field: 'algo' });
+}
+
+/** Hands the native addon to an algorithm that can run its step fused; false when it cannot. */
+function useFusedStep(algo: Algorithm, threads: number, batchSize: number): boolean {
+  if (!algo.useFusedStep) return false;
+  const load = loadNativeBlas(threads);
+  return load.ok && algo.useFusedStep(load.blas, batchSize);
 }
 
 function algoBatchSize(cfg: AlgoConfig): number {

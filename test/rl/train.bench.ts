@@ -3,8 +3,12 @@
  * the default size), against the PyTorch BCQ in ../shared/peers/ on the same dims (state 32, action 12),
  * batch 256, n = 10 and one thread, in the same run, rounds interleaved, each process pinned to one core.
  *
- *   npm run bench:train -- [--widths 64,128,256] [--rounds 3] [--iters 300] [--backends native,wasm]
+ *   npm run bench:train -- [--widths 64,128,256] [--rounds 3] [--iters 300] [--backends native,native-graph,wasm]
  *                          [--core 0] [--no-torch] [--no-micro]
+ *
+ * Backends: `native` = the native backend with BCQ's step fused into one C call (the default training
+ * path, native/blas/mtf_fused.c); `native-graph` = the same backend running the tfjs graph of the step
+ * (train.fusedStep: false, the reference); `wasm`.
  *
  * Ours is timed through the trainer's own loop (minibatch gathering from a 200k-row dataset, the step,
  * the NaN checks), `--iters` steps after 20 untimed ones, with the target networks updated every step
@@ -93,7 +97,9 @@ async function worker(): Promise<void> {
   const { Rng } = await import('../../src/rl/rng.ts');
   const H = Number(opt('hidden', '256'));
   const iters = Number(opt('iters', '300'));
-  const backend = opt('backend', 'native');
+  const backendArg = opt('backend', 'native');
+  const graph = backendArg.endsWith('-graph');
+  const backend = graph ? backendArg.slice(0, -'-graph'.length) : backendArg;
   const warmup = 20;
   const rng = new Rng(0);
   const n = ROWS;
@@ -111,10 +117,10 @@ async function worker(): Promise<void> {
   const hidden = [H, H];
   let t0 = 0;
   let t1 = 0;
-  const { policy, backend: info } = await train({
+  const { policy, backend: info, report } = await train({
     batch,
     config: {
-      algo: 'bcq', steps: warmup + iters, backend, threads: 1, logEvery: 1e9, checkpointEvery: 1e9, probeStates: 1,
+      algo: 'bcq', steps: warmup + iters, backend, threads: 1, fusedStep: !graph, logEvery: 1e9, checkpointEvery: 1e9, probeStates: 1,
       vaeHidden: hidden, actorHidden: hidden, criticHidden: hidden, batchSize: B, numSamples: N_SAMPLES, targetUpdateInterval: 1,
     },
     progress: 'none',
@@ -139,14 +145,14 @@ async function worker(): Promise<void> {
       gemm = (2 * 256 ** 3 * 300) / ((performance.now() - g0) / 1000) / 1e9;
     }
   }
-  process.stdout.write(JSON.stringify({ side: 'tfjs', backend: info.detail, hidden: H, iters, seconds, itPerSec, gflopPerIter, gflopPerSec: gflopPerIter * itPerSec, gemm256GflopPerSec: gemm }) + '\n');
+  process.stdout.write(JSON.stringify({ side: 'tfjs', backend: report.backend, hidden: H, iters, seconds, itPerSec, gflopPerIter, gflopPerSec: gflopPerIter * itPerSec, gemm256GflopPerSec: gemm }) + '\n');
 }
 
 async function main(): Promise<void> {
   const widths = opt('widths', '64,128,256').split(',').map(Number);
   const rounds = Number(opt('rounds', '3'));
   const iters = Number(opt('iters', '300'));
-  const backends = opt('backends', 'native,wasm').split(',');
+  const backends = opt('backends', 'native,native-graph,wasm').split(',');
   const core = opt('core', '0');
   const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
   const peers = join(root, '..', 'shared', 'peers');
