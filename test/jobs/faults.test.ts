@@ -19,9 +19,10 @@ import { END_DATE, simulatedLogs, tinyPipeline } from '../stages/fixtures.ts';
 import { latestCheckpointStep, NO_REDIS, NO_REDIS_SERVER, OwnRedis, pidAlive, SHARED_REDIS, startWorker, testConnection, testQueue, waitFor } from './harness.ts';
 
 const versionsIn = (store: string) => readdirSync(join(store, 'fusion')).filter((d) => d.startsWith('nightly-'));
-// Width 64 keeps 400 steps in the 5–20 s range on every backend (native OpenBLAS ≈ 50 it/s, wasm ≈ 25 it/s
-// here), so the faults land mid-training.
-const STEPS = 400;
+// Width 64 and 2,400 steps keep training in the 8–100 s range here (the fused native step ≈ 230 it/s on
+// this data, the tfjs graph on native ≈ 100, wasm ≈ 25), so the faults land mid-training. (400 steps
+// were enough before the fused step: it finished them in 1.7 s, before the SIGTERM arrived.)
+const STEPS = 2400;
 const HIDDEN = 64;
 
 test('SIGKILL during training: another worker resumes from the checkpoint; exactly one model', { skip: NO_REDIS, timeout: 300_000 }, async (t) => {

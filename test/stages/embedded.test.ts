@@ -44,8 +44,9 @@ test('mtf run (embedded): one run per date, one model, stages recorded', { timeo
 test('mtf run (embedded): an interrupted training continues from its checkpoint', { timeout: 300_000 }, async () => {
   const work = tempDir();
   const logs = await simulatedLogs(join(work, 'logs'));
-  // Long enough that training reports progress (once a second) before it ends, on any backend.
-  const STEPS = 1500;
+  // Long enough that training reports progress (once a second) before it ends, on any backend (the
+  // fused native step runs this tiny net at several hundred steps a second).
+  const STEPS = 5000;
   const p = tinyPipeline(work, logs, { steps: STEPS, checkpointEvery: 10 });
   const abort = new AbortController();
   const first = await runEmbedded(p, END_DATE, {
