@@ -58,8 +58,8 @@ export function rootsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerRoots 
   }
 }
 
-/** A shard key as planShards makes them (`dt=YYYY-MM-DD`, `dt=YYYY-MM-DD-2`, `file-3`): never a path. */
-const ShardKey = z.string().regex(/^(dt=\d{4}-\d{2}-\d{2}(-\d+)?|file-\d+)$/, 'a shard key (dt=YYYY-MM-DD or file-N)');
+/** A shard key as planShards makes them (`dt=YYYY-MM-DD`, `dt=YYYY-MM-DD-2`, `dt=YYYY-MM-DD.p3`, `file-3`): never a path. */
+const ShardKey = z.string().regex(/^(dt=\d{4}-\d{2}-\d{2}(-\d+)?(\.p\d+)?|file-\d+)$/, 'a shard key (dt=YYYY-MM-DD[.pN] or file-N)');
 
 export const RunSpecSchema = z
   .object({

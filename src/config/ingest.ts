@@ -23,7 +23,15 @@ export const IngestConfig = z
     shard_workers: z
       .union([z.literal('auto'), z.number().int().min(1)])
       .default('auto')
-      .describe("mtf run: shards (dt= partitions) read at once, each in a child process (auto: one per core, at most the shards; 1: one after another in this process). The BullMQ workers fan out by job instead"),
+      .describe("mtf run: shards (dt= partitions, or parts of one, see shard_mib) read at once, each in a child process (auto: one per core, at most the shards; 1: one after another in this process). The BullMQ workers fan out by job instead"),
+    shard_mib: z
+      .number()
+      .int()
+      .min(1)
+      .default(512)
+      .describe(
+        'ingest fans out by file: a dt= partition whose files add up to more than this many MiB is read as several shards of consecutive files, each up to about this size (a file is never split); the merge reads them in order, so the trajectories are the same',
+      ),
     beta: z
       .union([z.number().min(0), z.array(z.number().min(0)).min(1)])
       .optional()

@@ -29,22 +29,50 @@ import { openArrowBatches } from './trajectoryStore.ts';
 
 export const SHARD_FORMAT = 'batchrl-mtf/ingest-shard@1';
 
-/** One unit of fan-out: the files of one dt= partition, or one file outside any partition. */
+/** One unit of fan-out: consecutive files of one dt= partition, or one file outside any partition. */
 export interface ShardSpec {
-  /** 'dt=2026-11-20', or 'file-0', 'file-1', … for files outside any dt= folder */
+  /**
+   * 'dt=2026-11-20' (the partition's first shard), 'dt=2026-11-20.p2', … (its later ones, when its files
+   * add up to more than the shard size), or 'file-0', 'file-1', … for files outside any dt= folder
+   */
   key: string;
   files: LogFile[];
 }
 
-/** The window's files as shards, in the order a single-process ingest reads them. */
-export function planShards(logs: string, window: LogWindow | null): ShardSpec[] {
+export interface PlanOptions {
+  /**
+   * A dt= partition whose files add up to more than this many bytes is read as several shards of
+   * consecutive files, each closed once it reaches this size (a file is never split). Default: one shard
+   * per partition.
+   */
+  shardBytes?: number;
+}
+
+/**
+ * The window's files as shards, in the order a single-process ingest reads them (so that merging them
+ * in plan order gives the same trajectories, byte for byte).
+ */
+export function planShards(logs: string, window: LogWindow | null, opts: PlanOptions = {}): ShardSpec[] {
+  const limit = opts.shardBytes ?? Infinity;
+  if (!(limit > 0)) throw new RangeError(`shardBytes must be positive, got ${limit}`);
   const shards: ShardSpec[] = [];
   const used = new Set<string>();
   let loose = 0;
   let lastDt: string | null = null;
+  let partitionKey = '';
+  let part = 1;
+  let bytes = 0;
   for (const f of listLogFiles(logs, window)) {
     if (f.dt !== null && f.dt === lastDt) {
-      shards.at(-1)!.files.push(f);
+      if (bytes < limit) {
+        shards.at(-1)!.files.push(f);
+        bytes += f.size;
+        continue;
+      }
+      // the partition's shard is full: the next files start another one
+      part += 1;
+      shards.push({ key: `${partitionKey}.p${part}`, files: [f] });
+      bytes = f.size;
       continue;
     }
     lastDt = f.dt;
@@ -52,6 +80,9 @@ export function planShards(logs: string, window: LogWindow | null): ShardSpec[] 
     // the same dt under two parent folders: a second shard with its own key
     for (let i = 2; used.has(key); i++) key = `dt=${f.dt}-${i}`;
     used.add(key);
+    partitionKey = key;
+    part = 1;
+    bytes = f.size;
     shards.push({ key, files: [f] });
   }
   return shards;

@@ -35,10 +35,15 @@ function rewardOf(spec: RunSpec) {
 
 // ---- ingest: plan → shards (fan-out) → merge ----
 
-/** The shard keys of the run's window (one per dt= partition), in read order. */
+/** The ingest's shard options: a partition larger than `ingest.shard_mib` fans out by file. */
+function shardPlanOf(spec: RunSpec) {
+  return { shardBytes: spec.pipeline.ingest.shard_mib * 2 ** 20 };
+}
+
+/** The shard keys of the run's window (one per dt= partition, more for a partition over shard_mib), in read order. */
 export async function planIngest(spec: RunSpec): Promise<string[]> {
   const { planShards } = await import('../data/shards.ts');
-  const plan = planShards(spec.pipeline.paths.logs, windowOf(spec));
+  const plan = planShards(spec.pipeline.paths.logs, windowOf(spec), shardPlanOf(spec));
   if (plan.length === 0) {
     throw new InputError(`${spec.pipeline.paths.logs}: no log files for the window ending ${spec.date} (${spec.pipeline.ingest.window_days} days)`, { file: spec.pipeline.paths.logs });
   }
@@ -48,7 +53,7 @@ export async function planIngest(spec: RunSpec): Promise<string[]> {
 /** One shard of the window read and checked; `inChild`: in a child process of its own (the embedded runner's fan-out). */
 export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageContext, opts: { inChild?: boolean } = {}) {
   const { planShards, readShard, readShardInChild } = await import('../data/shards.ts');
-  const shard = planShards(spec.pipeline.paths.logs, windowOf(spec)).find((s) => s.key === key);
+  const shard = planShards(spec.pipeline.paths.logs, windowOf(spec), shardPlanOf(spec)).find((s) => s.key === key);
   if (!shard) throw new InputError(`${spec.pipeline.paths.logs}: partition ${key} of the run's window is gone (it was there when the run was planned)`, { file: spec.pipeline.paths.logs });
   const out = join(runDirs(spec).shards, key);
   const o = { shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, onProgress: ctx.log };

@@ -22,9 +22,9 @@ interface Expected {
   expect: { ok: boolean; error_contains?: string[] };
 }
 
-async function viaShards(logs: string, window: { endDate: string; days: number } | null, weights: string, work: string) {
+async function viaShards(logs: string, window: { endDate: string; days: number } | null, weights: string, work: string, shardBytes?: number) {
   const reward = parseRewardWeights(weights);
-  const plan = planShards(logs, window);
+  const plan = planShards(logs, window, { shardBytes });
   const dirs: string[] = [];
   for (const shard of plan) {
     const dir = join(work, 'shards', shard.key);
@@ -54,27 +54,56 @@ for (const name of cases) {
     const a = await single();
     const { plan, result: b } = await viaShards(logs, window, exp.args.rewardWeights, work);
     assert.ok(plan.length >= 1);
-    const { seconds: _s1, ...ra } = a.report;
-    const { seconds: _s2, ...rb } = b.report;
-    assert.deepEqual(rb, ra, 'same ingest report');
-    const { created_at: _c1, ...ma } = a.metadata;
-    const { created_at: _c2, ...mb } = b.metadata;
-    assert.deepEqual(mb, ma, 'same metadata');
-    // Same columns, same values, value for value (not byte-compared: Arrow JS numbers dictionaries
-    // from a process-wide counter, so the policy_id dictionary's id differs between two writes).
-    for (const f of readdirSync(join(work, 'single')).filter((x) => x.endsWith('.arrow'))) {
-      const ta = tableFromIPC(readFileSync(join(work, 'single', f)));
-      const tb = tableFromIPC(readFileSync(join(work, 'merged', f)));
-      assert.equal(tb.schema.fields.map(String).join(), ta.schema.fields.map(String).join(), `${f}: schema`);
-      assert.equal(tb.numRows, ta.numRows, `${f}: rows`);
-      for (const field of ta.schema.fields) {
-        const va = JSON.stringify(ta.getChild(field.name)!.toArray(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
-        const vb = JSON.stringify(tb.getChild(field.name)!.toArray(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
-        assert.ok(va === vb, `${f}: column ${field.name} differs`);
-      }
-    }
+    sameIngest(work, a, b);
   });
 }
+
+type IngestOut = Awaited<ReturnType<typeof ingest>>;
+
+/** The merged ingest (work/merged) says and holds what the single-process one (work/single) does. */
+function sameIngest(work: string, a: IngestOut, b: IngestOut) {
+  const { seconds: _s1, ...ra } = a.report;
+  const { seconds: _s2, ...rb } = b.report;
+  assert.deepEqual(rb, ra, 'same ingest report');
+  const { created_at: _c1, ...ma } = a.metadata;
+  const { created_at: _c2, ...mb } = b.metadata;
+  assert.deepEqual(mb, ma, 'same metadata');
+  // Same columns, same values, value for value (not byte-compared: Arrow JS numbers dictionaries
+  // from a process-wide counter, so the policy_id dictionary's id differs between two writes).
+  for (const f of readdirSync(join(work, 'single')).filter((x) => x.endsWith('.arrow'))) {
+    const ta = tableFromIPC(readFileSync(join(work, 'single', f)));
+    const tb = tableFromIPC(readFileSync(join(work, 'merged', f)));
+    assert.equal(tb.schema.fields.map(String).join(), ta.schema.fields.map(String).join(), `${f}: schema`);
+    assert.equal(tb.numRows, ta.numRows, `${f}: rows`);
+    for (const field of ta.schema.fields) {
+      const va = JSON.stringify(ta.getChild(field.name)!.toArray(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+      const vb = JSON.stringify(tb.getChild(field.name)!.toArray(), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+      assert.ok(va === vb, `${f}: column ${field.name} differs`);
+    }
+  }
+}
+
+test('fan-out by file: a partition over the shard size is read as several shards, the merge gives the same trajectories', async () => {
+  const work = tempDir();
+  const logs = join(FIXTURES, 'duckdb-hive-spark-window');
+  const window = { endDate: '2026-11-20', days: 3 };
+  const weights = 'play_time_s=1,like=2,share=4';
+  const a = await ingest({ logs, window, reward: parseRewardWeights(weights), out: join(work, 'single') });
+  // 1 byte: every file is a shard of its own (two Spark part files per day)
+  const { plan, result: b } = await viaShards(logs, window, weights, work, 1);
+  assert.deepEqual(plan.map((s) => [s.key, s.files.length]), [
+    ['dt=2026-11-18', 1], ['dt=2026-11-18.p2', 1], ['dt=2026-11-19', 1], ['dt=2026-11-19.p2', 1], ['dt=2026-11-20', 1], ['dt=2026-11-20.p2', 1],
+  ]);
+  sameIngest(work, a, b);
+  // a shard closes once its files reach the size: at the smallest file's size every file is alone; at a
+  // day's total plus one byte, one shard per day
+  const days = planShards(logs, window);
+  const sizes = days.flatMap((d) => d.files.map((f) => f.size));
+  assert.deepEqual(planShards(logs, window, { shardBytes: Math.min(...sizes) }).map((s) => s.files.length), [1, 1, 1, 1, 1, 1]);
+  const dayBytes = Math.max(...days.map((d) => d.files.reduce((t, f) => t + f.size, 0)));
+  assert.deepEqual(planShards(logs, window, { shardBytes: dayBytes + 1 }).map((s) => s.key), ['dt=2026-11-18', 'dt=2026-11-19', 'dt=2026-11-20']);
+  assert.throws(() => planShards(logs, window, { shardBytes: 0 }), /shardBytes must be positive/);
+});
 
 test('planShards: one shard per dt partition in the window, one per loose file', () => {
   const hive = planShards(join(FIXTURES, 'duckdb-hive-spark-window'), { endDate: '2026-11-20', days: 3 });
