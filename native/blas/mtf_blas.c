@@ -417,6 +417,16 @@ static napi_value KnnSelect(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* trimHeap(): glibc's malloc_trim(0) — hands the free memory of every malloc arena back to the system
+ * (V8's array buffers come from malloc: after a stage's buffers are collected, their pages stay with the
+ * process until trimmed). Returns whether any memory was released. */
+static napi_value TrimHeap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_get_boolean(env, malloc_trim(0) != 0, &out);
+  return out;
+}
+
 static napi_value Register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"init", NULL, Init_, NULL, NULL, NULL, napi_default, NULL},
@@ -430,6 +440,7 @@ static napi_value Register(napi_env env, napi_value exports) {
       {"bcqStep", NULL, BcqStep, NULL, NULL, NULL, napi_default, NULL},
       {"setZiggurat", NULL, SetZiggurat, NULL, NULL, NULL, napi_default, NULL},
       {"fillNormal", NULL, FillNormal, NULL, NULL, NULL, napi_default, NULL},
+      {"trimHeap", NULL, TrimHeap, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

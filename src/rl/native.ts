@@ -32,6 +32,8 @@ export interface NativeBlas {
   setZiggurat(KN: Float64Array, WN: Float64Array, FN: Float64Array): void;
   /** Rng.fillNormal(out, clip) on the state words of an Rng (advanced in place) */
   fillNormal(state: Int32Array, out: Float32Array, clip: number): void;
+  /** glibc's malloc_trim(0): the free memory of every malloc arena back to the system */
+  trimHeap(): boolean;
 }
 
 export type NativeLoad =
@@ -49,6 +51,16 @@ const DEFAULT_LIBS = [
 const MMAP_THRESHOLD = 32 << 20;
 
 let cached: NativeLoad | null = null;
+
+/**
+ * malloc_trim(0) through the addon, when this process has loaded it (a process that never trained or
+ * evaluated does not build it for this). Returns whether it ran.
+ */
+export function trimNativeHeap(): boolean {
+  if (!cached?.ok) return false;
+  cached.blas.trimHeap();
+  return true;
+}
 
 /** Builds (once per source/Node/CPU) and loads the addon. Never throws. */
 export function loadNativeBlas(threads = 1): NativeLoad {

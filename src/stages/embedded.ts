@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import type { PipelineConfig } from '../config/pipeline.ts';
 import { oneLine } from '../errors/index.ts';
-import { collectGarbage } from './memory.ts';
+import { settleGarbage } from './memory.ts';
 import { claimRun, readStage, runOutcome, specOf, stageFinished, stageStarted, type RunOutcome, type RunRecord, type RunSpec } from './run.ts';
 import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
 
@@ -94,7 +94,7 @@ export async function recordedStage<T extends Record<string, unknown>>(
     stageFinished(spec, rec, 'failed', null, oneLine(err));
     throw err;
   } finally {
-    collectGarbage(); // the next stage starts without this one's dead arrays (src/stages/memory.ts)
+    await settleGarbage(); // the next stage starts without this one's dead arrays (src/stages/memory.ts)
   }
 }
 

@@ -105,8 +105,8 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
   // A retry or a stalled job picked up elsewhere continues from the last checkpoint.
   const resume = existsSync(join(dirs.train, 'checkpoints', 'LATEST'));
   if (resume) ctx.log(`train: resuming from ${join(dirs.train, 'checkpoints')}`);
-  const t0 = performance.now();
-  let first: number | null = null;
+  // the rate counts from the first step: reading and preparing the data before it are not steps
+  let first: { step: number; at: number } | null = null;
   let lastReport = 0;
   const { policy, report } = await train({
     batch,
@@ -120,11 +120,13 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
     consumeStates: true, // read for this stage only: normalised in place (1.4 GB less at the paper's scale)
     signal: ctx.signal,
     onStep: (step) => {
-      first ??= step - 1;
       const now = performance.now();
+      first ??= { step, at: now };
       if (now - lastReport < 1000 && step < t.steps) return;
       lastReport = now;
-      const rate = (step - first) / Math.max((now - t0) / 1000, 1e-9);
+      // no ETA until a second of steps has been timed (the first report would otherwise divide by ~0)
+      const secs = (now - first.at) / 1000;
+      const rate = secs >= 1 ? (step - first.step) / secs : 0;
       ctx.progress((100 * step) / t.steps, rate > 0 ? (t.steps - step) / rate : null);
     },
   });
