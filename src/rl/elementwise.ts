@@ -7,7 +7,7 @@
  * original kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelArgs } from './kernels.ts';
+import type { KernelArgs } from './kernelTypes.ts';
 
 type Take = (n: number) => Float32Array;
 type Loop = (a: Float32Array, b: Float32Array, o: Float32Array, mode: 0 | 1 | 2) => void;

@@ -17,10 +17,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeBlas } from './native.ts';
+import type { AdamHyper, DenseActivation, KernelArgs } from './kernelTypes.ts';
 import { installNativeKernels } from './nativeKernels.ts';
 
-export type DenseActivation = 'relu' | 'linear' | 'tanh';
-export const ACTIVATION_CODE: Record<DenseActivation, number> = { linear: 0, relu: 1, tanh: 2 };
+export { ACTIVATION_CODE, type AdamHyper, type DenseActivation, type KernelArgs } from './kernelTypes.ts';
 
 export interface KernelStrategy {
   /** the addon, when this backend is the native one */
@@ -48,15 +48,6 @@ export function dense(x: tf.Tensor2D | tf.Tensor2D[], W: tf.Tensor2D, b: tf.Tens
   const parts = Array.isArray(x) ? x : [x];
   const inputs = [...parts, W, b] as unknown as tf.NamedTensorMap;
   return tf.engine().runKernel('MtfDense', inputs, { activation, parts: parts.length }) as tf.Tensor2D;
-}
-
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** 1-based step count, for the bias corrections */
-  t: number;
 }
 
 /** One Adam step on p with gradient g and moments m, v (all replaced by their new values). */
@@ -135,8 +126,6 @@ function registerDenseGradient(): void {
 
 // ---------------------------------------------------------------------------------------------------
 // forward kernels per backend
-
-export type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 const installed = new Set<string>();
 

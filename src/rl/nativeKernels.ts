@@ -14,7 +14,7 @@
  * a dispose.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATION_CODE, type AdamHyper, type DenseActivation, type KernelArgs } from './kernels.ts';
+import { ACTIVATION_CODE, type AdamHyper, type DenseActivation, type KernelArgs } from './kernelTypes.ts';
 import type { NativeBlas } from './native.ts';
 import { installElementwise } from './elementwise.ts';
 
