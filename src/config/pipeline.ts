@@ -12,6 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigFile } from './load.ts';
 import { IngestConfig } from './ingest.ts';
+import { ALGOS } from '../rl/config.ts';
 import { defaultPublishedExploration, PublishedExplorationSchema } from '../serving/exploration.ts';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and -, starting with a letter');
@@ -30,7 +31,7 @@ export const PipelineConfig = z
     ingest: IngestConfig.describe('mtf ingest settings; reward_weights is required here'),
     train: z
       .object({
-        algo: z.enum(['bcq', 'bc', 'td3', 'td3bc', 'tscac']).default('bcq').describe('training algorithm (paper: BCQ)'),
+        algo: z.enum(ALGOS).default('bcq').describe('training algorithm (paper: BCQ)'),
         steps: z.int().min(1).default(100_000).describe('gradient steps'),
         checkpoint_every: z.int().min(1).default(5000).describe('steps between checkpoints: how much a killed worker loses'),
         sample_sessions: z

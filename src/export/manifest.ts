@@ -50,7 +50,7 @@ export const ManifestSchema = z.object({
   source: z.object({
     checkpoint: z.string().describe('the checkpoint directory exported'),
     step: int().nullable(),
-    algo: z.string().describe('training algorithm (bcq, bc, td3, td3bc, tscac)'),
+    algo: z.string().describe('training algorithm (bcq, bc, td3, td3bc, tscac, iql)'),
     policy_kind: z.enum(['bcq', 'vae-decoder', 'deterministic']),
     config_hash: z.string().describe('SHA-256 of the run config (keys sorted, JSON)'),
     data_fingerprint: z.string().nullable().describe('fingerprint of the training data (training report), when known'),

@@ -187,13 +187,29 @@ export const TscacConfigSchema = z.strictObject({
 });
 export type TscacConfig = z.infer<typeof TscacConfigSchema>;
 
-export const ALGOS = ['bcq', 'bc', 'td3', 'td3bc', 'tscac'] as const;
+/**
+ * Implicit Q-Learning (Kostrikov et al. 2021; src/rl/baselines/iql.ts): the common fields without
+ * per-response critics, and IQL's own with the paper's MuJoCo defaults.
+ */
+const { responses: _responses, responseCritic: _responseCritic, ...iqlCommon } = commonShape;
+export const IqlConfigSchema = z.strictObject({
+  ...iqlCommon,
+  lrActor: z.number().positive().default(3e-4).describe('Adam learning rate of the actor (IQL: 3e-4)'),
+  lrCritic: z.number().positive().default(3e-4).describe('Adam learning rate of the twin critics (IQL: 3e-4)'),
+  valueHidden: layers().default([256, 256]).describe('hidden ReLU widths of the value network V(s)'),
+  lrValue: z.number().positive().default(3e-4).describe('Adam learning rate of V (IQL: 3e-4)'),
+  expectile: z.number().gt(0).lt(1).default(0.7).describe('τ of the expectile regression of V onto min_j Q′_j(s, a), Eq. 5 (IQL MuJoCo: 0.7; 0.5 = mean, → 1 = max over the data)'),
+  temperature: z.number().min(0).default(3).describe('β of the advantage weights exp(β·A) of the actor, Eq. 7, capped at 100 (IQL MuJoCo: 3; 0 = behavior cloning)'),
+});
+export type IqlConfig = z.infer<typeof IqlConfigSchema>;
+
+export const ALGOS = ['bcq', 'bc', 'td3', 'td3bc', 'tscac', 'iql'] as const;
 export type AlgoName = (typeof ALGOS)[number];
 export const BACKENDS = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export const TrainerConfigSchema = z.strictObject({
-  algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc, tscac (two-stage constrained actor-critic)'),
+  algo: z.enum(ALGOS).default('bcq').describe('algorithm: bcq (BatchRL-MTF), bc (VAE decoder), td3 (no batch constraint), td3bc, tscac (two-stage constrained actor-critic), iql (implicit Q-learning)'),
   steps: posInt().default(100_000).describe('gradient steps (one step = one minibatch for every network)'),
   seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of the one RNG behind init, minibatches and noise'),
   actionInterval: ActionIntervalSchema.default(ACTION_INTERVAL_DEFAULT).describe(
@@ -210,7 +226,7 @@ export const TrainerConfigSchema = z.strictObject({
 });
 export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
 
-export type AlgoConfig = BcqConfig | BcConfig | Td3Config | Td3BcConfig | TscacConfig;
+export type AlgoConfig = BcqConfig | BcConfig | Td3Config | Td3BcConfig | TscacConfig | IqlConfig;
 
 export const ALGO_SCHEMAS = {
   bcq: BcqConfigSchema,
@@ -218,6 +234,7 @@ export const ALGO_SCHEMAS = {
   td3: Td3ConfigSchema,
   td3bc: Td3BcConfigSchema,
   tscac: TscacConfigSchema,
+  iql: IqlConfigSchema,
 } as const;
 
 /** The full, flat schema of one algorithm's config file: trainer fields + algorithm fields. */

@@ -70,7 +70,7 @@ export function syntheticBatch(opts: { n?: number; stateDim?: number; actionDim?
 }
 
 /** A run config small enough for unit tests (any algorithm; tscac names one auxiliary response, the feedback column `click`). */
-export function tinyConfig(algo: 'bcq' | 'bc' | 'td3' | 'td3bc' | 'tscac', extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function tinyConfig(algo: 'bcq' | 'bc' | 'td3' | 'td3bc' | 'tscac' | 'iql', extra: Record<string, unknown> = {}): Record<string, unknown> {
   const nets =
     algo === 'bc'
       ? { vaeHidden: [8] }
@@ -78,6 +78,8 @@ export function tinyConfig(algo: 'bcq' | 'bc' | 'td3' | 'td3bc' | 'tscac', extra
         ? { vaeHidden: [8], actorHidden: [8], criticHidden: [8], numSamples: 3 }
         : algo === 'tscac'
           ? { actorHidden: [8], criticHidden: [8], responses: [{ name: 'click', weight: 1, gamma: 0 }], stageOneSteps: 6 }
-          : { actorHidden: [8], criticHidden: [8] };
+          : algo === 'iql'
+            ? { actorHidden: [8], criticHidden: [8], valueHidden: [8] }
+            : { actorHidden: [8], criticHidden: [8] };
   return { algo, steps: 20, batchSize: 16, checkpointEvery: 10, logEvery: 5, probeStates: 16, backend: 'cpu', ...nets, ...extra };
 }

@@ -53,7 +53,7 @@ import {
 
 type TruthMetric = (typeof TRUTH_METRICS)[number];
 
-export const ALGO_LABEL: Record<AlgoName, string> = { bc: 'BC', td3: 'TD3', td3bc: 'TD3+BC', bcq: 'BCQ', tscac: 'TSCAC' };
+export const ALGO_LABEL: Record<AlgoName, string> = { bc: 'BC', td3: 'TD3', td3bc: 'TD3+BC', bcq: 'BCQ', tscac: 'TSCAC', iql: 'IQL' };
 
 export interface StudyOptions {
   work: string;
@@ -121,7 +121,7 @@ const RUN_DEFAULTS = { checkpointEvery: 1_000_000, logEvery: 1000 };
  * of 256 so that the whole study runs in about half an hour on a shared 2-core machine (README §5 also
  * reports BCQ at the default widths).
  */
-export const STUDY_CONFIG = { actorHidden: [64, 64], criticHidden: [64, 64], vaeHidden: [64, 64] };
+export const STUDY_CONFIG = { actorHidden: [64, 64], criticHidden: [64, 64], vaeHidden: [64, 64], valueHidden: [64, 64] };
 
 /** The run config of one algorithm: the study's flat config restricted to that algorithm's fields. */
 export function configFor(algo: AlgoName, seed: number, o: Pick<StudyOptions, 'config' | 'steps'>): Record<string, unknown> {
