@@ -14,240 +14,15 @@
  * too, in a different order). test/rl/fused.test.ts states the tolerance it holds.
  *
  * The caller (src/rl/fusedBcq.ts) hands over the backing arrays of the tf.Variables, made private to
- * each variable, and the minibatch and random draws as tfjs would see them; nothing is kept past the call.
+ * each variable, the minibatch as tfjs would see it and the run's RNG state (the step draws from it in C,
+ * mtf_rng.c); nothing is kept past the call. The MLP passes, the arena and Adam are in mtf_mlp.c.
  */
-#include "mtf_blas.h"
+#include "mtf_mlp.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAXL 8
-
-/* ---------------------------------------------------------------------------------------------- */
-/* a per-thread arena: the step's activations and gradients; one block after the first step */
-
-typedef struct block {
-  struct block *next;
-  size_t cap, used;
-} block_t;
-static __thread block_t *arena = NULL;
-static __thread size_t arena_total = 0;
-
-static void *aalloc(size_t bytes) {
-  bytes = (bytes + 63) & ~(size_t)63;
-  if (!arena || arena->used + bytes > arena->cap) {
-    size_t cap = bytes > ((size_t)8 << 20) ? bytes : ((size_t)8 << 20);
-    block_t *b = aligned_alloc(64, 64 + cap);
-    if (!b) return NULL;
-    b->next = arena;
-    b->cap = cap;
-    b->used = 0;
-    arena = b;
-  }
-  void *p = (char *)arena + 64 + arena->used;
-  arena->used += bytes;
-  arena_total += bytes;
-  return p;
-}
-
-/* Before a step: when the last step spilled over several blocks, replace them by one that holds it all. */
-static void arena_reset(void) {
-  if (arena && arena->next) {
-    size_t need = arena_total;
-    while (arena) {
-      block_t *n = arena->next;
-      free(arena);
-      arena = n;
-    }
-    block_t *b = aligned_alloc(64, 64 + ((need + 63) & ~(size_t)63));
-    if (b) {
-      b->next = NULL;
-      b->cap = (need + 63) & ~(size_t)63;
-      b->used = 0;
-      arena = b;
-    }
-  } else if (arena) {
-    arena->used = 0;
-  }
-  arena_total = 0;
-}
-
-/* Set when an allocation failed: every caller checks it before touching what it allocated, and the step
- * throws (the run stops; networks already updated in this step keep their update). */
-static __thread int oom = 0;
-static float *falloc(size_t n) {
-  float *p = aalloc(n * sizeof(float));
-  if (!p) {
-    oom = 1;
-    static __thread float dummy[1];
-    return dummy;
-  }
-  return p;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* MLPs: hidden layers ReLU, the last one `last`; input as column blocks */
-
-typedef struct {
-  int nl;
-  int dims[MAXL + 1]; /* dims[0] input width … dims[nl] output width */
-  int last;
-  float *W[MAXL], *b[MAXL];          /* W: dims[l] × dims[l+1] row-major, b: dims[l+1] */
-  float *mW[MAXL], *vW[MAXL], *mb[MAXL], *vb[MAXL]; /* Adam moments (online networks only) */
-  float *gW[MAXL], *gb[MAXL];        /* gradients (arena) */
-} mlp_t;
-
-static inline void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-  p_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-}
-
-static inline int act_of(const mlp_t *n, int l) { return l + 1 < n->nl ? ACT_RELU : n->last; }
-
-/*
- * acts[l] = act(acts[l−1]·W_l + b_l), acts[−1] = [x_0 … x_{p−1}] (part i: M × k[i]). With rep0 > 1, part
- * 0 has M / rep0 rows, each standing for rep0 consecutive rows (s′ for Eq. 7's n samples): b + x_0·W_0
- * is formed once per distinct row and copied — the same float operations as on the repeated rows.
- */
-static void mlp_forward(const mlp_t *n, int M, int np, const float *const *x, const int *k, int rep0, float **acts) {
-  for (int l = 0; l < n->nl; l++) {
-    const int N = n->dims[l + 1];
-    float *y = acts[l] = falloc((size_t)M * N);
-    if (oom) return;
-    if (l == 0) {
-      size_t row = 0;
-      int p = 0;
-      if (rep0 > 1) {
-        const int M0 = M / rep0;
-        float *t = y + (size_t)(M - M0) * N; /* the last M0 rows as scratch: copied forward before overwritten */
-        for (int i = 0; i < M0; i++) memcpy(t + (size_t)i * N, n->b[0], sizeof(float) * N);
-        gemm(0, 0, M0, N, k[0], x[0], k[0], n->W[0], N, 1.0f, t, N);
-        for (int i = 0; i < M0; i++)
-          for (int j = 0; j < rep0; j++) {
-            float *dst = y + ((size_t)i * rep0 + j) * N, *src = t + (size_t)i * N;
-            if (dst != src) memmove(dst, src, sizeof(float) * N);
-          }
-        row = k[0];
-        p = 1;
-      } else {
-        for (int i = 0; i < M; i++) memcpy(y + (size_t)i * N, n->b[0], sizeof(float) * N);
-      }
-      for (; p < np; p++) {
-        gemm(0, 0, M, N, k[p], x[p], k[p], n->W[0] + row * N, N, 1.0f, y, N);
-        row += k[p];
-      }
-    } else {
-      for (int i = 0; i < M; i++) memcpy(y + (size_t)i * N, n->b[l], sizeof(float) * N);
-      gemm(0, 0, M, N, n->dims[l], acts[l - 1], n->dims[l], n->W[l], N, 1.0f, y, N);
-    }
-    const size_t sz = (size_t)M * N;
-    const int act = act_of(n, l);
-    if (act == ACT_RELU) {
-      for (size_t i = 0; i < sz; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-    } else if (act == ACT_TANH) {
-      for (size_t i = 0; i < sz; i++) y[i] = mtf_tanh(y[i]);
-    }
-  }
-}
-
-/*
- * Backward from dy (M × dims[nl], the gradient of the output; overwritten). With `params`, the gradients
- * of W and b into gW/gb (allocated here); with dx_part ≥ 0, the gradient of input part dx_part into dx
- * (M × k[dx_part]). As kernels.ts's dense gradient: dz = dy ⊙ act′(y), db = Σ_rows dz, dW = xᵀ·dz
- * (per column block), dx = dz·Wᵀ.
- */
-static void mlp_backward(mlp_t *n, int M, int np, const float *const *x, const int *k, float **acts, float *dy, int params, int dx_part, float *dx) {
-  float *g = dy;
-  for (int l = n->nl - 1; l >= 0; l--) {
-    const int N = n->dims[l + 1], K = n->dims[l];
-    const int act = act_of(n, l);
-    const float *y = acts[l];
-    float *db = NULL;
-    if (params) {
-      db = n->gb[l] = falloc(N);
-      n->gW[l] = falloc((size_t)K * N);
-      if (oom) return;
-      memset(db, 0, sizeof(float) * N);
-    }
-    for (int i = 0; i < M; i++) {
-      float *gr = g + (size_t)i * N;
-      const float *yr = y + (size_t)i * N;
-      if (act == ACT_RELU) {
-        for (int j = 0; j < N; j++) gr[j] = yr[j] > 0.0f ? gr[j] : 0.0f;
-      } else if (act == ACT_TANH) {
-        for (int j = 0; j < N; j++) gr[j] = gr[j] * (1.0f - yr[j] * yr[j]);
-      }
-      if (db) for (int j = 0; j < N; j++) db[j] += gr[j];
-    }
-    if (params) {
-      if (l == 0) {
-        size_t row = 0;
-        for (int p = 0; p < np; p++) {
-          gemm(1, 0, k[p], N, M, x[p], k[p], g, N, 0.0f, n->gW[0] + row * N, N);
-          row += k[p];
-        }
-      } else {
-        gemm(1, 0, K, N, M, acts[l - 1], K, g, N, 0.0f, n->gW[l], N);
-      }
-    }
-    if (l > 0) {
-      float *gp = falloc((size_t)M * K);
-      if (oom) return;
-      gemm(0, 1, M, K, N, g, N, n->W[l], N, 0.0f, gp, K);
-      g = gp;
-    } else if (dx_part >= 0) {
-      size_t row = 0;
-      for (int p = 0; p < dx_part; p++) row += k[p];
-      gemm(0, 1, M, k[dx_part], N, g, N, n->W[0] + row * N, N, 0.0f, dx, k[dx_part]);
-    }
-  }
-}
-
-typedef struct {
-  float step, inv_sqrt_bc2, b1, b2, c1, c2, eps;
-} adam_t;
-
-static adam_t adam_hyper(double lr, double b1, double b2, double eps, double t) {
-  adam_t h;
-  h.step = (float)(lr / (1.0 - pow(b1, t)));
-  h.inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
-  h.b1 = (float)b1;
-  h.b2 = (float)b2;
-  h.c1 = (float)(1.0 - b1);
-  h.c2 = (float)(1.0 - b2);
-  h.eps = (float)eps;
-  return h;
-}
-
-/* PyTorch's Adam in place (mtf_blas.c adam, same float operations). */
-static void adam_update(float *p, const float *g, float *m, float *v, size_t n, const adam_t *h) {
-  for (size_t i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float mi = h->b1 * m[i] + h->c1 * gi;
-    const float vi = h->b2 * v[i] + h->c2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] - h->step * mi / (sqrtf(vi) * h->inv_sqrt_bc2 + h->eps);
-  }
-}
-
-static void mlp_adam(mlp_t *n, const adam_t *h) {
-  for (int l = 0; l < n->nl; l++) {
-    adam_update(n->W[l], n->gW[l], n->mW[l], n->vW[l], (size_t)n->dims[l] * n->dims[l + 1], h);
-    adam_update(n->b[l], n->gb[l], n->mb[l], n->vb[l], (size_t)n->dims[l + 1], h);
-  }
-}
-
-/* θ′ ← η·θ + (1−η)·θ′ (mtf_blas.c lerp) */
-static void mlp_lerp(mlp_t *target, const mlp_t *online, float eta) {
-  const float keep = 1.0f - eta;
-  for (int l = 0; l < online->nl; l++) {
-    const size_t nw = (size_t)online->dims[l] * online->dims[l + 1], nb = online->dims[l + 1];
-    for (size_t i = 0; i < nw; i++) target->W[l][i] = eta * online->W[l][i] + keep * target->W[l][i];
-    for (size_t i = 0; i < nb; i++) target->b[l][i] = eta * online->b[l][i] + keep * target->b[l][i];
-  }
-}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* argument unpacking */
@@ -317,9 +92,6 @@ static int read_dims(const int32_t *d, size_t len, size_t *at, mlp_t *n, int las
   return 1;
 }
 
-static void fill_normal(int32_t *st, float *out, size_t n, double clip);
-static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len);
-static int zig_ready;
 
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
@@ -379,7 +151,7 @@ napi_value BcqStep(napi_env env, napi_callback_info info) {
   int32_t *rngState;
   size_t lr;
   if (!get_i32(env, a[5], &rngState, &lr)) return NULL;
-  if (lr != 4 || !zig_ready) {
+  if (lr != 4 || !ziggurat_ready()) {
     napi_throw_error(env, NULL, lr != 4 ? "mtf_fused.bcqStep: rng state of 4 words expected" : "mtf_fused.bcqStep: setZiggurat first");
     return NULL;
   }
@@ -445,10 +217,10 @@ napi_value BcqStep(napi_env env, napi_callback_info info) {
   const adam_t hQ = adam_hyper(hy[9], hy[10], hy[11], hy[12], hy[15]);
 
   arena_reset();
-  oom = 0;
+  mtf_oom = 0;
 #define BAIL()                                                                            \
   do {                                                                                    \
-    if (oom) {                                                                            \
+    if (mtf_oom) {                                                                            \
       napi_throw_error(env, NULL, "mtf_fused.bcqStep: out of memory for the activations"); \
       return NULL;                                                                        \
     }                                                                                     \
@@ -636,133 +408,5 @@ napi_value BcqStep(napi_env env, napi_callback_info info) {
   stats[5] = qMean;
   stats[6] = sqrtf((float)(qVar / B));
   stats[7] = (float)(ySum / B);
-  return NULL;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* src/rl/rng.ts in C: xoshiro128** 1.1 and the ziggurat normals of Rng.fillNormal, value for value
- * (the same tables, handed over once by setZiggurat; the same double arithmetic, then float32). */
-
-static double zig_kn[128], zig_wn[128], zig_fn[128];
-static int zig_ready = 0;
-#define ZIG_R 3.442619855899
-
-typedef struct {
-  uint32_t s0, s1, s2, s3;
-} xoshiro_t;
-
-static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
-
-static inline int32_t xo_next(xoshiro_t *x) {
-  const uint32_t result = rotl32(x->s1 * 5u, 7) * 9u;
-  const uint32_t t = x->s1 << 9;
-  x->s2 ^= x->s0;
-  x->s3 ^= x->s1;
-  x->s1 ^= x->s2;
-  x->s0 ^= x->s3;
-  x->s2 ^= t;
-  x->s3 = rotl32(x->s3, 11);
-  return (int32_t)result;
-}
-
-static inline double xo_uniform(xoshiro_t *x) { return ((double)(uint32_t)xo_next(x) + 0.5) * (1.0 / 4294967296.0); }
-
-static double normal_tail(xoshiro_t *x, int32_t hz, int iz) {
-  for (;;) {
-    if (iz == 0) {
-      double a, b;
-      do {
-        a = -log(xo_uniform(x)) / ZIG_R;
-        b = -log(xo_uniform(x));
-      } while (b + b < a * a);
-      return hz > 0 ? ZIG_R + a : -ZIG_R - a;
-    }
-    const double v = (double)hz * zig_wn[iz];
-    if (zig_fn[iz] + xo_uniform(x) * (zig_fn[iz - 1] - zig_fn[iz]) < exp(-0.5 * v * v)) return v;
-    hz = xo_next(x);
-    iz = hz & 127;
-    if (fabs((double)hz) < zig_kn[iz]) return (double)hz * zig_wn[iz];
-  }
-}
-
-/* out[i] = clip(N(0, 1)) for i < n from the state words st (int32, as Rng keeps them), advanced in place */
-static void fill_normal(int32_t *st, float *out, size_t n, double clip) {
-  xoshiro_t x = {(uint32_t)st[0], (uint32_t)st[1], (uint32_t)st[2], (uint32_t)st[3]};
-  const double lo = -clip;
-  for (size_t i = 0; i < n; i++) {
-    const int32_t hz = xo_next(&x);
-    const int iz = hz & 127;
-    double v = fabs((double)hz) < zig_kn[iz] ? (double)hz * zig_wn[iz] : normal_tail(&x, hz, iz);
-    v = v > lo ? v : lo;
-    v = v < clip ? v : clip;
-    out[i] = (float)v;
-  }
-  st[0] = (int32_t)x.s0;
-  st[1] = (int32_t)x.s1;
-  st[2] = (int32_t)x.s2;
-  st[3] = (int32_t)x.s3;
-}
-
-static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &t, len, &p, &ab, &off) != napi_ok || t != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "mtf_fused: expected a Float64Array");
-    return 0;
-  }
-  *data = p;
-  return 1;
-}
-
-static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &t, len, &p, &ab, &off) != napi_ok || t != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "mtf_fused: expected an Int32Array");
-    return 0;
-  }
-  *data = p;
-  return 1;
-}
-
-/* setZiggurat(KN, WN, FN: Float64Array(128)): rng.ts's tables */
-napi_value SetZiggurat(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
-  double *t[3];
-  size_t len;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
-  for (int i = 0; i < 3; i++) {
-    if (!get_f64(env, a[i], &t[i], &len)) return NULL;
-    if (len != 128) {
-      napi_throw_range_error(env, NULL, "mtf_fused.setZiggurat: tables of 128 expected");
-      return NULL;
-    }
-  }
-  memcpy(zig_kn, t[0], sizeof zig_kn);
-  memcpy(zig_wn, t[1], sizeof zig_wn);
-  memcpy(zig_fn, t[2], sizeof zig_fn);
-  zig_ready = 1;
-  return NULL;
-}
-
-/* fillNormal(state: Int32Array(4), out: Float32Array, clip: number): Rng.fillNormal(out, clip) */
-napi_value FillNormal(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
-  int32_t *st;
-  float *out;
-  size_t ls, lo;
-  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
-  if (!get_i32(env, a[0], &st, &ls) || !get_f32(env, a[1], &out, &lo)) return NULL;
-  if (ls != 4 || !zig_ready) {
-    napi_throw_error(env, NULL, ls != 4 ? "mtf_fused.fillNormal: state of 4 words expected" : "mtf_fused.fillNormal: setZiggurat first");
-    return NULL;
-  }
-  fill_normal(st, out, lo, get_num(env, a[2]));
   return NULL;
 }

@@ -103,7 +103,7 @@ function tryLoad(threads: number): NativeLoad {
 }
 
 /** The addon's sources (the header too: it is part of the cache key). */
-const SOURCES = ['mtf_blas.c', 'mtf_fused.c', 'mtf_blas.h'];
+const SOURCES = ['mtf_blas.c', 'mtf_fused.c', 'mtf_mlp.c', 'mtf_rng.c', 'mtf_blas.h', 'mtf_mlp.h'];
 
 /** Path of the compiled addon, compiling it first when the cache has none for this source/Node/CPU. */
 function ensureBuilt(): string {
