@@ -132,7 +132,7 @@ test('every command: usage 2, bad input 1, transient 4, rejected 5, in one table
     ['ingest', ['ingest', '--logs', NOT_PARQUET, '--out', join(work, 'x'), '--reward-weights', 'like=1'], 1, /part-1\.parquet: not a parquet file/],
     ['train', ['train', '--data', traj, '--out', join(work, 't'), '--steps', '0'], 2, /^mtf: --steps: expected a whole number ≥ 1, got '0'/],
     ['train', ['train', '--out', join(work, 't')], 2, /^mtf: required option '--data <dir>' not specified \(see mtf train --help\)$/],
-    ['train', ['train', '--data', traj, '--out', join(work, 't'), '--algo', 'sac'], 2, /^mtf: --algo: expected one of bcq, bc, td3, td3bc, tscac, got 'sac'/],
+    ['train', ['train', '--data', traj, '--out', join(work, 't'), '--algo', 'sac'], 2, /^mtf: --algo: expected one of bcq, bc, td3, td3bc, tscac, iql, got 'sac'/],
     ['train', ['train', '--data', join(work, 'nope'), '--out', join(work, 't')], 1, /nope/],
     ['train', ['train', '--data', traj, '--out', run, '--steps', '4'], 1, /^mtf: --out: .*run is not empty \(a training run, latest checkpoint step-000000002\); --resume continues that run/],
     ['evaluate', ['evaluate', '--data', traj, '--policy', 'behavior', '--out', join(work, 'e'), '--bootstrap', '1'], 2, /^mtf: --bootstrap: expected a whole number ≥ 2, got '1'/],

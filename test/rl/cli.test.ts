@@ -51,7 +51,7 @@ test('mtf train: ingest → train → resume, report on disk, one-line errors', 
 
   const badAlgo = runMtf(['train', '--data', traj, '--out', out, '--algo', 'sac']);
   assert.equal(badAlgo.code, 2);
-  assert.equal(badAlgo.stderr, "mtf: --algo: expected one of bcq, bc, td3, td3bc, tscac, got 'sac' (see mtf train --help)\n");
+  assert.equal(badAlgo.stderr, "mtf: --algo: expected one of bcq, bc, td3, td3bc, tscac, iql, got 'sac' (see mtf train --help)\n");
   writeFileSync(cfg, 'train:\n  gamma: 1.5\n');
   const badCfg = runMtf([...common.map((a) => (a === out ? join(dir, 'run2') : a)), '--steps', '3']);
   assert.equal(badCfg.code, 1);
