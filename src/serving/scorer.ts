@@ -49,9 +49,9 @@ export interface FusionScorerOptions {
 
 /** What `scoreSessions` adds: per request, the exploration the ranking stack applied and logs. */
 export interface SessionScoreResult extends ScoreResult {
-  /** [n × k]: the α applied and to log (`action`): μ moved by the session's arm (schemas/exploration.md) */
+  /** Shape [n × k]: the α applied and to log (`action`): μ moved by the session's arm (schemas/exploration.md) */
   fusionWeights: Float32Array;
-  /** [n × k]: the model's own α, μ = π(state) */
+  /** Shape [n × k]: the model's own α, μ = π(state) */
   meanWeights: Float32Array;
   /** per request: log-density of the α applied under its arm; null for a σ = 0 arm (control: no density) */
   actionLogp: (number | null)[];
@@ -62,9 +62,9 @@ export interface SessionScoreResult extends ScoreResult {
 }
 
 export interface ScoreResult {
-  /** [n × C]: Σ_i α_i·log(o_i + β_i) per candidate (Eq. 1); rank by descending score */
+  /** Shape [n × C]: Σ_i α_i·log(o_i + β_i) per candidate (Eq. 1); rank by descending score */
   scores: Float32Array;
-  /** [n × k]: α per request, logged units */
+  /** Shape [n × k]: α per request, logged units */
   fusionWeights: Float32Array;
   n: number;
   candidates: number;
@@ -166,7 +166,7 @@ export class FusionScorer {
    * manifest's `exploration`), α = μ + σ·z with μ the model's fusion_weights, and the candidates are
    * ranked by Σ_i α_i·log(o_i + β_i) with that α (Eq. 1; the graph's own scores where σ = 0). Returns
    * what the stack logs: α (`action`), `action_logp` and `policy_id`, all from the one version that
-   * scored the call. `normals` [n × k]: the standard normals z to use (default: drawn here); a caller
+   * scored the call. `normals` (shape [n × k]) are the standard normals z to use (default: drawn here); a caller
    * that wants reproducible logs (the simulator) passes its own. A version without exploration in its
    * manifest serves μ, arm `none`.
    */
