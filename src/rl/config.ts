@@ -189,7 +189,7 @@ export type TscacConfig = z.infer<typeof TscacConfigSchema>;
 
 /**
  * Implicit Q-Learning (Kostrikov et al. 2021; src/rl/baselines/iql.ts): the common fields without
- * per-response critics, and IQL's own with the paper's MuJoCo defaults.
+ * per-response critics, and IQL's own: the paper's AntMaze τ and β (measured best here, README §11).
  */
 const { responses: _responses, responseCritic: _responseCritic, ...iqlCommon } = commonShape;
 export const IqlConfigSchema = z.strictObject({
@@ -198,8 +198,8 @@ export const IqlConfigSchema = z.strictObject({
   lrCritic: z.number().positive().default(3e-4).describe('Adam learning rate of the twin critics (IQL: 3e-4)'),
   valueHidden: layers().default([256, 256]).describe('hidden ReLU widths of the value network V(s)'),
   lrValue: z.number().positive().default(3e-4).describe('Adam learning rate of V (IQL: 3e-4)'),
-  expectile: z.number().gt(0).lt(1).default(0.7).describe('τ of the expectile regression of V onto min_j Q′_j(s, a), Eq. 5 (IQL MuJoCo: 0.7; 0.5 = mean, → 1 = max over the data)'),
-  temperature: z.number().min(0).default(3).describe('β of the advantage weights exp(β·A) of the actor, Eq. 7, capped at 100 (IQL MuJoCo: 3; 0 = behavior cloning)'),
+  expectile: z.number().gt(0).lt(1).default(0.9).describe('τ of the expectile regression of V onto min_j Q′_j(s, a), Eq. 5 (IQL paper: 0.9 AntMaze, 0.7 MuJoCo; 0.5 = mean, → 1 = max over the data; default from src/rl/README.md §11)'),
+  temperature: z.number().min(0).default(10).describe('β of the advantage weights exp(β·A) of the actor, Eq. 7, capped at 100 (IQL paper: 10 AntMaze, 3 MuJoCo; 0 = behavior cloning; default from src/rl/README.md §11)'),
 });
 export type IqlConfig = z.infer<typeof IqlConfigSchema>;
 

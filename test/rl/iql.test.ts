@@ -112,14 +112,21 @@ test('sign test: on a one-step bandit, IQL moves the policy from the logged mean
     actionLogp: new Float32Array(n).fill(NaN), feedback: {}, policyId: null,
     sessionIds: Array.from({ length: n }, (_, i) => `s${i}`),
   };
-  const { policy } = await train({
-    batch,
-    config: { algo: 'iql', steps: 2000, batchSize: 128, actorHidden: [16], criticHidden: [16], valueHidden: [16], actionInterval: 'data', backend: 'cpu', logEvery: 600, probeStates: 8 },
-    progress: 'none',
-  });
-  const [a] = policy.act(Float32Array.of(1), 1);
-  policy.dispose();
-  t.diagnostic(`π(s) = ${a.toFixed(3)} (logged mean 0, rewarded 0.5)`);
-  // the logged mean is 0; AWR with β = 3 weights the rows near 0.5 most: the policy lands well above 0
-  assert.ok(a > 0.25 && a < 0.75, `π(s) = ${a}, expected near 0.5`);
+  const act = async (extra: Record<string, unknown>) => {
+    const { policy } = await train({
+      batch,
+      config: { algo: 'iql', steps: 2000, batchSize: 128, actorHidden: [16], criticHidden: [16], valueHidden: [16], actionInterval: 'data', backend: 'cpu', logEvery: 2000, probeStates: 8, ...extra },
+      progress: 'none',
+    });
+    const [a] = policy.act(Float32Array.of(1), 1);
+    policy.dispose();
+    return a;
+  };
+  // the paper's MuJoCo τ, β: the logged mean is 0, AWR weights the rows near 0.5 most
+  const mujoco = await act({ expectile: 0.7, temperature: 3 });
+  // the defaults (AntMaze's τ 0.9, β 10) weight sharper still, and follow the critic's errors further
+  const defaults = await act({});
+  t.diagnostic(`π(s) = ${mujoco.toFixed(3)} (τ 0.7, β 3), ${defaults.toFixed(3)} (defaults); logged mean 0, rewarded 0.5`);
+  assert.ok(mujoco > 0.25 && mujoco < 0.75, `π(s) = ${mujoco} at τ 0.7, β 3, expected near 0.5`);
+  assert.ok(defaults > 0.25 && defaults <= 1, `π(s) = ${defaults} at the defaults, expected well above the logged mean`);
 });
