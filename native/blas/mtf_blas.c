@@ -311,12 +311,15 @@ static napi_value Lerp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len, const char *what) {
   napi_typedarray_type type;
   napi_value ab;
   size_t off;
   if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != want) {
-    napi_throw_type_error(env, NULL, want == napi_float64_array ? "mtf_blas: expected a Float64Array" : "mtf_blas: expected an Int32Array");
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: expected %s", what,
+             want == napi_float64_array ? "a Float64Array" : want == napi_int32_array ? "an Int32Array" : "a typed array of another type");
+    napi_throw_type_error(env, NULL, msg);
     return 0;
   }
   return 1;
@@ -369,11 +372,11 @@ static napi_value KnnSelect(napi_env env, napi_callback_info info) {
   size_t lg, lq, lr, ls, lod, loj;
   if (!get_f32(env, a[0], &G, &lg)) return NULL;
   const int m = get_int(env, a[1]), nr = get_int(env, a[2]);
-  if (!get_typed(env, a[3], napi_float64_array, (void **)&qn, &lq) || !get_typed(env, a[4], napi_float64_array, (void **)&rn, &lr) ||
-      !get_typed(env, a[5], napi_int32_array, (void **)&skip, &ls))
+  if (!get_typed(env, a[3], napi_float64_array, (void **)&qn, &lq, "mtf_blas.knnSelect qn") || !get_typed(env, a[4], napi_float64_array, (void **)&rn, &lr, "mtf_blas.knnSelect rn") ||
+      !get_typed(env, a[5], napi_int32_array, (void **)&skip, &ls, "mtf_blas.knnSelect skip"))
     return NULL;
   const int L = get_int(env, a[6]);
-  if (!get_typed(env, a[7], napi_float64_array, (void **)&outD, &lod) || !get_typed(env, a[8], napi_int32_array, (void **)&outJ, &loj)) return NULL;
+  if (!get_typed(env, a[7], napi_float64_array, (void **)&outD, &lod, "mtf_blas.knnSelect outD") || !get_typed(env, a[8], napi_int32_array, (void **)&outJ, &loj, "mtf_blas.knnSelect outJ")) return NULL;
   if (L <= 0 || (size_t)m * nr > lg || (size_t)m > lq || (size_t)nr > lr || (size_t)m > ls || (size_t)m * L > lod || (size_t)m * L > loj) {
     napi_throw_range_error(env, NULL, "mtf_blas.knnSelect: array too small");
     return NULL;

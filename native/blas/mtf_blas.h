@@ -50,6 +50,8 @@ static inline float mtf_tanh(float x) {
 int get_f32(napi_env env, napi_value v, float **data, size_t *len);
 double get_num(napi_env env, napi_value v);
 int get_int(napi_env env, napi_value v);
+/* the data of a typed array of type `want`; else a TypeError "<what>: expected …" and 0 */
+int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len, const char *what);
 
 napi_value BcqStep(napi_env env, napi_callback_info info);
 napi_value SetZiggurat(napi_env env, napi_callback_info info);

@@ -127,30 +127,17 @@ napi_value BcqStep(napi_env env, napi_callback_info info) {
   int32_t *d;
   double *hy, *stats;
   size_t ld, lh, ls;
-  {
-    napi_typedarray_type t;
-    napi_value ab;
-    size_t off;
-    void *p;
-    if (napi_get_typedarray_info(env, a[1], &t, &ld, &p, &ab, &off) != napi_ok || t != napi_int32_array) {
-      napi_throw_type_error(env, NULL, "mtf_fused.bcqStep: dims must be an Int32Array");
-      return NULL;
-    }
-    d = p;
-    if (napi_get_typedarray_info(env, a[2], &t, &lh, &p, &ab, &off) != napi_ok || t != napi_float64_array || lh < 17) {
-      napi_throw_type_error(env, NULL, "mtf_fused.bcqStep: hyper must be a Float64Array of 17");
-      return NULL;
-    }
-    hy = p;
-    if (napi_get_typedarray_info(env, a[4], &t, &ls, &p, &ab, &off) != napi_ok || t != napi_float64_array || ls < 8) {
-      napi_throw_type_error(env, NULL, "mtf_fused.bcqStep: stats must be a Float64Array of 8");
-      return NULL;
-    }
-    stats = p;
-  }
   int32_t *rngState;
   size_t lr;
-  if (!get_i32(env, a[5], &rngState, &lr)) return NULL;
+  if (!get_typed(env, a[1], napi_int32_array, (void **)&d, &ld, "mtf_fused.bcqStep: dims") ||
+      !get_typed(env, a[2], napi_float64_array, (void **)&hy, &lh, "mtf_fused.bcqStep: hyper") ||
+      !get_typed(env, a[4], napi_float64_array, (void **)&stats, &ls, "mtf_fused.bcqStep: stats") ||
+      !get_typed(env, a[5], napi_int32_array, (void **)&rngState, &lr, "mtf_fused.bcqStep: rng"))
+    return NULL;
+  if (lh < 17 || ls < 8) {
+    napi_throw_type_error(env, NULL, lh < 17 ? "mtf_fused.bcqStep: hyper must be a Float64Array of 17" : "mtf_fused.bcqStep: stats must be a Float64Array of 8");
+    return NULL;
+  }
   if (lr != 4 || !ziggurat_ready()) {
     napi_throw_error(env, NULL, lr != 4 ? "mtf_fused.bcqStep: rng state of 4 words expected" : "mtf_fused.bcqStep: setZiggurat first");
     return NULL;

@@ -40,6 +40,5 @@ void mlp_lerp(mlp_t *target, const mlp_t *online, float eta);
 void fill_normal(int32_t *st, float *out, size_t n, double clip);
 /* whether setZiggurat has handed over the tables */
 int ziggurat_ready(void);
-int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len);
 
 #endif

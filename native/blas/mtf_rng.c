@@ -70,32 +70,6 @@ void fill_normal(int32_t *st, float *out, size_t n, double clip) {
   st[3] = (int32_t)x.s3;
 }
 
-static int get_f64(napi_env env, napi_value v, double **data, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &t, len, &p, &ab, &off) != napi_ok || t != napi_float64_array) {
-    napi_throw_type_error(env, NULL, "mtf_fused: expected a Float64Array");
-    return 0;
-  }
-  *data = p;
-  return 1;
-}
-
-int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &t, len, &p, &ab, &off) != napi_ok || t != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "mtf_fused: expected an Int32Array");
-    return 0;
-  }
-  *data = p;
-  return 1;
-}
-
 /* setZiggurat(KN, WN, FN: Float64Array(128)): rng.ts's tables */
 napi_value SetZiggurat(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -104,7 +78,7 @@ napi_value SetZiggurat(napi_env env, napi_callback_info info) {
   size_t len;
   if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
   for (int i = 0; i < 3; i++) {
-    if (!get_f64(env, a[i], &t[i], &len)) return NULL;
+    if (!get_typed(env, a[i], napi_float64_array, (void **)&t[i], &len, "mtf_fused.setZiggurat")) return NULL;
     if (len != 128) {
       napi_throw_range_error(env, NULL, "mtf_fused.setZiggurat: tables of 128 expected");
       return NULL;
@@ -125,7 +99,7 @@ napi_value FillNormal(napi_env env, napi_callback_info info) {
   float *out;
   size_t ls, lo;
   if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return NULL;
-  if (!get_i32(env, a[0], &st, &ls) || !get_f32(env, a[1], &out, &lo)) return NULL;
+  if (!get_typed(env, a[0], napi_int32_array, (void **)&st, &ls, "mtf_fused.fillNormal state") || !get_f32(env, a[1], &out, &lo)) return NULL;
   if (ls != 4 || !zig_ready) {
     napi_throw_error(env, NULL, ls != 4 ? "mtf_fused.fillNormal: state of 4 words expected" : "mtf_fused.fillNormal: setZiggurat first");
     return NULL;
