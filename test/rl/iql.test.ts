@@ -11,21 +11,11 @@ import { initBackend } from '../../src/rl/backend.ts';
 import { advantageWeights, computeIqlActorLoss, computeIqlTarget, expectileLoss, gaussianLogProb, IQL_WEIGHT_MAX, Iql, targetQ } from '../../src/rl/baselines/iql.ts';
 import { IqlConfigSchema } from '../../src/rl/config.ts';
 import type { Minibatch } from '../../src/rl/algorithm.ts';
-import type { Mlp } from '../../src/rl/networks/mlp.ts';
 import { Rng } from '../../src/rl/rng.ts';
+import { near, net, t2 } from './handNets.ts';
 import { train } from '../../src/rl/index.ts';
 import type { TransitionBatch } from '../../src/data/index.ts';
 
-const near = (actual: ArrayLike<number> | number, expected: ArrayLike<number> | number, tol = 1e-5) => {
-  const a = typeof actual === 'number' ? [actual] : Array.from(actual);
-  const e = typeof expected === 'number' ? [expected] : Array.from(expected);
-  assert.equal(a.length, e.length, `length ${a.length} vs ${e.length}`);
-  a.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= tol * Math.max(1, Math.abs(e[i])), `[${i}] ${v} vs ${e[i]}`));
-};
-const t2 = (rows: number[][]) => tf.tensor2d(rows);
-const net = (...layers: [number[][], number[]][]): Mlp => ({
-  layers: layers.map(([W, b]) => ({ W: tf.variable(tf.tensor2d(W)), b: tf.variable(tf.tensor1d(b)) })),
-});
 
 describe('IQL arithmetic', () => {
   test('backend', async () => {

@@ -12,21 +12,10 @@ import { Bcq, computeActorLoss, computeCriticLoss, computeTarget, type BcqNetwor
 import { BcqConfigSchema, type BackendName } from '../../src/rl/config.ts';
 import { dense, lerpInto } from '../../src/rl/kernels.ts';
 import { loadNativeBlas } from '../../src/rl/native.ts';
-import type { Mlp } from '../../src/rl/networks/mlp.ts';
 import { vaeLoss, type Vae } from '../../src/rl/networks/vae.ts';
 import { Rng } from '../../src/rl/rng.ts';
+import { near, net, t2 } from './handNets.ts';
 
-const near = (actual: ArrayLike<number> | number, expected: ArrayLike<number> | number, tol = 1e-5) => {
-  const a = typeof actual === 'number' ? [actual] : Array.from(actual);
-  const e = typeof expected === 'number' ? [expected] : Array.from(expected);
-  assert.equal(a.length, e.length, `length ${a.length} vs ${e.length}`);
-  a.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= tol * Math.max(1, Math.abs(e[i])), `[${i}] ${v} vs ${e[i]}`));
-};
-const t2 = (rows: number[][]) => tf.tensor2d(rows);
-/** An MLP from literal [W rows, b] per layer. */
-const net = (...layers: [number[][], number[]][]): Mlp => ({
-  layers: layers.map(([W, b]) => ({ W: tf.variable(tf.tensor2d(W)), b: tf.variable(tf.tensor1d(b)) })),
-});
 
 const native = loadNativeBlas();
 const backends: { name: BackendName; skip: string | false }[] = [
