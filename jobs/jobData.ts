@@ -79,6 +79,19 @@ export const StageJobDataSchema = z
   .strict();
 export type StageJobData = z.infer<typeof StageJobDataSchema>;
 
+/**
+ * A fit job of a fanned-out evaluation (jobs/processors/evaluateJobs.ts): the run, the policy's key in
+ * the evaluation (p0 = behavior, p1 …; never its name or a path) and the refit (0 = the full data, 1…B).
+ */
+export const FitJobDataSchema = z
+  .object({
+    run: RunSpecSchema,
+    policy: z.string().regex(/^p\d{1,3}$/, 'a policy key of the evaluation (p0, p1, …)'),
+    refit: z.int().min(0).max(10_000),
+  })
+  .strict();
+export type FitJobData = z.infer<typeof FitJobDataSchema>;
+
 export const TriggerJobDataSchema = z.object({ pipeline: PipelineConfig }).strict();
 export type TriggerJobData = z.infer<typeof TriggerJobDataSchema>;
 
@@ -153,6 +166,13 @@ export function parseStageJob(data: unknown, roots: WorkerRoots, what: string): 
   const want = runIdOf(run.pipeline.name, run.date, run.attempt);
   if (run.runId !== want) throw new InputError(`${what}: job data field 'run.runId': '${run.runId}' is not the id of ${run.pipeline.name} ${run.date} attempt ${run.attempt} ('${want}'); job refused`, { field: 'run.runId' });
   checkPipelinePaths(run.pipeline, roots, what);
+  return d;
+}
+
+/** A fit job's data, checked: schema, run id, paths (as a stage job's). */
+export function parseFitJob(data: unknown, roots: WorkerRoots, what: string): FitJobData {
+  const d = parse(FitJobDataSchema, data, what);
+  parseStageJob({ run: d.run }, roots, what);
   return d;
 }
 

@@ -25,6 +25,7 @@ import {
 } from '../../src/stages/index.ts';
 import { parseStageJob, rootsFromEnv, type StageJobData } from '../jobData.ts';
 import type { StageJobName } from '../queues.ts';
+import type { ParentJob } from './evaluateJobs.ts';
 
 /** The part of BullMQ's sandboxed job this processor uses. */
 export interface SandboxedJob {
@@ -37,6 +38,10 @@ export interface SandboxedJob {
   updateProgress(progress: object | number): Promise<void>;
   log(row: string): Promise<void>;
   moveToDelayed(timestamp: number, token?: string): Promise<void>;
+  /** a parent's (the fanned-out evaluation's): evaluateJobs.ts ParentJob */
+  queueQualifiedName?: string;
+  moveToWaitingChildren?(token?: string): Promise<boolean>;
+  getIgnoredChildrenFailures?(): Promise<Record<string, string>>;
 }
 
 function named(name: string, message: string): Error {
@@ -45,10 +50,13 @@ function named(name: string, message: string): Error {
   return e;
 }
 
-const isUnrecoverable = (err: unknown) => err instanceof InputError || (err instanceof Error && (err.name === 'NonFiniteError' || err.name === 'InputError' || err.name === 'GateRejectedError'));
+const isUnrecoverable = (err: unknown) =>
+  err instanceof InputError || (err instanceof Error && (err.name === 'NonFiniteError' || err.name === 'InputError' || err.name === 'GateRejectedError' || err.name === 'UnrecoverableError'));
 
 export default async function processStage(job: SandboxedJob, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const name = job.name as StageJobName;
+  // one fit of a fanned-out evaluation (evaluateJobs.ts): its own job data, its result file its record
+  if (job.name === 'fit') return (await import('./evaluateJobs.ts')).processFit(job);
   // Job data comes from Redis, whoever wrote it: checked before anything is read or written.
   let data: StageJobData;
   try {
@@ -97,7 +105,10 @@ export default async function processStage(job: SandboxedJob, token?: string, si
         result = await trainStage(spec, ctx);
         break;
       case 'evaluate':
-        result = await evaluateStage(spec, ctx);
+        if (spec.pipeline.evaluate.fan_out === 'jobs') {
+          const { evaluateByJobs } = await import('./evaluateJobs.ts');
+          result = await evaluateByJobs(job as ParentJob, token, spec, ctx);
+        } else result = await evaluateStage(spec, ctx);
         break;
       case 'publish': {
         // One publisher per model at a time: the Redis lease of the worker's Redis, then the store's
@@ -116,6 +127,13 @@ export default async function processStage(job: SandboxedJob, token?: string, si
     ctx.log(`${final ? 'failed' : 'failed, will retry'}: ${oneLine(err)}`);
     if (isUnrecoverable(err)) throw named('UnrecoverableError', reason);
     throw err;
+  }
+  if (result.status === 'waiting') {
+    // the fanned-out evaluation added fit jobs: the job waits for them, holding no worker slot, and
+    // comes back (same try) when they are done
+    stageFinished(spec, rec, 'waiting', result, null);
+    ctx.log(`waiting for ${result.pending} fit jobs`);
+    throw named('WaitingChildrenError', 'waiting for its fit jobs');
   }
   if (result.status === 'stopped') {
     // SIGTERM: the trainer wrote a checkpoint; hand the job back without spending an attempt.

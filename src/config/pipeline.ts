@@ -51,9 +51,15 @@ export const PipelineConfig = z
           .array(z.string())
           .default(['behavior'])
           .describe('reference policies evaluated next to the candidate and the live model (`mtf evaluate --policy` specs)'),
+        fan_out: z
+          .enum(['threads', 'jobs'])
+          .default('threads')
+          .describe(
+            "where the FQE fits run under `mtf worker`: threads = inside the evaluate job's process, one worker thread per core (src/ope/fitPool.ts); jobs = one BullMQ job per policy fit and per bootstrap refit on the evaluate queue, spread over every worker, collected by the evaluate job (jobs/README.md \"Evaluation as jobs\"); the same report either way. `mtf run` always uses threads",
+          ),
       })
       .strict()
-      .default({ config: {}, policies: ['behavior'] }),
+      .default({ config: {}, policies: ['behavior'], fan_out: 'threads' }),
     publish: z
       .object({
         model: name.default('fusion').describe('model name in the store'),

@@ -117,3 +117,15 @@ export function meanInterval(x: ArrayLike<number>): { mean: number; ci95: [numbe
   const se = sd(x) / Math.sqrt(x.length);
   return { mean: m, ci95: [m - Z95 * se, m + Z95 * se] };
 }
+
+/**
+ * Resample i of the evaluation (0-based; seed resampleSeed(seed, i + 1)): how often each session is
+ * drawn, the rows FQE samples from and its initial states. A function of (d's sessions, seed, i) alone,
+ * so an evaluation drawing all B of them and a fit job drawing its one get the same rows.
+ */
+export function drawResample(d: Pick<OpeData, 'sessions' | 'ptr' | 'order'>, seed: number, i: number, initialStates: number): { counts: Int32Array; pool: Int32Array; starts: Int32Array } {
+  const r = new Rng(resampleSeed(seed, i + 1));
+  const counts = resampleCounts(d.sessions, r);
+  const rows = resampleRows(d, counts);
+  return { counts, pool: rows.pool, starts: chooseStarts(rows.starts, initialStates, r) };
+}

@@ -7,21 +7,24 @@
  */
 import type { TrajectoryMetadata } from '../data/index.ts';
 import type { TransitionBatch } from '../data/trajectoryTypes.ts';
-import { bootstrapInterval, chooseStarts, meanInterval, mean, resampleCounts, resampleRows, resampleSeed } from './bootstrap.ts';
+import { bootstrapInterval, meanInterval, mean } from './bootstrap.ts';
 import { OpeConfigSchema, type OpeConfig, type OpeConfigInput } from './config.ts';
-import { discountedReturns, opeDataOptions, prepareOpeData, sessionStarts, type OpeData } from './data.ts';
-import type { FqeFit } from './fqe.ts';
-import { chooseWorkers, inlineFitPool, workerFitPool } from './fitPool.ts';
+import { discountedReturns, opeDataOptions, prepareOpeData, type OpeData } from './data.ts';
+import { chooseWorkers, inlineFitPool, workerFitPool, type FitPool } from './fitPool.ts';
+import { evaluationOrder, evaluationResample, fullDataStarts, fullFitRequest, refitRequest } from './fitRequests.ts';
 import { kernelBandwidth, kernelLogDensity, weightedEstimates } from './importance.ts';
-import { buildNeighbourhoods, buildNeighbourhoodsAsync, histogramEdges, oodSummary, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
-import { behaviorPolicy, policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
-import { assess, policyFlags } from './assess.ts';
+import { buildNeighbourhoods, buildNeighbourhoodsAsync, histogramEdges, summarizeActions, supportWeights, type Neighbourhoods } from './ood.ts';
+import { policyActions, type EvalPolicy, type PolicyActions } from './policies.ts';
+import { decide, policyResult, type Evaluated } from './policyResult.ts';
 import { controlGroups } from './control.ts';
 import { pairwiseComparisons, tieAwareRanks } from './ranking.ts';
-import { initBackend, Rng } from './rl.ts';
+import { initBackend } from './rl.ts';
 import { nativeKnn } from './gram.ts';
 import { phaseClock } from '../io/phases.ts';
 import { OPE_REPORT_FORMAT, type OpePolicyResult, type OpeReport } from './schemas.ts';
+
+export { decide };
+export type { Evaluated };
 
 export interface EvaluateOptions {
   /** the evaluation split (readTrajectories(dir, 'test').batch) */
@@ -38,18 +41,27 @@ export interface EvaluateOptions {
   onProgress?: (line: string) => void;
 }
 
-/** Everything one policy needs from the full-data fit and the B refits. */
-interface Evaluated {
-  policy: EvalPolicy;
-  acts: PolicyActions;
-  fit: FqeFit;
-  /** per resample b: V̂ per head */
-  replicates: number[][];
-  importance: OpePolicyResult['importance'];
-  importanceNote: string | null;
+/** The evaluation's data and settings, prepared once: what the fits and the report are computed from. */
+export interface Prepared {
+  o: EvaluateOptions;
+  cfg: OpeConfig;
+  say: (line: string) => void;
+  phase: ReturnType<typeof phaseClock>;
+  backend: Awaited<ReturnType<typeof initBackend>>;
+  md: TrajectoryMetadata | null;
+  d: OpeData;
+  starts: Int32Array;
+  resamples: { counts: Int32Array; pool: Int32Array; starts: Int32Array }[];
+  knn: ReturnType<typeof nativeKnn>;
+  searchMethod: string;
+  /** the out-of-distribution neighbourhoods of the report */
+  nb: Neighbourhoods;
+  logpNote: string | null;
+  bandwidth: number[];
+  t0: number;
 }
 
-export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
+export async function prepareEvaluation(o: EvaluateOptions): Promise<Prepared> {
   const t0 = performance.now();
   const cfg: OpeConfig = OpeConfigSchema.parse(o.config ?? {});
   const say = o.onProgress ?? (() => {});
@@ -61,78 +73,106 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const phase = phaseClock(say);
   const d = prepareOpeData(o.batch, opeDataOptions(cfg.fqe, md));
   phase(`prepared ${d.n} test transitions`);
-  const rng = new Rng(cfg.fqe.seed);
-  const starts = chooseStarts(sessionStarts(d), cfg.fqe.initialStates, rng);
-  const resamples = Array.from({ length: cfg.bootstrap }, (_, i) => {
-    const r = new Rng(resampleSeed(cfg.fqe.seed, i + 1));
-    const counts = resampleCounts(d.sessions, r);
-    const rows = resampleRows(d, counts);
-    return { counts, pool: rows.pool, starts: chooseStarts(rows.starts, cfg.fqe.initialStates, r) };
-  });
+  const starts = fullDataStarts(d, cfg);
+  const resamples = Array.from({ length: cfg.bootstrap }, (_, i) => evaluationResample(d, cfg, i));
   phase(`drew ${cfg.bootstrap} bootstrap resamples of the sessions`);
   // the exact neighbour search, through BLAS when the native addon loads (src/ope/neighbours.ts)
   const knn = nativeKnn(cfg.threads);
-  const searchOptions = (what: string, states: number, neighbours: number, reference: number) =>
-    ({ states, neighbours, reference, quantile: cfg.oodQuantile, seed: cfg.fqe.seed, knn: knn.kernels, onProgress: phase.progress(what) });
-  const nb = buildNeighbourhoods(d, searchOptions('out-of-distribution neighbourhoods', cfg.oodStates, cfg.oodNeighbours, cfg.oodReference));
-  const searchMethod = knn.kernels ? 'BLAS' : `exact scalar scan: ${knn.reason}`;
-  const logpNote = importanceUnavailable(o.batch);
-  const bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
+  const p: Prepared = { o, cfg, say, phase, backend, md, d, starts, resamples, knn, searchMethod: knn.kernels ? 'BLAS' : `exact scalar scan: ${knn.reason}`, nb: null!, logpNote: null, bandwidth: [], t0 };
+  p.nb = buildNeighbourhoods(d, searchOptions(p, 'out-of-distribution neighbourhoods', cfg.oodStates, cfg.oodNeighbours, cfg.oodReference));
+  p.logpNote = importanceUnavailable(o.batch);
+  p.bandwidth = kernelBandwidth(md?.action_stats.std ?? stdOf(o.batch.action, o.batch.actionDim), d.n, cfg.isBandwidth);
   say(`data: ${d.sessions} sessions, ${d.n} transitions, ${starts.length} initial states; ${cfg.bootstrap} bootstrap refits of ${cfg.bootstrapIterations ?? cfg.fqe.iterations} steps per policy`);
+  return p;
+}
 
-  const evaluateOne = async (policy: EvalPolicy, support: Promise<Neighbourhoods | null>): Promise<Evaluated> => {
-    const acts = await policyActions(policy, d, cfg.fqe.actionSamples);
-    const withIs = policy.kind !== 'behavior' && logpNote === null;
-    const t = performance.now();
-    // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed, so its fits start
-    // while this thread still searches the neighbourhoods the other policies' weights come from
-    const supportNb = policy.kind !== 'behavior' ? await support : null;
-    const penaltyWeights = supportNb ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
-    if (penaltyWeights) say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
-    const fit = await pool.fit(acts, { cfg: cfg.fqe, starts, tables: true, keepWeights: cfg.bootstrapWarmStart, penaltyWeights });
-    fitDone();
-    say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
-    const logw = withIs ? logRatios(d, acts, bandwidth) : null;
-    // the B refits, in parallel where the pool has workers; collected in resample order
-    let done = 0;
-    const refits = await Promise.all(
-      resamples.map(async (r, b) => {
-        const f = await pool.fit(acts, {
-          cfg: cfg.fqe,
-          starts: r.starts,
-          pool: r.pool,
-          iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations,
-          seed: resampleSeed(cfg.fqe.seed ^ 0x5eed, b + 1),
-          tables: withIs,
-          curves: false,
-          init: fit.weights,
-          penaltyWeights,
-        });
-        done++;
-        fitDone();
-        if (done % 5 === 0 || done === resamples.length) say(`${policy.name}: bootstrap ${done}/${resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
-        // the refit's row tables serve its importance-sampling replicate, then go
-        const w = logw ? weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } }) : null;
-        return { value: f.value, is: w ? [w.pdwis, w.wdr!] : null };
-      }),
-    );
-    pool.release(acts);
-    const replicates: number[][] = refits.map((f) => f.value);
-    const isReps: number[][] = refits.flatMap((f) => (f.is ? [f.is] : []));
-    let importance: OpePolicyResult['importance'] = null;
-    if (logw) {
-      const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, q: { qData: fit.qData!, qPi: fit.qPi! } });
-      const est = (point: number, k: number) => ({ mean: point, ci95: bootstrapInterval(point, isReps.map((x) => x[k])).ci95 });
-      importance = { pdwis: est(w.pdwis, 0), wdr: est(w.wdr!, 1), bandwidth, horizon: cfg.isHorizon, ess: w.ess, observed: w.observed };
-    }
-    const importanceNote = policy.kind === 'behavior' ? 'the behavior policy\'s importance weights are all 1: its estimate is the empirical return' : logpNote;
-    return { policy, acts, fit, replicates, importance, importanceNote };
-  };
+function searchOptions(p: Prepared, what: string, states: number, neighbours: number, reference: number) {
+  return { states, neighbours, reference, quantile: p.cfg.oodQuantile, seed: p.cfg.fqe.seed, knn: p.knn.kernels, onProgress: p.phase.progress(what) };
+}
 
+/**
+ * fqe.penaltySupport 'nearest': every row's logged neighbourhood (computed once, shared by every
+ * policy and refit), searched on this thread in blocks (it yields between them); else null.
+ */
+export async function supportNeighbourhoods(p: Prepared): Promise<Neighbourhoods | null> {
+  if (p.cfg.fqe.penaltySupport !== 'nearest') return null;
+  const found = await buildNeighbourhoodsAsync(p.d, searchOptions(p, 'support neighbourhoods of every row', p.d.n, p.cfg.fqe.supportNeighbours, p.cfg.fqe.supportReference));
+  p.phase(`found the logged neighbours (${p.searchMethod})`);
+  return found;
+}
+
+/** What a policy's fits are computed from: its actions on the split and its penalty weights. */
+export interface PolicyInputs {
+  policy: EvalPolicy;
+  acts: PolicyActions;
+  /** importance sampling runs for it (not behavior, and the log has action_logp) */
+  withIs: boolean;
+  penaltyWeights: Float32Array | null;
+}
+
+export async function policyInputs(p: Prepared, policy: EvalPolicy, support: Promise<Neighbourhoods | null>): Promise<PolicyInputs> {
+  const { d, cfg } = p;
+  const acts = await policyActions(policy, d, cfg.fqe.actionSamples);
+  const withIs = policy.kind !== 'behavior' && p.logpNote === null;
+  // the behavior policy's penalty has no gradient (π_e(s) = a): no weights needed, so its fits start
+  // while this thread still searches the neighbourhoods the other policies' weights come from
+  const supportNb = policy.kind !== 'behavior' ? await support : null;
+  const penaltyWeights = supportNb ? supportWeights(d, supportNb, acts.pi, acts.samples, cfg.fqe.supportRamp, cfg.fqe.supportFloor) : null;
+  if (penaltyWeights) p.say(`${policy.name}: penalty weight mean ${(penaltyWeights.reduce((x, y) => x + y, 0) / penaltyWeights.length).toFixed(3)}, zero on ${((100 * penaltyWeights.filter((x) => x === 0).length) / penaltyWeights.length).toFixed(1)}% of rows`);
+  return { policy, acts, withIs, penaltyWeights };
+}
+
+/**
+ * A policy's full-data fit and its B refits through `pool` (this thread, worker threads, or the
+ * results of fit jobs: fitBundle.ts storedFitPool), with the importance-sampling estimates.
+ */
+export async function fitPolicy(p: Prepared, inp: PolicyInputs, key: string, pool: FitPool, fitDone: () => void): Promise<Evaluated> {
+  const { d, cfg, say, o } = p;
+  const { policy, acts, withIs, penaltyWeights } = inp;
+  const t = performance.now();
+  const fit = await pool.fit(acts, fullFitRequest(cfg, p.starts, penaltyWeights), { policy: key, refit: 0 });
+  fitDone();
+  say(`${policy.name}: V̂ ${fit.value[0].toPrecision(5)} (${fit.iterations} steps, ${fit.seconds.toFixed(1)} s)`);
+  const logw = withIs ? logRatios(d, acts, p.bandwidth) : null;
+  // the B refits, in parallel where the pool has workers; collected in resample order
+  let done = 0;
+  const refits = await Promise.all(
+    p.resamples.map(async (r, b) => {
+      const f = await pool.fit(acts, refitRequest(cfg, r, b, { withIs, init: fit.weights, penaltyWeights }), { policy: key, refit: b + 1 });
+      done++;
+      fitDone();
+      if (done % 5 === 0 || done === p.resamples.length) say(`${policy.name}: bootstrap ${done}/${p.resamples.length} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+      // the refit's row tables serve its importance-sampling replicate, then go
+      const w = logw ? weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, counts: r.counts, q: { qData: f.qData!, qPi: f.qPi! } }) : null;
+      return { value: f.value, is: w ? [w.pdwis, w.wdr!] : null };
+    }),
+  );
+  pool.release(acts);
+  const replicates: number[][] = refits.map((f) => f.value);
+  const isReps: number[][] = refits.flatMap((f) => (f.is ? [f.is] : []));
+  let importance: OpePolicyResult['importance'] = null;
+  if (logw) {
+    const w = weightedEstimates(d, o.batch.reward, logw, { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon, q: { qData: fit.qData!, qPi: fit.qPi! } });
+    const est = (point: number, k: number) => ({ mean: point, ci95: bootstrapInterval(point, isReps.map((x) => x[k])).ci95 });
+    importance = { pdwis: est(w.pdwis, 0), wdr: est(w.wdr!, 1), bandwidth: p.bandwidth, horizon: cfg.isHorizon, ess: w.ess, observed: w.observed };
+  }
+  const importanceNote = policy.kind === 'behavior' ? 'the behavior policy\'s importance weights are all 1: its estimate is the empirical return' : p.logpNote;
+  return { policy, acts, fit, replicates, importance, importanceNote };
+}
+
+/** The number of FQE fits of an evaluation: (1 + B) per policy in evaluationOrder. */
+export function fitCount(o: Pick<EvaluateOptions, 'policies' | 'baseline'>, cfg: OpeConfig): number {
+  return evaluationOrder(o.policies, o.baseline).length * (1 + cfg.bootstrap);
+}
+
+export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
+  const p = await prepareEvaluation(o);
+  const { d, cfg, say, phase } = p;
   // The behavior policy is always evaluated (every lift refers to it), first, and only once.
   // Every policy at once: their fits share the pool (one per core), so the cores stay busy while one
   // policy waits for its full-data fit before its refits can start.
-  const fits = (o.policies.filter((p) => p.kind !== 'behavior').length + 1 + (o.baseline && !o.policies.includes(o.baseline) ? 1 : 0)) * (1 + cfg.bootstrap);
+  const order = evaluationOrder(o.policies, o.baseline);
+  const fits = fitCount(o, cfg);
   const workers = chooseWorkers(cfg.workers, d.n, fits);
   // every fit of every policy, with an ETA: at the paper's scale they are minutes
   const fitProgress = phase.progress(`FQE fits (${fits})`);
@@ -141,19 +181,16 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   let pool = inlineFitPool(d);
   if (workers > 1) {
     try {
-      pool = await workerFitPool(d, workers, backend.name, cfg.threads);
+      pool = await workerFitPool(d, workers, p.backend.name, cfg.threads);
       phase(`started ${workers} fit workers`);
     } catch (err) {
       // the same numbers come out of this thread, only later
       say(`fit workers could not start (${(err as Error).message.split('\n')[0]}): fitting in this thread`);
     }
   }
-  let behavior!: Evaluated;
-  const results: Evaluated[] = [];
-  let baselineEval: Evaluated | null = null;
+  let evaluated: Evaluated[];
   try {
-    // fqe.penaltySupport: every row's neighbourhood (computed once, shared by every policy and refit),
-    // searched on this thread once the behavior policy's fit is on its way (the search yields between blocks)
+    // fqe.penaltySupport: searched on this thread once the behavior policy's fit is on its way
     const support: Promise<Neighbourhoods | null> =
       cfg.fqe.penaltySupport === 'nearest'
         ? (async () => {
@@ -161,26 +198,33 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
             pool.setMaxActive(workers - 1);
             await new Promise<void>((resolve) => setImmediate(resolve));
             try {
-              const found = await buildNeighbourhoodsAsync(d, searchOptions('support neighbourhoods of every row', d.n, cfg.fqe.supportNeighbours, cfg.fqe.supportReference));
-              phase(`found the logged neighbours (${searchMethod})`);
-              return found;
+              return await supportNeighbourhoods(p);
             } finally {
               pool.setMaxActive(workers);
             }
           })()
         : Promise.resolve(null);
-    const behaviorRun = evaluateOne(o.policies.find((p) => p.kind === 'behavior') ?? behaviorPolicy(), support);
-    const runs = o.policies.map((p) => (p.kind === 'behavior' ? behaviorRun : evaluateOne(p, support)));
-    const baselineRun = o.baseline && !o.policies.includes(o.baseline) ? evaluateOne(o.baseline, support) : null;
-    const settled = await Promise.allSettled([support, behaviorRun, ...runs, ...(baselineRun ? [baselineRun] : [])]);
+    const runs = order.map(async ({ key, policy }) => fitPolicy(p, await policyInputs(p, policy, support), key, pool, fitDone));
+    const settled = await Promise.allSettled([support, ...runs]);
     const failure = settled.find((r) => r.status === 'rejected');
     if (failure) throw (failure as PromiseRejectedResult).reason;
-    behavior = await behaviorRun;
-    for (const r of runs) results.push(await r);
-    baselineEval = baselineRun ? await baselineRun : null;
+    evaluated = await Promise.all(runs);
   } finally {
     await pool.close();
   }
+  return assembleReport(p, evaluated);
+}
+
+/**
+ * ope-report.json from every policy's fits, `evaluated` in evaluationOrder (behavior first; the
+ * baseline last when it is not one of the policies).
+ */
+export function assembleReport(p: Prepared, evaluated: Evaluated[]): OpeReport {
+  const { o, d, cfg, md } = p;
+  const behavior = evaluated[0];
+  const byPolicy = new Map(evaluated.map((e) => [e.policy, e]));
+  const results: Evaluated[] = o.policies.map((x) => (x.kind === 'behavior' ? behavior : byPolicy.get(x)!));
+  const baselineEval = o.baseline && !o.policies.includes(o.baseline) ? evaluated[evaluated.length - 1] : null;
   // The live model may also be one of the policies (so that tools reading only `policies`, such as the
   // export gate, find it): evaluated once.
   const baseline = o.baseline ? (results.find((r) => r.policy === o.baseline) ?? baselineEval) : null;
@@ -190,7 +234,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const edges = histogramEdges([o.batch.action, ...results.map((r) => r.acts.raw), ...(baseline ? [baseline.acts.raw] : [])], A, cfg.histogramBins);
   const weights = md?.reward_weights ?? {};
   const behaviorIs = weightedEstimates(d, o.batch.reward, new Float64Array(d.n), { gamma: cfg.fqe.gamma, horizon: cfg.isHorizon }).pdwis;
-  const toResult = (e: Evaluated): OpePolicyResult => policyResult(e, { d, cfg, nb, edges, weights, behavior, baseline, behaviorIs });
+  const toResult = (e: Evaluated): OpePolicyResult => policyResult(e, { d, cfg, nb: p.nb, edges, weights, behavior, baseline, behaviorIs });
 
   const empAll = discountedReturns(d, o.batch.reward, cfg.fqe.gamma);
   const complete = Array.from({ length: d.sessions }, (_, j) => j).filter((j) => !d.sessionCut[j] && d.ptr[j + 1] > d.ptr[j]);
@@ -206,7 +250,7 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
   const toResultOnce = (): OpePolicyResult => (baselineRes ??= toResult(baseline!));
   // The order the log can vouch for: every pair of reported policies (the live model included), paired.
   const ranked = baseline && !results.includes(baseline) ? [...policies, toResultOnce()] : policies;
-  const rankInputs = ranked.map((p) => ({ name: p.name, v_hat: p.v_hat, replicates: p.bootstrap.values }));
+  const rankInputs = ranked.map((x) => ({ name: x.name, v_hat: x.v_hat, replicates: x.bootstrap.values }));
   const pairs = pairwiseComparisons(rankInputs);
   const ts = o.batch.requestTs;
   let [first, last] = [Infinity, -Infinity];
@@ -227,15 +271,15 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
       transitions: d.n,
       terminal_transitions: count(o.batch.done),
       truncated_transitions: count(o.batch.truncated),
-      initial_states: starts.length,
+      initial_states: p.starts.length,
       state_dim: d.stateDim,
       action_dim: A,
       action_names: md?.action_names ?? Array.from({ length: A }, (_, j) => `a${j}`),
       reward_weights: weights,
-      has_action_logp: logpNote === null,
+      has_action_logp: p.logpNote === null,
     },
     config: cfg,
-    backend: backend.detail,
+    backend: p.backend.detail,
     behavior: {
       v_hat: bRes.v_hat,
       ci95: bRes.ci95,
@@ -255,109 +299,8 @@ export async function evaluatePolicies(o: EvaluateOptions): Promise<OpeReport> {
     ranking: { ranks: tieAwareRanks(rankInputs, pairs), pairs },
     control_groups: controlGroups(d, o.batch, cfg.fqe.gamma),
     flags: ok ? [] : [{ code: 'behavior_check' as const, message: `FQE of the logged actions ${vComplete.toPrecision(4)} vs empirical ${ec.mean.toPrecision(4)} (${(100 * gap).toFixed(1)}%)` }],
-    seconds: (performance.now() - t0) / 1000,
+    seconds: (performance.now() - p.t0) / 1000,
   };
-}
-
-interface Context {
-  d: OpeData;
-  cfg: OpeConfig;
-  nb: Neighbourhoods;
-  edges: number[][];
-  weights: Record<string, number>;
-  behavior: Evaluated;
-  baseline: Evaluated | null;
-  /** PDWIS with all weights 1 (= the empirical discounted return over isHorizon steps) */
-  behaviorIs: number;
-}
-
-function policyResult(e: Evaluated, c: Context): OpePolicyResult {
-  const { d, cfg } = c;
-  const v = e.fit.value[0];
-  const iv = bootstrapInterval(v, e.replicates.map((x) => x[0]));
-  const isBehavior = e.policy.kind === 'behavior';
-  const lift = isBehavior ? null : difference(e, c.behavior);
-  const vsBaseline = c.baseline && e !== c.baseline ? difference(e, c.baseline) : null;
-  const perResponse = d.heads.slice(1).map((name, k) => {
-    const h = k + 1;
-    return { name, weight: c.weights[name] ?? 1, v_hat: e.fit.value[h], ci95: bootstrapInterval(e.fit.value[h], e.replicates.map((x) => x[h])).ci95 };
-  });
-  const ood = oodSummary(d, c.nb, e.acts.pi);
-  // The reference's value under the same estimator: the live model's WDR, or for the behavior policy
-  // (weights all 1) its empirical return over the same horizon.
-  const ref = vsBaseline ? c.baseline! : c.behavior;
-  const refWdr = ref.policy.kind === 'behavior' ? c.behaviorIs : (ref.importance?.wdr.mean ?? null);
-  const wdr = e.importance && refWdr !== null ? { ...e.importance.wdr, reference: refWdr } : null;
-  const assessment = assess({ lift, vs_baseline: vsBaseline, ood: { share: ood.share } }, cfg.shipMaxOod, c.baseline?.policy.name ?? null);
-  const { verdict, reasons } = isBehavior
-    ? { verdict: 'reference' as const, reasons: ['the logged behavior policy: the reference of every lift'] }
-    : decide(vsBaseline ?? lift!, vsBaseline ? 'the live model' : 'the behavior policy', ood.share, cfg.shipMaxOod, wdr);
-  const r: OpePolicyResult = {
-    name: e.policy.name,
-    source: e.policy.source,
-    kind: isBehavior ? 'behavior' : 'policy',
-    ...(e.policy.kind === 'fn' && e.policy.latentSeed !== undefined ? { latent_seed: e.policy.latentSeed } : {}),
-    stochastic: isBehavior || e.acts.stochastic,
-    action_samples: e.acts.samples,
-    v_hat: v,
-    ci95: iv.ci95,
-    se: iv.se,
-    bootstrap: { resamples: e.replicates.length, iterations: cfg.bootstrapIterations ?? cfg.fqe.iterations, values: e.replicates.map((x) => x[0]), percentile95: iv.percentile95 },
-    lift,
-    vs_baseline: vsBaseline,
-    per_response: perResponse,
-    per_response_weighted_sum: perResponse.length ? perResponse.reduce((s, r) => s + r.weight * r.v_hat, 0) : null,
-    importance: e.importance,
-    importance_note: e.importance ? null : e.importanceNote,
-    ood,
-    actions: summarizeActions(e.acts.raw, d.actionDim, c.edges),
-    fqe: { iterations: e.fit.iterations, seconds: e.fit.seconds, curves: { step: e.fit.curves.step, td_loss: e.fit.curves.tdLoss, penalty: e.fit.curves.penalty, v_hat: e.fit.curves.vHat } },
-    verdict,
-    reasons,
-    assessment,
-    flags: [],
-  };
-  r.flags = policyFlags(r, cfg);
-  return r;
-}
-
-/** V̂(a) − V̂(b) with the paired bootstrap interval (the resamples are shared). */
-function difference(a: Evaluated, b: Evaluated): NonNullable<OpePolicyResult['lift']> {
-  const base = b.fit.value[0];
-  const abs = a.fit.value[0] - base;
-  const iv = bootstrapInterval(abs, a.replicates.map((x, i) => x[0] - b.replicates[i][0]));
-  if (!(Math.abs(base) > 0)) return { abs, rel: null, ci95: iv.ci95, rel_ci95: null };
-  const s = 1 / Math.abs(base);
-  return { abs, rel: abs * s, ci95: iv.ci95, rel_ci95: [iv.ci95[0] * s, iv.ci95[1] * s] };
-}
-
-/**
- * ship: better than the reference with 95% confidence and in distribution; reject: worse with 95%
- * confidence; hold: everything else, with the reasons. A doubly robust estimate whose whole interval
- * lies below the reference's turns ship into hold.
- */
-export function decide(
-  diff: { abs: number; ci95: [number, number]; rel: number | null },
-  reference: string,
-  oodShare: number,
-  maxOod: number,
-  /** the policy's WDR estimate and the same estimator's value of the reference (null without action_logp) */
-  wdr: { mean: number; ci95: [number, number]; reference: number } | null,
-): { verdict: 'ship' | 'hold' | 'reject'; reasons: string[] } {
-  const reasons: string[] = [];
-  const pct = (x: number | null) => (x === null ? `${diff.abs >= 0 ? '+' : ''}${diff.abs.toPrecision(3)}` : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`);
-  if (diff.ci95[1] < 0) return { verdict: 'reject', reasons: [`worse than ${reference} (${pct(diff.rel)}, 95% interval below 0)`] };
-  let verdict: 'ship' | 'hold' = diff.ci95[0] > 0 ? 'ship' : 'hold';
-  reasons.push(diff.ci95[0] > 0 ? `better than ${reference} (${pct(diff.rel)}, 95% interval above 0)` : `no difference from ${reference} at 95% (${pct(diff.rel)}, interval includes 0)`);
-  if (oodShare > maxOod) {
-    verdict = 'hold';
-    reasons.push(`${(100 * oodShare).toFixed(0)}% of its actions are out of the logged distribution (limit ${(100 * maxOod).toFixed(0)}%): FQE extrapolates there`);
-  }
-  if (wdr && verdict === 'ship' && wdr.ci95[1] < wdr.reference) {
-    verdict = 'hold';
-    reasons.push(`the doubly robust estimate disagrees: ${wdr.mean.toPrecision(4)} [${wdr.ci95[0].toPrecision(4)}, ${wdr.ci95[1].toPrecision(4)}] is below ${reference}'s ${wdr.reference.toPrecision(4)}`);
-  }
-  return { verdict, reasons };
 }
 
 /** log π_h(a|s) − log μ(a|s) per row. */

@@ -11,6 +11,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FqeConfig } from './config.ts';
+import type { FitKey } from './fitRequests.ts';
 import type { OpeData } from './data.ts';
 import { fitFqe, type FqeFit, type FqeFitOptions } from './fqe.ts';
 import type { PolicyActions } from './policies.ts';
@@ -19,7 +20,8 @@ import type { PolicyActions } from './policies.ts';
 export type FitRequest = Omit<FqeFitOptions, 'onStep' | 'holdout'>;
 
 export interface FitPool {
-  fit(acts: PolicyActions, o: FitRequest): Promise<FqeFit>;
+  /** `at`: which fit of the evaluation this is (a pool of stored results reads it; the others ignore it) */
+  fit(acts: PolicyActions, o: FitRequest, at?: FitKey): Promise<FqeFit>;
   /** the actions (and their penalty weights) of a policy whose fits are all done */
   release(acts: PolicyActions): void;
   /**

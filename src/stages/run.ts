@@ -41,7 +41,8 @@ export type RunRecord = z.infer<typeof RunRecord>;
 
 export const StageRecord = z.object({
   stage: z.string(),
-  status: z.enum(['running', 'done', 'retrying', 'failed', 'interrupted']),
+  /** waiting: the stage's job waits for jobs it fanned out (the fanned-out evaluation's fits) */
+  status: z.enum(['running', 'waiting', 'done', 'retrying', 'failed', 'interrupted']),
   started_at: z.string(),
   finished_at: z.string().nullable(),
   seconds: z.number().nullable(),
@@ -200,11 +201,12 @@ export function stageStarted(spec: RunSpec, key: string): StageRecord {
   const rec: StageRecord = {
     stage: key,
     status: 'running',
-    started_at: new Date().toISOString(),
+    started_at: prev?.status === 'waiting' ? prev.started_at : new Date().toISOString(),
     finished_at: null,
     seconds: null,
     worker: workerName(),
-    tries: (prev?.tries ?? 0) + 1,
+    // a job coming back from waiting for the jobs it fanned out goes on with the same try
+    tries: (prev?.tries ?? 0) + (prev?.status === 'waiting' ? 0 : 1),
     result: null,
     error: null,
   };
@@ -213,7 +215,7 @@ export function stageStarted(spec: RunSpec, key: string): StageRecord {
   return rec;
 }
 
-export function stageFinished(spec: RunSpec, rec: StageRecord, status: 'done' | 'retrying' | 'failed' | 'interrupted', result: Record<string, unknown> | null, error: string | null): StageRecord {
+export function stageFinished(spec: RunSpec, rec: StageRecord, status: 'done' | 'waiting' | 'retrying' | 'failed' | 'interrupted', result: Record<string, unknown> | null, error: string | null): StageRecord {
   const now = new Date();
   const done: StageRecord = {
     ...rec,

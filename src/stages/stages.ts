@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors/index.ts';
 import type { PublishLock } from '../export/lock.ts';
+import type { EvaluateOptions } from '../ope/evaluate.ts';
+import type { OpeReport } from '../ope/schemas.ts';
 import { runDirs, type RunSpec } from './run.ts';
 
 export interface StageContext {
@@ -142,9 +144,12 @@ export function candidateName(spec: RunSpec): string {
   return spec.pipeline.train.algo;
 }
 
-export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
+/**
+ * What the evaluation of a run reads: the test split, the candidate, the reference policies and the
+ * live model (or the baseline the gate compares with); `dispose` frees the loaded policies.
+ */
+export async function loadEvaluation(spec: RunSpec, ctx: StageContext) {
   const { readTrajectories } = await import('../data/index.ts');
-  const ope = await import('../ope/index.ts');
   const { loadEvalPolicy } = await import('../ope/policies.ts');
   const { OpeConfigSchema } = await import('../ope/config.ts');
   const { readCurrent, modelDir } = await import('../export/index.ts');
@@ -166,23 +171,40 @@ export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
   const baseline = live
     ? await loadEvalPolicy(modelDir(p.paths.store, p.publish.model), { ...dims, field: 'live model' })
     : (policies.find((x) => x.name === (p.publish.baseline ?? 'behavior')) ?? null);
-  try {
-    const report = await ope.evaluatePolicies({
-      batch,
-      metadata,
-      dataDir: dirs.trajectories,
-      policies,
-      baseline,
-      config: parsed.data,
-      onProgress: (line) => ctx.log(`evaluate: ${line}`),
-    });
-    const files = ope.writeOpeReport(dirs.ope, report);
-    const all = [...report.policies, ...(report.baseline && !report.policies.some((x) => x.name === report.baseline!.name) ? [report.baseline] : [])];
-    const values = Object.fromEntries(all.map((x) => [x.name, { v_hat: x.v_hat, ci95: x.ci95 }]));
-    ctx.log(`evaluate: ${all.map((x) => `${x.name} V̂ ${x.v_hat.toPrecision(4)} [${x.ci95[0].toPrecision(4)}, ${x.ci95[1].toPrecision(4)}]`).join('; ')}`);
-    return { report: files.json, html: files.html, live: baseline?.name ?? null, values };
-  } finally {
+  const options: EvaluateOptions = {
+    batch,
+    metadata,
+    dataDir: dirs.trajectories,
+    policies,
+    baseline,
+    config: parsed.data,
+    onProgress: (line) => ctx.log(`evaluate: ${line}`),
+  };
+  const dispose = async () => {
     for (const x of new Set([...policies, ...(baseline ? [baseline] : [])])) if (x.kind === 'fn') await x.dispose?.();
+  };
+  return { options, dispose };
+}
+
+/** ope-report.json (+ html, csv) of the run, and the stage's result: where, and every policy's V̂. */
+export async function writeEvaluation(spec: RunSpec, ctx: StageContext, report: OpeReport, live: string | null) {
+  const ope = await import('../ope/report.ts');
+  const files = ope.writeOpeReport(runDirs(spec).ope, report);
+  const all = [...report.policies, ...(report.baseline && !report.policies.some((x) => x.name === report.baseline!.name) ? [report.baseline] : [])];
+  const values = Object.fromEntries(all.map((x) => [x.name, { v_hat: x.v_hat, ci95: x.ci95 }]));
+  ctx.log(`evaluate: ${all.map((x) => `${x.name} V̂ ${x.v_hat.toPrecision(4)} [${x.ci95[0].toPrecision(4)}, ${x.ci95[1].toPrecision(4)}]`).join('; ')}`);
+  return { report: files.json, html: files.html, live, values };
+}
+
+/** The evaluation in this process, its fits on worker threads (src/ope/fitPool.ts). */
+export async function evaluateStage(spec: RunSpec, ctx: StageContext) {
+  const ope = await import('../ope/index.ts');
+  const { options, dispose } = await loadEvaluation(spec, ctx);
+  try {
+    const report = await ope.evaluatePolicies(options);
+    return await writeEvaluation(spec, ctx, report, options.baseline?.name ?? null);
+  } finally {
+    await dispose();
   }
 }
 
