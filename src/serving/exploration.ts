@@ -1,12 +1,14 @@
 /**
  * The exploration contract (issue 18 §1, first piece; paper BatchRL-MTF §3.3 mixed multi-exploration).
  * Pure functions, no I/O, no randomness of their own: a ranking stack assigns each session to an arm
- * from a keyed hash of its session id, draws k standard normals z per request from any generator it
- * likes, and gets α = μ + σ·z, the exact log-density of the float32 α under the arm, and the policy_id
- * to log. The algorithm is specified for other languages in schemas/exploration.md, with test vectors
+ * from a keyed hash of its session id, draws k standard normals z (Gaussian arm) or k uniforms u in
+ * [0, 1) (bounded uniform arm, issue 21 §3) per request from any generator it likes, and gets
+ * α = μ + σ·z or α = μ + h·(2u − 1), the exact log-density of the float32 α under the arm, and the
+ * policy_id to log. The algorithm is specified for other languages in schemas/exploration.md, with test vectors
  * in schemas/exploration-test-vectors.json (made by test/serving/exploration.vectors.ts).
  *
- * Not clipped: α is never clipped to an interval, so the density is the plain diagonal Gaussian.
+ * Not clipped: α is never clipped to an interval, so the density is the plain diagonal Gaussian (or
+ * the plain uniform density of the box μ ± h).
  * `actionInterval` is carried in the settings (validated, min < max) but explore() does not apply it;
  * clipping would put point masses on the bounds that the Gaussian density does not describe.
  *
@@ -22,18 +24,59 @@ const LOG_2PI = Math.log(2 * Math.PI);
 /** |Σ shares − 1| allowed */
 export const SHARE_SUM_TOLERANCE = 1e-9;
 
-export const ExplorationArmSchema = z.object({
-  name: z
-    .string()
-    .regex(/^[a-z][a-z0-9_]*$/, 'arm name: lower-case letters, digits and _, starting with a letter')
-    .describe('arm id, logged as the first part of policy_id'),
-  share: z.number().min(0).max(1).describe('share of sessions assigned to this arm'),
-  sigma: z.number().min(0).describe('σ of α ~ N(μ, σ² I) per request; 0 = no exploration (control)'),
-});
-export type ExplorationArm = z.infer<typeof ExplorationArmSchema>;
+export const ARM_KINDS = ['gaussian', 'uniform'] as const;
+export type ArmKind = (typeof ARM_KINDS)[number];
+
+/**
+ * One arm. `kind` absent = gaussian (every manifest and pipeline written before issue 21 §3 stays
+ * valid): α ~ N(μ, σ² I), `sigma` required. `kind: 'uniform'` (issue 21 §3; UnifiedRL, arXiv 2404.17589,
+ * explores with bounded uniform noise around the live policy): α ~ U[μ − h, μ + h]^k, `halfWidth` h > 0
+ * required and `sigma` refused (its spread is h; a σ beside it would read as if it counted).
+ */
+export const ExplorationArmSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'arm name: lower-case letters, digits and _, starting with a letter')
+      .describe('arm id, logged as the first part of policy_id'),
+    share: z.number().min(0).max(1).describe('share of sessions assigned to this arm'),
+    kind: z.enum(ARM_KINDS).optional().describe("gaussian (absent: gaussian) = α ~ N(μ, σ² I); uniform = α ~ U[μ − h, μ + h]^k, bounded uniform exploration (issue 21 §3)"),
+    sigma: z.number().min(0).optional().describe('gaussian arm (required there, refused on a uniform arm): σ of α ~ N(μ, σ² I) per request; 0 = no exploration (control)'),
+    halfWidth: z
+      .number()
+      .positive()
+      .refine(Number.isFinite, 'halfWidth must be finite')
+      .optional()
+      .describe('uniform arm (required there, refused on a gaussian arm): h of α_i ~ U[μ_i − h, μ_i + h] per component, α units; > 0'),
+  })
+  .superRefine((a, ctx) => {
+    if (a.kind === 'uniform') {
+      if (a.halfWidth === undefined) ctx.addIssue({ code: 'custom', path: ['halfWidth'], message: "required on a uniform arm (kind 'uniform'): the half-width h > 0 of the box μ ± h" });
+      if (a.sigma !== undefined) ctx.addIssue({ code: 'custom', path: ['sigma'], message: "not allowed on a uniform arm (kind 'uniform'): its spread is halfWidth" });
+    } else {
+      if (a.sigma === undefined) ctx.addIssue({ code: 'custom', path: ['sigma'], message: 'required on a gaussian arm (kind absent or gaussian): σ ≥ 0, 0 = control' });
+      if (a.halfWidth !== undefined) ctx.addIssue({ code: 'custom', path: ['halfWidth'], message: "only on a uniform arm (kind 'uniform'); a gaussian arm's spread is sigma" });
+    }
+  });
+
+/** The spread of an arm: what explore() and the densities read. */
+export type ArmSpread = { kind?: 'gaussian'; sigma: number } | { kind: 'uniform'; halfWidth: number };
+export type GaussianArm = { name: string; share: number; kind?: 'gaussian'; sigma: number; halfWidth?: undefined };
+export type UniformArm = { name: string; share: number; kind: 'uniform'; halfWidth: number; sigma?: undefined };
+export type ExplorationArm = GaussianArm | UniformArm;
+
+/** True for a bounded uniform arm (kind 'uniform'). */
+export function isUniformArm<T extends ArmSpread>(arm: T): arm is Extract<T, { kind: 'uniform' }> {
+  return arm.kind === 'uniform';
+}
+
+/** An arm that does not explore: a gaussian arm with σ = 0 (the control group). */
+export function isControlArm(arm: ArmSpread): boolean {
+  return !isUniformArm(arm) && arm.sigma === 0;
+}
 
 const explorationFields = {
-  arms: z.array(ExplorationArmSchema).min(1).describe('in assignment order: cumulative shares are taken in this order'),
+  arms: z.array(ExplorationArmSchema as unknown as z.ZodType<ExplorationArm>).min(1).describe('in assignment order: cumulative shares are taken in this order'),
   actionInterval: z
     .object({ min: z.number(), max: z.number() })
     .refine((r) => r.min < r.max, { message: 'actionInterval.min must be < actionInterval.max', path: ['min'] })
@@ -70,6 +113,29 @@ export const DEFAULT_EXPLORATION: ExplorationSettings = Object.freeze({
   ]) as ExplorationArm[],
 }) as ExplorationSettings;
 
+/**
+ * Bounded uniform exploration (issue 21 §3, after UnifiedRL, arXiv 2404.17589: uniform noise of ±0.15
+ * in normalised action units around the live policy): one uniform arm on 90% of the sessions and the
+ * 10% control group of DEFAULT_EXPLORATION.
+ *
+ * h = 0.13 in α units, i.e. 0.15 × the action's half-range in the units the learners use. The learners
+ * map the action box to [−1, 1] (src/rl/normalization.ts); the box is the config's actionInterval,
+ * default {sd: 4} = mean ± 4·sd of the logged α per coordinate (src/rl/config.ts ACTION_INTERVAL_DEFAULT),
+ * so its half-range is 4·sd. Under the Gaussian exploration the loop starts from, sd of the logged α
+ * about the served μ is √(0.45·0.3² + 0.45·0.1²) = 0.212 (DEFAULT_EXPLORATION; the simulator's
+ * behavior policy, 50/50 without control: 0.224), half-range 0.85–0.89, and 0.15 × that = 0.127–0.134.
+ * One fixed h, not one derived from each night's data: the box follows the data it is computed on (under
+ * this arm sd shrinks to 0.13/√3·√0.9 ≈ 0.071), and a data-derived h would shrink night after night.
+ */
+export const UNIFORM_HALF_WIDTH = 0.13;
+
+export const UNIFORM_EXPLORATION: ExplorationSettings = Object.freeze({
+  arms: Object.freeze([
+    Object.freeze({ name: 'uniform_explore', share: 0.9, kind: 'uniform' as const, halfWidth: UNIFORM_HALF_WIDTH }),
+    Object.freeze({ name: 'control', share: 0.1, sigma: 0 }),
+  ]) as ExplorationArm[],
+}) as ExplorationSettings;
+
 /** The key every ranking stack hashes session ids with unless the pipeline names another. */
 export const DEFAULT_EXPLORATION_KEY = 'batchrl-mtf';
 
@@ -89,6 +155,17 @@ export type PublishedExploration = z.infer<typeof PublishedExplorationSchema>;
 /** The pipeline's default: DEFAULT_EXPLORATION with DEFAULT_EXPLORATION_KEY. */
 export function defaultPublishedExploration(): PublishedExploration {
   return { key: DEFAULT_EXPLORATION_KEY, arms: DEFAULT_EXPLORATION.arms.map((a) => ({ ...a })) };
+}
+
+/** The presets by name (`mtf loop --exploration`): gaussian = DEFAULT_EXPLORATION, uniform = UNIFORM_EXPLORATION. */
+export const EXPLORATION_PRESETS = { gaussian: DEFAULT_EXPLORATION, uniform: UNIFORM_EXPLORATION } as const;
+export type ExplorationPreset = keyof typeof EXPLORATION_PRESETS;
+
+/** A preset with DEFAULT_EXPLORATION_KEY, as a pipeline's `publish.exploration`. */
+export function publishedExploration(preset: ExplorationPreset): PublishedExploration {
+  const s = EXPLORATION_PRESETS[preset];
+  if (!s) throw new RangeError(`exploration preset '${preset}': expected one of ${Object.keys(EXPLORATION_PRESETS).join(', ')}`);
+  return { key: DEFAULT_EXPLORATION_KEY, arms: s.arms.map((a) => ({ ...a })) };
 }
 
 /** Parses settings; a bad field throws an InputError naming it (e.g. `field 'arms.0.sigma': …`). */
@@ -144,19 +221,35 @@ function checkVector(v: ArrayLike<number>, what: string, k?: number): void {
 }
 
 /**
- * α = float32(float32(μ) + σ·z), per component, in double arithmetic and then rounded to float32
- * (round to nearest, ties to even). Never clipped. σ = 0 (control) returns float32(μ) and ignores z
- * (z may then be empty).
+ * α per component, in double arithmetic and then rounded to float32 (round to nearest, ties to even),
+ * never clipped. Gaussian arm: α = float32(float32(μ) + σ·z), `draws` = k standard normals z; σ = 0
+ * (control) returns float32(μ) and ignores the draws (they may then be empty). Uniform arm:
+ * α = float32(float32(μ) + h·(2u − 1)), `draws` = k uniforms u ∈ [0, 1) (a u of exactly 1, e.g. a
+ * draw rounded to float32, is accepted: it gives the box's upper edge).
  */
-export function explore(mean: ArrayLike<number>, arm: Pick<ExplorationArm, 'sigma'>, standardNormals: ArrayLike<number>): Float32Array {
+export function explore(mean: ArrayLike<number>, arm: ArmSpread, draws: ArrayLike<number>): Float32Array {
   checkVector(mean, 'explore: mean α');
-  if (!(arm.sigma >= 0)) throw new RangeError(`explore: sigma must be ≥ 0, got ${arm.sigma}`);
   const mu = Float32Array.from(mean);
-  if (arm.sigma === 0) return mu;
-  checkVector(standardNormals, 'explore: standard normals', mu.length);
   const out = new Float32Array(mu.length);
-  for (let i = 0; i < mu.length; i++) out[i] = mu[i] + arm.sigma * standardNormals[i];
+  if (isUniformArm(arm)) {
+    const h = checkHalfWidth(arm.halfWidth, 'explore');
+    checkVector(draws, 'explore: uniforms', mu.length);
+    for (let i = 0; i < mu.length; i++) {
+      if (!(draws[i] >= 0 && draws[i] <= 1)) throw new RangeError(`explore: uniforms[${i}] = ${draws[i]} is outside [0, 1)`);
+      out[i] = mu[i] + h * (2 * draws[i] - 1);
+    }
+    return out;
+  }
+  if (!(arm.sigma >= 0)) throw new RangeError(`explore: sigma must be ≥ 0, got ${arm.sigma}`);
+  if (arm.sigma === 0) return mu;
+  checkVector(draws, 'explore: standard normals', mu.length);
+  for (let i = 0; i < mu.length; i++) out[i] = mu[i] + arm.sigma * draws[i];
   return out;
+}
+
+function checkHalfWidth(h: number, what: string): number {
+  if (!(h > 0) || !Number.isFinite(h)) throw new RangeError(`${what}: halfWidth must be finite and > 0, got ${h}`);
+  return h;
 }
 
 /**
@@ -186,6 +279,36 @@ export function actionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, si
   return -0.5 * sq + -k * (Math.log(sigma) + 0.5 * LOG_2PI);
 }
 
+/**
+ * log U(α; [μ − h, μ + h]^k) = −k·ln(2h) (computed as −k · ln(2·h) in double) for the float32 α about
+ * the float32 μ, issue 21 §3. The box α is checked against, per component: [float32(m_i − h),
+ * float32(m_i + h)], m_i = float32(μ_i), the difference and sum in double and then rounded to float32.
+ * Every α explore() makes lies in it (rounding is monotone and |h·(2u − 1)| ≤ h in double), and the
+ * density is that of the continuous uniform before rounding, as the Gaussian arm's is. An α outside is
+ * impossible under the arm: throws.
+ */
+export function uniformActionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, halfWidth: number): number {
+  checkVector(mean, 'uniformActionLogp: mean α');
+  checkVector(alpha, 'uniformActionLogp: α', mean.length);
+  const h = checkHalfWidth(halfWidth, 'uniformActionLogp');
+  const a = Float32Array.from(alpha);
+  const mu = Float32Array.from(mean);
+  const k = mu.length;
+  for (let i = 0; i < k; i++) {
+    const lo = Math.fround(mu[i] - h);
+    const hi = Math.fround(mu[i] + h);
+    if (!(a[i] >= lo && a[i] <= hi)) {
+      throw new RangeError(`uniformActionLogp: α[${i}] = ${a[i]} is outside the arm's box [${lo}, ${hi}] (μ[${i}] = ${mu[i]} ± ${h}, float32): impossible under a uniform arm`);
+    }
+  }
+  return -k * Math.log(2 * h);
+}
+
+/** action_logp of α under an arm: actionLogp for a gaussian arm (null for σ = 0), uniformActionLogp for a uniform one. */
+export function armActionLogp(alpha: ArrayLike<number>, mean: ArrayLike<number>, arm: ArmSpread): number | null {
+  return isUniformArm(arm) ? uniformActionLogp(alpha, mean, arm.halfWidth) : actionLogp(alpha, mean, arm.sigma);
+}
+
 /** policy_id to log: `<arm>:<model version>`, as the simulator's `random_explore:<production id>`. */
 export function policyId(arm: Pick<ExplorationArm, 'name'> | string, modelVersion: string): string {
   const name = typeof arm === 'string' ? arm : arm.name;
@@ -203,7 +326,11 @@ export interface ExplorationDecision {
   policyId: string;
 }
 
-/** One request: the session's arm, its α, action_logp and policy_id — the columns of the log contract. */
+/**
+ * One request: the session's arm, its α, action_logp and policy_id — the columns of the log contract.
+ * `standardNormals` (k) are read by a gaussian arm, `uniforms` (k values in [0, 1)) by a uniform arm:
+ * a caller that does not know the arm yet passes both.
+ */
 export function exploreRequest(
   sessionId: string | number | bigint,
   key: string | Uint8Array,
@@ -211,30 +338,43 @@ export function exploreRequest(
   mean: ArrayLike<number>,
   standardNormals: ArrayLike<number>,
   modelVersion: string,
+  uniforms?: ArrayLike<number>,
 ): ExplorationDecision {
   const arm = assignArm(sessionId, key, settings);
-  const alpha = explore(mean, arm, standardNormals);
-  return { arm, alpha, actionLogp: actionLogp(alpha, mean, arm.sigma), policyId: policyId(arm, modelVersion) };
+  const alpha = explore(mean, arm, isUniformArm(arm) ? needUniforms(uniforms, `session ${String(sessionId)}`, arm) : standardNormals);
+  return { arm, alpha, actionLogp: armActionLogp(alpha, mean, arm), policyId: policyId(arm, modelVersion) };
+}
+
+function needUniforms(u: ArrayLike<number> | undefined, where: string, arm: ExplorationArm): ArrayLike<number> {
+  if (u === undefined) throw new RangeError(`${where}: arm '${arm.name}' is a uniform arm and no uniforms in [0, 1) were given`);
+  return u;
 }
 
 /** The arm of a version whose manifest has no exploration: μ as is. */
 export const NO_EXPLORATION_ARM = 'none';
 
 export interface ExploredRows {
-  /** [n × k] the α applied (μ where the arm's σ = 0) */
+  /** [n × k] the α applied (μ where the arm does not explore: σ = 0) */
   alpha: Float32Array;
   /** per row: action_logp, null for a σ = 0 arm */
   actionLogp: (number | null)[];
   policyIds: string[];
   arms: string[];
-  /** per row: 1 where α ≠ μ was drawn (σ > 0) */
+  /** per row: 1 where α ≠ μ was drawn (σ > 0 or a uniform arm) */
   explored: Uint8Array;
+}
+
+/** True when some arm of the settings is a uniform arm (its rows need uniforms). */
+export function needsUniforms(settings: { arms: readonly ExplorationArm[] } | null | undefined): boolean {
+  return !!settings && settings.arms.some(isUniformArm);
 }
 
 /**
  * Exploration for a batch of n requests: μ [n × k] (the model's α) → what the ranking stack applies and
  * logs, per request, under `settings` (null: no exploration, arm NO_EXPLORATION_ARM). `normals` [n × k]
- * supplies z per row (only rows of σ > 0 arms read it). Session ids must be non-empty strings.
+ * supplies z per row (only rows of σ > 0 gaussian arms read it); `uniforms` [n × k], values in [0, 1),
+ * supplies u per row (only rows of uniform arms read it; required when one is assigned, see
+ * needsUniforms). Session ids must be non-empty strings.
  */
 export function exploreRows(
   mu: Float32Array,
@@ -243,11 +383,13 @@ export function exploreRows(
   settings: PublishedExploration | ExplorationSettings & { key?: string } | null,
   normals: ArrayLike<number>,
   modelVersion: string,
+  uniforms?: ArrayLike<number>,
 ): ExploredRows {
   const n = sessionIds.length;
   if (mu.length < n * k) throw new RangeError(`exploreRows: μ holds ${mu.length} values for ${n} rows × ${k}`);
+  if (uniforms !== undefined && uniforms.length < n * k) throw new RangeError(`exploreRows: uniforms hold ${uniforms.length} values for ${n} rows × ${k}`);
   const out: ExploredRows = { alpha: Float32Array.from(mu.subarray(0, n * k)), actionLogp: new Array(n), policyIds: new Array(n), arms: new Array(n), explored: new Uint8Array(n) };
-  const z = new Float64Array(k);
+  const draws = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     const sid = sessionIds[i];
     if (typeof sid !== 'string' || sid.length === 0) throw new InputError(`session_ids[${i}]: expected a non-empty string`, { field: `session_ids[${i}]` });
@@ -255,15 +397,16 @@ export function exploreRows(
     const name = arm?.name ?? NO_EXPLORATION_ARM;
     out.arms[i] = name;
     out.policyIds[i] = policyId(name, modelVersion);
-    if (arm === null || arm.sigma === 0) {
+    if (arm === null || isControlArm(arm)) {
       out.actionLogp[i] = null;
       continue;
     }
     const m = mu.subarray(i * k, (i + 1) * k);
-    for (let j = 0; j < k; j++) z[j] = normals[i * k + j];
-    const a = explore(m, arm, z);
+    const src = isUniformArm(arm) ? needUniforms(uniforms, `exploreRows: row ${i}`, arm) : normals;
+    for (let j = 0; j < k; j++) draws[j] = src[i * k + j];
+    const a = explore(m, arm, draws);
     out.alpha.set(a, i * k);
-    out.actionLogp[i] = actionLogp(a, m, arm.sigma);
+    out.actionLogp[i] = armActionLogp(a, m, arm);
     out.explored[i] = 1;
   }
   return out;

@@ -3,15 +3,17 @@
  * through FusionScorer.scoreSessions — the version CURRENT names, its scorer.onnx, its β and its
  * manifest's exploration, exactly as a ranking stack calls it — so that simulated logs are the logs the
  * product would write: α applied, `action_logp` (NaN = null for the control arm) and `policy_id`
- * `<arm>:<version>`. Only the standard normals z come from the simulator (one seeded stream per
- * session, so that a night's logs are reproducible); the arm comes from the session id's keyed hash.
+ * `<arm>:<version>`. Only the standard normals z and the uniforms u of uniform arms come from the
+ * simulator (one seeded stream each per session, so that a night's logs are reproducible; the uniforms'
+ * own stream leaves the normals, and so every gaussian-arm result, as before issue 21 §3); the arm
+ * comes from the session id's keyed hash.
  *
  * The simulator calls `refresh` (or the scorer's own CURRENT polling) between requests; a swap shows in
  * policy_id, which names the version that scored each request.
  */
 import type { CandidateScores, FusionPolicy, PolicyContext } from '../sim/policy.ts';
 import { Rng, STREAM } from '../sim/rng.ts';
-import { exploreRows, type PublishedExploration } from './exploration.ts';
+import { exploreRows, needsUniforms, type PublishedExploration } from './exploration.ts';
 import type { FusionScorer } from './scorer.ts';
 
 export interface RankingStackPolicy extends FusionPolicy {
@@ -21,21 +23,24 @@ export interface RankingStackPolicy extends FusionPolicy {
 }
 
 /**
- * What both stacks keep per slot: the session's id and its seeded normal stream, and, after each
+ * What both stacks keep per slot: the session's id and its seeded normal and uniform streams, and, after each
  * request, the arm (index into armIds, appended when a `<arm>:<version>` is new) and action_logp.
  */
 class StackSlots {
   readonly armIds: string[] = [];
   private readonly armIndex = new Map<string, number>();
   private rngs: Rng[] = [];
+  private uniformRngs: Rng[] = [];
   private ids: string[] = [];
   private z = new Float32Array(0);
+  private u = new Float64Array(0);
   arm = new Int32Array(0);
   logp = new Float64Array(0);
 
   begin(slot: number, key: number, sessionId: string): void {
     this.ensure(slot + 1);
     this.rngs[slot].reseed(key, STREAM.policy);
+    this.uniformRngs[slot].reseed(key, STREAM.explorationUniform);
     this.ids[slot] = sessionId;
   }
 
@@ -48,6 +53,7 @@ class StackSlots {
     this.arm = arm;
     this.logp = logp;
     while (this.rngs.length < n) this.rngs.push(new Rng(0));
+    while (this.uniformRngs.length < n) this.uniformRngs.push(new Rng(0));
     this.ids = this.ids.concat(new Array<string>(n - this.ids.length));
   }
 
@@ -61,6 +67,18 @@ class StackSlots {
       for (let j = 0; j < k; j++) this.z[s * k + j] = rng.normal();
     }
     return this.z.subarray(0, n * k);
+  }
+
+  /** k uniforms in [0, 1) per active slot and request, from each session's own uniform stream (uniform arms read them). */
+  uniforms(n: number, k: number, active: Uint8Array): Float64Array {
+    this.ensure(n);
+    if (this.u.length < n * k) this.u = new Float64Array(n * k);
+    for (let s = 0; s < n; s++) {
+      if (!active[s]) continue;
+      const rng = this.uniformRngs[s];
+      for (let j = 0; j < k; j++) this.u[s * k + j] = rng.uniform();
+    }
+    return this.u.subarray(0, n * k);
   }
 
   sessionIds(n: number): string[] {
@@ -101,7 +119,10 @@ export function rankingStackPolicy(scorer: FusionScorer, opts: { id?: string } =
     async scoreCandidates(states: Float32Array, taskScores: Float32Array, n: number, C: number, ctx: PolicyContext): Promise<CandidateScores> {
       const K = scorer.manifest.action.dim;
       const z = st.normals(n, K, ctx.active);
-      const r = await scorer.scoreSessions(states.subarray(0, n * scorer.manifest.state.dim), taskScores.subarray(0, n * C * K), st.sessionIds(n), z);
+      // uniforms when the served version has a uniform arm: scoreSessions takes its version synchronously
+      // at the call, with no await after this check, so the check and the scoring see the same version
+      const u = needsUniforms(scorer.manifest.exploration) ? st.uniforms(n, K, ctx.active) : undefined;
+      const r = await scorer.scoreSessions(states.subarray(0, n * scorer.manifest.state.dim), taskScores.subarray(0, n * C * K), st.sessionIds(n), z, u);
       st.record(r.policyIds, r.actionLogp);
       return { alpha: r.fusionWeights, scores: r.scores };
     },
@@ -110,13 +131,14 @@ export function rankingStackPolicy(scorer: FusionScorer, opts: { id?: string } =
 
 /**
  * A ranking stack that still runs one constant α (what the users run before the first publish), with
- * the same exploration contract (exploreRows: keyed-hash arms, α = μ + σz, action_logp, policy_id
+ * the same exploration contract (exploreRows: keyed-hash arms, α = μ + σz or μ + h(2u − 1), action_logp, policy_id
  * `<arm>:<version>`); it ranks with the world's β, as the stack that wrote the logs does.
  */
 export function constantStackPolicy(alpha: ArrayLike<number>, exploration: PublishedExploration | null, version = 'production'): RankingStackPolicy {
   const K = alpha.length;
   const mu0 = Float32Array.from(alpha);
   const st = new StackSlots();
+  const uniform = needsUniforms(exploration);
   let mu = new Float32Array(0);
   return {
     id: `stack:${version}`,
@@ -134,7 +156,8 @@ export function constantStackPolicy(alpha: ArrayLike<number>, exploration: Publi
         for (let s = 0; s < n; s++) mu.set(mu0, s * K);
       }
       const z = st.normals(n, K, ctx.active);
-      const e = exploreRows(mu, K, st.sessionIds(n), exploration, z, version);
+      const u = uniform ? st.uniforms(n, K, ctx.active) : undefined;
+      const e = exploreRows(mu, K, st.sessionIds(n), exploration, z, version, u);
       st.record(e.policyIds, e.actionLogp);
       return e.alpha;
     },

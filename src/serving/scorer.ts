@@ -29,7 +29,7 @@ import {
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import * as ort from 'onnxruntime-node';
 import { checkScoreOutput, NO_LIMITS, validateScoreInput, type ScoreLimits } from './validate.ts';
-import { exploreRows } from './exploration.ts';
+import { exploreRows, needsUniforms } from './exploration.ts';
 export { NO_EXPLORATION_ARM } from './exploration.ts';
 
 export interface FusionScorerOptions {
@@ -163,14 +163,16 @@ export class FusionScorer {
   /**
    * Scores n requests as the ranking stack serves them with online exploration (paper §3.3; contract in
    * schemas/exploration.md): each request's session is assigned an arm from a keyed hash of its id (the
-   * manifest's `exploration`), α = μ + σ·z with μ the model's fusion_weights, and the candidates are
+   * manifest's `exploration`), α = μ + σ·z (gaussian arm) or μ + h·(2u − 1) (uniform arm, issue 21 §3)
+   * with μ the model's fusion_weights, and the candidates are
    * ranked by Σ_i α_i·log(o_i + β_i) with that α (Eq. 1; the graph's own scores where σ = 0). Returns
    * what the stack logs: α (`action`), `action_logp` and `policy_id`, all from the one version that
-   * scored the call. `normals` (shape [n × k]) are the standard normals z to use (default: drawn here); a caller
-   * that wants reproducible logs (the simulator) passes its own. A version without exploration in its
-   * manifest serves μ, arm `none`.
+   * scored the call. `normals` (shape [n × k]) are the standard normals z to use and `uniforms` (shape
+   * [n × k], values in [0, 1)) the u of uniform arms (default: drawn here, uniforms only when the
+   * version has a uniform arm); a caller that wants reproducible logs (the simulator) passes its own. A
+   * version without exploration in its manifest serves μ, arm `none`.
    */
-  async scoreSessions(states: Float32Array, taskScores: Float32Array, sessionIds: readonly string[], normals?: Float32Array): Promise<SessionScoreResult> {
+  async scoreSessions(states: Float32Array, taskScores: Float32Array, sessionIds: readonly string[], normals?: Float32Array, uniforms?: ArrayLike<number>): Promise<SessionScoreResult> {
     if (this.closed) throw new Error('FusionScorer is closed');
     const m = this.model;
     const r = await this.run(m, states, taskScores);
@@ -178,12 +180,21 @@ export class FusionScorer {
     const k = m.actionDim;
     if (sessionIds.length !== n) throw new InputError(`session_ids: expected ${n} (one per request), got ${sessionIds.length}`, { field: 'session_ids' });
     if (normals !== undefined && normals.length !== n * k) throw new RangeError(`scoreSessions: normals must hold ${n} × ${k} values, got ${normals.length}`);
+    if (uniforms !== undefined && uniforms.length !== n * k) throw new RangeError(`scoreSessions: uniforms must hold ${n} × ${k} values, got ${uniforms.length}`);
     let z: Float32Array | undefined = normals;
     if (z === undefined) {
       z = new Float32Array(n * k);
       standardNormals(z);
     }
-    const e = exploreRows(r.fusionWeights, k, sessionIds, m.manifest.exploration ?? null, z, m.version);
+    const exploration = m.manifest.exploration ?? null;
+    let u: ArrayLike<number> | undefined = uniforms;
+    if (u === undefined && needsUniforms(exploration)) {
+      // the normals above are drawn first and as before, so a gaussian-only version draws exactly as it did
+      const fresh = new Float64Array(n * k);
+      for (let j = 0; j < fresh.length; j++) fresh[j] = Math.random(); // [0, 1)
+      u = fresh;
+    }
+    const e = exploreRows(r.fusionWeights, k, sessionIds, exploration, z, m.version, u);
     const alpha = e.alpha;
     const scores = r.scores;
     const logOB = new Float64Array(k);

@@ -115,4 +115,6 @@ export const STREAM = {
   schedule: 4,
   /** the items' logged signals (src/sim/itemSignals.ts): their own stream, so the rest of the world is unchanged */
   itemSignals: 5,
+  /** a ranking stack's uniforms u of bounded uniform exploration arms (issue 21 §3): their own stream, so the normals z are unchanged */
+  explorationUniform: 6,
 } as const;

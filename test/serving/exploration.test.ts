@@ -2,7 +2,9 @@
  * The exploration contract (issue 18 §1, first piece): the test vectors in schemas/ reproduce exactly;
  * arm shares follow the settings; a session keeps its arm; the key changes the assignment; action_logp
  * is the diagonal-Gaussian log-density of the float32 α (by hand, and as the simulator's behavior
- * policy computes it); bad settings are rejected naming the field.
+ * policy computes it); bad settings are rejected naming the field. The bounded uniform arm (issue 21
+ * §3): α = float32(μ + h(2u − 1)) by hand, action_logp = −k ln 2h by hand, the float32 box's edges,
+ * its settings errors.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,15 +14,22 @@ import type { PolicyContext } from '../../src/sim/policy.ts';
 import { behaviorPolicy, constantPolicy } from '../../src/sim/policies.ts';
 import {
   DEFAULT_EXPLORATION,
+  UNIFORM_EXPLORATION,
+  UNIFORM_HALF_WIDTH,
   actionLogp,
+  armActionLogp,
   assignArm,
   explore,
   exploreRequest,
+  exploreRows,
   parseExplorationSettings,
   policyId,
+  publishedExploration,
   sessionUniform,
+  uniformActionLogp,
   type ExplorationSettings,
 } from '../../src/serving/index.ts';
+
 import { VECTORS_PATH, makeVectors, type ExplorationVector } from './exploration.vectors.ts';
 
 const KEY = 'mtf-exploration-test-key';
@@ -35,12 +44,23 @@ describe('exploration test vectors (schemas/exploration-test-vectors.json)', () 
     assert.ok(doc.vectors.some((v) => /[^\x00-\x7f]/.test(String(v.session_id))));
   });
 
+  test('the file covers the uniform arm (issue 21 §3): its preset, both box edges, settings mixing both kinds', () => {
+    const uni = doc.vectors.filter((v) => v.uniforms !== undefined);
+    assert.ok(uni.some((v) => v.arm === 'uniform_explore' && v.settings.arms.length === UNIFORM_EXPLORATION.arms.length));
+    assert.ok(uni.some((v) => v.uniforms!.every((u) => u === 0) && v.arm === 'uniform_explore'), 'u = 0: the lower edge');
+    assert.ok(uni.some((v) => v.uniforms![0] === 1 - 2 ** -53 && v.arm === 'uniform_explore'), 'u → 1: the upper edge');
+    const mixed = uni.filter((v) => v.settings.arms.some((a) => a.kind === 'uniform') && v.settings.arms.some((a) => a.kind === undefined && a.sigma! > 0));
+    assert.deepEqual(new Set(mixed.map((v) => v.arm)), new Set(['action_noise', 'uniform_explore', 'control']));
+    // the gaussian vectors carry z and no uniforms, as before
+    for (const v of doc.vectors) if (v.settings.arms.every((a) => a.kind === undefined)) assert.ok(v.z && !v.uniforms, `${v.session_id}`);
+  });
+
   test('every vector reproduces exactly from its inputs', () => {
     for (const v of doc.vectors) {
       const settings = parseExplorationSettings(v.settings);
       const what = `${v.key}/${v.session_id}`;
       assert.equal(sessionUniform(v.session_id, v.key), v.u, what);
-      const d = exploreRequest(v.session_id, v.key, settings, v.mu, v.z, v.model_version);
+      const d = exploreRequest(v.session_id, v.key, settings, v.mu, v.z ?? [], v.model_version, v.uniforms);
       assert.equal(d.arm.name, v.arm, what);
       assert.deepEqual(Array.from(d.alpha), v.alpha, what);
       const bits = Array.from(d.alpha, (x) => {
@@ -196,5 +216,112 @@ describe('settings', () => {
   test('policy_id is <arm>:<model version>', () => {
     assert.equal(policyId(DEFAULT_EXPLORATION.arms[0], 'v000007'), 'random_explore:v000007');
     assert.throws(() => policyId('control', ''), /empty model version/);
+  });
+});
+
+describe('bounded uniform arm (issue 21 §3; UnifiedRL, arXiv 2404.17589)', () => {
+  const arm = { kind: 'uniform' as const, halfWidth: 0.25 };
+
+  test('α = float32(float32(μ) + h(2u − 1)) by hand; u = ½ gives μ, never clipped', () => {
+    const a = explore([0.1, 5, 1], arm, [0.75, 0, 0.5]);
+    assert.equal(a[0], Math.fround(Math.fround(0.1) + 0.25 * 0.5)); // 2·0.75 − 1 = 0.5
+    assert.equal(a[1], 4.75); // u = 0: μ − h exactly
+    assert.equal(a[2], 1); // u = ½: μ
+    assert.throws(() => explore([0.1, 5], arm, [0.5]), /expected 2 values/);
+    assert.throws(() => explore([0.1, 5], arm, [0.5, 1.5]), /uniforms\[1\] = 1\.5 is outside \[0, 1\)/);
+    assert.throws(() => explore([0.1, 5], arm, [-0.1, 0.5]), /uniforms\[0\]/);
+    assert.throws(() => explore([0.1], { kind: 'uniform', halfWidth: 0 }, [0.5]), /halfWidth must be finite and > 0/);
+  });
+
+  test('action_logp = −k ln 2h by hand, whatever α in the box', () => {
+    // k = 3, h = 0.25: −3 ln 0.5 = 3 ln 2 = 2.0794415416798357
+    assert.equal(uniformActionLogp([0.1, 5, 1], [0.1, 5, 1], 0.25), 3 * Math.LN2);
+    assert.ok(Math.abs(uniformActionLogp([0.2, 4.8, 1.25], [0.1, 5, 1], 0.25) - 2.0794415416798357) < 1e-15);
+    // UNIFORM_EXPLORATION's h on 8 tasks: −8 ln 0.26 = 10.776589183732874
+    assert.ok(Math.abs(uniformActionLogp(new Array(8).fill(1), new Array(8).fill(1), UNIFORM_HALF_WIDTH) - 10.776589183732874) < 1e-12);
+    assert.equal(armActionLogp([0.2], [0.1], arm), -Math.log(0.5));
+    assert.equal(armActionLogp([0.2], [0.1], { sigma: 0.1 }), actionLogp([0.2], [0.1], 0.1));
+  });
+
+  test("the box's edges: float32(m − h) and float32(m + h) are inside, the next float32 out is impossible (throws)", () => {
+    const mu = [0.3]; // not float32-exact: m = float32(0.3)
+    const m = Math.fround(0.3);
+    const h = 0.13;
+    const lo = explore(mu, { kind: 'uniform', halfWidth: h }, [0])[0];
+    const hi = explore(mu, { kind: 'uniform', halfWidth: h }, [1 - 2 ** -53])[0];
+    assert.equal(lo, Math.fround(m - h));
+    assert.equal(hi, Math.fround(m + h));
+    assert.equal(explore(mu, { kind: 'uniform', halfWidth: h }, [1])[0], hi, 'u = 1 (a float32-rounded draw) is the upper edge');
+    assert.equal(uniformActionLogp([lo], mu, h), -Math.log(2 * h));
+    assert.equal(uniformActionLogp([hi], mu, h), -Math.log(2 * h));
+    const below = new Float32Array([lo]);
+    new Uint32Array(below.buffer)[0] -= 1; // lo > 0: one float32 ulp lower
+    const above = new Float32Array([hi]);
+    new Uint32Array(above.buffer)[0] += 1;
+    assert.ok(below[0] < lo && above[0] > hi);
+    assert.throws(() => uniformActionLogp(below, mu, h), /α\[0\] = .* is outside the arm's box .*impossible under a uniform arm/);
+    assert.throws(() => uniformActionLogp(above, mu, h), /outside the arm's box/);
+    // every α explore() makes is inside: 2,000 draws at the float32 edges of several μ
+    for (const x of [0.3, -1.7, 1e-3, 123.456]) {
+      for (let i = 0; i < 500; i++) {
+        const u = i < 2 ? i * (1 - 2 ** -53) : Math.random();
+        const a = explore([x], { kind: 'uniform', halfWidth: h }, [u]);
+        assert.equal(uniformActionLogp(a, [x], h), -Math.log(2 * h));
+      }
+    }
+  });
+
+  test('exploreRows: uniform rows read the uniforms (required), gaussian rows read z exactly as without them', () => {
+    const settings = { key: 'k', arms: [{ name: 'noise', share: 0.5, sigma: 0.1 }, { name: 'box', share: 0.5, kind: 'uniform' as const, halfWidth: 0.2 }] };
+    const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    const k = 2;
+    const mu = Float32Array.from({ length: 40 * k }, (_, i) => 0.5 + 0.01 * i);
+    const z = Float32Array.from({ length: 40 * k }, (_, i) => Math.sin(i + 1));
+    const u = Float64Array.from({ length: 40 * k }, (_, i) => (i * 0.37) % 1);
+    assert.throws(() => exploreRows(mu, k, ids, settings, z, 'v1'), /arm 'box' is a uniform arm and no uniforms in \[0, 1\) were given/);
+    const r = exploreRows(mu, k, ids, settings, z, 'v1', u);
+    const gaussOnly = exploreRows(mu, k, ids, { key: 'k', arms: [settings.arms[0], { name: 'box', share: 0.5, sigma: 0 }] }, z, 'v1');
+    const kinds = new Set<string>();
+    ids.forEach((id, i) => {
+      kinds.add(r.arms[i]);
+      const m = mu.subarray(i * k, (i + 1) * k);
+      const a = r.alpha.subarray(i * k, (i + 1) * k);
+      assert.equal(r.explored[i], 1);
+      if (r.arms[i] === 'box') {
+        for (let j = 0; j < k; j++) assert.equal(a[j], Math.fround(m[j] + 0.2 * (2 * u[i * k + j] - 1)), `${id}[${j}]`);
+        assert.equal(r.actionLogp[i], -2 * Math.log(0.4));
+        assert.equal(r.policyIds[i], 'box:v1');
+      } else {
+        assert.deepEqual(Array.from(a), Array.from(gaussOnly.alpha.subarray(i * k, (i + 1) * k)), `${id}: the gaussian rows are as without uniforms`);
+        assert.equal(r.actionLogp[i], gaussOnly.actionLogp[i]);
+      }
+    });
+    assert.deepEqual([...kinds].sort(), ['box', 'noise']);
+  });
+
+  test('the preset: 90% bounded uniform with h = 0.13, the 10% control arm as the gaussian default', () => {
+    const s = parseExplorationSettings(UNIFORM_EXPLORATION);
+    assert.deepEqual(s.arms, [
+      { name: 'uniform_explore', share: 0.9, kind: 'uniform', halfWidth: 0.13 },
+      { name: 'control', share: 0.1, sigma: 0 },
+    ]);
+    assert.deepEqual(s.arms[1], DEFAULT_EXPLORATION.arms[2]);
+    assert.deepEqual(publishedExploration('uniform').arms, s.arms);
+    assert.deepEqual(publishedExploration('gaussian').arms, DEFAULT_EXPLORATION.arms);
+  });
+
+  test('bad settings are rejected naming the field', () => {
+    const one = (a: Record<string, unknown>) => () => parseExplorationSettings({ arms: [{ name: 'a', share: 1, ...a }] });
+    assert.throws(one({ kind: 'uniform' }), /field 'arms\.0\.halfWidth': required on a uniform arm/);
+    assert.throws(one({ kind: 'uniform', halfWidth: 0.1, sigma: 0.1 }), /field 'arms\.0\.sigma': not allowed on a uniform arm/);
+    assert.throws(one({ kind: 'uniform', halfWidth: 0 }), /field 'arms\.0\.halfWidth'/);
+    assert.throws(one({ kind: 'uniform', halfWidth: -0.1 }), /field 'arms\.0\.halfWidth'/);
+    assert.throws(one({ kind: 'uniform', halfWidth: Infinity }), /field 'arms\.0\.halfWidth'/);
+    assert.throws(one({ halfWidth: 0.1 }), /field 'arms\.0\.sigma': required on a gaussian arm/);
+    assert.throws(one({ sigma: 0.1, halfWidth: 0.1 }), /field 'arms\.0\.halfWidth': only on a uniform arm/);
+    assert.throws(one({ kind: 'laplace', sigma: 0.1 }), /field 'arms\.0\.kind'/);
+    // absent kind = gaussian, and an explicit gaussian is the same
+    assert.deepEqual(parseExplorationSettings({ arms: [{ name: 'a', share: 1, kind: 'gaussian', sigma: 0.1 }] }).arms[0].kind, 'gaussian');
+    assert.equal(parseExplorationSettings({ arms: [{ name: 'a', share: 1, sigma: 0.1 }] }).arms[0].kind, undefined);
   });
 });

@@ -1,12 +1,14 @@
 /**
  * Makes schemas/exploration-test-vectors.json, the exploration contract's test vectors (see
  * schemas/exploration.md): `node --import tsx test/serving/exploration.vectors.ts`.
- * Everything is fixed (keys, session ids, μ, and z from a seeded generator, rounded to 6 decimals), so
- * a re-run writes the same file; test/serving/exploration.test.ts checks the file against the code.
+ * Everything is fixed (keys, session ids, μ, and z and u from seeded generators, rounded to 6 decimals),
+ * so a re-run writes the same file; test/serving/exploration.test.ts checks the file against the code.
+ * The gaussian vectors come first, as before issue 21 §3 (byte-identical); the bounded uniform arm's
+ * vectors (issue 21 §3) follow, with `uniforms` in place of `z`.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_EXPLORATION, assignArm, exploreRequest, sessionUniform, type ExplorationSettings } from '../../src/serving/exploration.ts';
+import { DEFAULT_EXPLORATION, UNIFORM_EXPLORATION, assignArm, exploreRequest, sessionUniform, type ExplorationSettings } from '../../src/serving/exploration.ts';
 
 export const VECTORS_PATH = fileURLToPath(new URL('../../schemas/exploration-test-vectors.json', import.meta.url));
 
@@ -19,7 +21,10 @@ export interface ExplorationVector {
   u: number;
   arm: string;
   mu: number[];
-  z: number[];
+  /** standard normals (gaussian-arm vectors) */
+  z?: number[];
+  /** uniforms in [0, 1) (uniform-arm vectors, in place of z) */
+  uniforms?: number[];
   alpha: number[];
   /** α's float32 bit patterns (hex, big-endian) */
   alpha_f32_hex: string[];
@@ -50,8 +55,20 @@ function f32hex(x: number): string {
   return b.toString('hex');
 }
 
-function vector(key: string, sessionId: string | number, settings: ExplorationSettings, mu: number[], z: number[], version: string): ExplorationVector {
-  const d = exploreRequest(sessionId, key, settings, mu, z, version);
+/** mulberry32 uniforms rounded down to 6 decimals (stay in [0, 1)). */
+function uniforms(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 1e6) / 1e6;
+  };
+}
+
+function vector(key: string, sessionId: string | number, settings: ExplorationSettings, mu: number[], z: number[] | null, version: string, u?: number[]): ExplorationVector {
+  const d = exploreRequest(sessionId, key, settings, mu, z ?? [], version, u);
   const alpha = Array.from(d.alpha);
   return {
     key,
@@ -61,7 +78,8 @@ function vector(key: string, sessionId: string | number, settings: ExplorationSe
     u: sessionUniform(sessionId, key),
     arm: d.arm.name,
     mu,
-    z,
+    ...(z ? { z } : {}),
+    ...(u ? { uniforms: u } : {}),
     alpha,
     alpha_f32_hex: alpha.map(f32hex),
     action_logp: d.actionLogp,
@@ -92,6 +110,49 @@ export function makeVectors(): ExplorationVector[] {
   out.push(vector('another key', 's-000000', DEFAULT_EXPLORATION, mu, Array.from({ length: k }, draw), 'v000004'));
   const twoArms: ExplorationSettings = { arms: [{ name: 'action_noise', share: 0.25, sigma: 0.05 }, { name: 'random_explore', share: 0.75, sigma: 0.5 }] };
   out.push(vector(key, 's-000001', twoArms, [0.2, 0.2, 0.2, 0.2, 0.2], Array.from({ length: 5 }, draw), 'v000010'));
+  out.push(...uniformVectors(key, k, mu));
+  return out;
+}
+
+/**
+ * The bounded uniform arm (issue 21 §3): two sessions of each UNIFORM_EXPLORATION arm, then the box's
+ * edges (u = 0 gives float32(m − h), u just below 1 the top; μ = 0.3, 0.1 not float32-exact), and
+ * settings mixing a gaussian, a uniform (h 0.4) and a control arm.
+ */
+function uniformVectors(key: string, k: number, mu: number[]): ExplorationVector[] {
+  const drawU = uniforms(21);
+  const out: ExplorationVector[] = [];
+  const want = new Map(UNIFORM_EXPLORATION.arms.map((a) => [a.name, 2]));
+  let edge = '';
+  for (let i = 0; [...want.values()].some((n) => n > 0); i++) {
+    if (i >= 100_000) throw new Error(`makeVectors: no 2 sessions of every uniform-settings arm in 100,000 ids: assignArm is broken`);
+    const sid = `s-${String(i).padStart(6, '0')}`;
+    const arm = assignArm(sid, key, UNIFORM_EXPLORATION).name;
+    if ((want.get(arm) ?? 0) <= 0) continue;
+    want.set(arm, want.get(arm)! - 1);
+    if (arm === 'uniform_explore') edge = sid;
+    out.push(vector(key, sid, UNIFORM_EXPLORATION, mu, null, 'v000021', Array.from({ length: k }, drawU)));
+  }
+  out.push(vector(key, edge, UNIFORM_EXPLORATION, mu, null, 'v000021', [0, 0, 0, 0]));
+  out.push(vector(key, edge, UNIFORM_EXPLORATION, mu, null, 'v000021', [1 - 2 ** -53, 1 - 2 ** -53, 0.5, 1e-9]));
+  const mixed: ExplorationSettings = {
+    arms: [
+      { name: 'action_noise', share: 0.3, sigma: 0.1 },
+      { name: 'uniform_explore', share: 0.6, kind: 'uniform', halfWidth: 0.4 },
+      { name: 'control', share: 0.1, sigma: 0 },
+    ],
+  };
+  const drawZ = normals(2121);
+  const seen = new Map(mixed.arms.map((a) => [a.name, 0]));
+  for (let i = 0; [...seen.values()].some((n) => n < 1); i++) {
+    if (i >= 100_000) throw new Error('makeVectors: no session of every mixed arm in 100,000 ids: assignArm is broken');
+    const sid = `m-${i}`;
+    const arm = assignArm(sid, 'another key', mixed).name;
+    if (seen.get(arm)! >= 1) continue;
+    seen.set(arm, 1);
+    // both draws, as a caller that does not know the arm yet passes them; the arm reads its own
+    out.push(vector('another key', sid, mixed, [0.2, 0.2, 0.2, 0.2, 0.2], Array.from({ length: 5 }, drawZ), 'v000022', Array.from({ length: 5 }, drawU)));
+  }
   return out;
 }
 

@@ -91,7 +91,7 @@ describe('HTTP endpoint', () => {
         assert.equal(body.action_logp[i], null);
       } else {
         assert.notDeepEqual(alpha, mu[i], `session ${id} (${arm.name}) explored`);
-        assert.equal(body.action_logp[i], actionLogp(alpha, mu[i], arm.sigma), `session ${id}: the density of the α returned`);
+        assert.equal(body.action_logp[i], actionLogp(alpha, mu[i], arm.sigma!), `session ${id}: the density of the α returned`);
       }
       for (let c = 0; c < C; c++) {
         let f = 0;

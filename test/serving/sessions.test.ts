@@ -107,11 +107,11 @@ describe('FusionScorer.scoreSessions with the manifest\'s exploration', () => {
         continue;
       }
       assert.notDeepEqual(alpha, mu, `explored row ${i} moved`);
-      assert.equal(r.actionLogp[i], actionLogp(alpha, mu, arm.sigma));
+      assert.equal(r.actionLogp[i], actionLogp(alpha, mu, arm.sigma!));
       // and by hand from z (α rounded to float32 moves d by ≤ ~1e-5 here)
       let sq = 0;
       for (const v of zi) sq += v * v;
-      const byHand = -0.5 * sq - K * (Math.log(arm.sigma) + 0.5 * LOG_2PI);
+      const byHand = -0.5 * sq - K * (Math.log(arm.sigma!) + 0.5 * LOG_2PI);
       assert.ok(Math.abs(r.actionLogp[i]! - byHand) <= 1e-3, `row ${i}: ${r.actionLogp[i]} vs ${byHand}`);
     }
   });
@@ -170,8 +170,8 @@ describe('FusionScorer.scoreSessions with the manifest\'s exploration', () => {
         continue;
       }
       assert.notDeepEqual(row(b.fusionWeights, i, K), alpha, `row ${i}: a new draw per call`);
-      assert.equal(a.actionLogp[i], actionLogp(alpha, mu, arm.sigma));
-      for (let j = 0; j < K; j++) zs.push((alpha[j] - mu[j]) / arm.sigma);
+      assert.equal(a.actionLogp[i], actionLogp(alpha, mu, arm.sigma!));
+      for (let j = 0; j < K; j++) zs.push((alpha[j] - mu[j]) / arm.sigma!);
     }
     const m = zs.reduce((s, v) => s + v, 0) / zs.length;
     const v = zs.reduce((s, x) => s + (x - m) ** 2, 0) / (zs.length - 1);
@@ -256,7 +256,7 @@ describe('the default exploration (random_explore 0.45, action_noise 0.45, contr
         const arm = published.arms.find((a) => a.name === r.arms[i])!;
         const j = Math.abs(z[i * K]) > 0.5 ? 0 : Math.abs(z[i * K + 1]) > 0.5 ? 1 : 2;
         const sigma = (r.fusionWeights[i * K + j] - r.meanWeights[i * K + j]) / z[i * K + j];
-        assert.ok(Math.abs(sigma - arm.sigma) <= 1e-5 + 1e-6 / Math.abs(z[i * K + j]), `row ${i} (${arm.name}): σ ${sigma}`);
+        assert.ok(Math.abs(sigma - arm.sigma!) <= 1e-5 + 1e-6 / Math.abs(z[i * K + j]), `row ${i} (${arm.name}): σ ${sigma}`);
       }
     } finally {
       await scorer.close();

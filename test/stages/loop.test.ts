@@ -87,7 +87,7 @@ describe('mtf loop: two nights at tiny size', () => {
           assert.deepEqual(Array.from(r.action), Array.from(m), `row ${i}: the control arm applies μ`);
           assert.equal(r.action_logp, null, `row ${i}: the control arm logs no density`);
         } else {
-          const want = actionLogp(r.action, m, SIGMA[arm])!;
+          const want = actionLogp(r.action, m, SIGMA[arm]!)!;
           assert.ok(r.action_logp !== null && Math.abs(r.action_logp - want) < 1e-6, `row ${i}: action_logp ${r.action_logp} vs the arm's density ${want}`);
         }
       });
