@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from './adam.ts';
 import { normal, read, repeatRows, type Algorithm, type Minibatch, type PolicyNetworks } from './algorithm.ts';
-import type { BcqConfig } from './config.ts';
+import type { BcqConfig, CriticEnsemble } from './config.ts';
+import { actorQ, actorQSpec, checkEnsemble, drawSubset, ensembleTargetQ, isTwinDefault } from './ensemble.ts';
 import { FusedBcqStep } from './fusedBcq.ts';
 import { lerpInto } from './kernels.ts';
 import {
@@ -22,6 +23,7 @@ import {
   cloneTwinCritic,
   createResponseTwinCritic,
   createTwinCritic,
+  criticNets,
   disposeResponseTwinCritic,
   disposeTwinCritic,
   q,
@@ -67,7 +69,7 @@ export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqCo
     const Q = createResponseTwinCritic(stateDim, actionDim, cfg.criticHidden, names, cfg.responseCritic, rng);
     return { G, P, PTarget: cloneMlp(P), Q, QTarget: cloneResponseTwinCritic(Q) };
   }
-  const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
+  const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng, cfg.critics?.count);
   return { G, P, PTarget: cloneMlp(P), Q, QTarget: cloneTwinCritic(Q) };
 }
 
@@ -77,6 +79,8 @@ export function buildBcqNetworks(stateDim: number, actionDim: number, cfg: BcqCo
  * s2Rep is s′ repeated n times row by row, z the [B·n, latent] samples. Returns y as [B, 1].
  * With `discount` ([B, 1], n-step rows: γ^m·(1 − done)), y = r + discount·max_i[…] instead, r being
  * the discounted sum of the m rewards and s′ the state after them.
+ * With ensemble pessimism (`critics`, src/rl/ensemble.ts) min_j / max_j run over the N critics (or the
+ * step's `subset` of them), or mean − k·sd replaces the λ-mix.
  */
 export function computeTarget(
   nets: BcqNetworks,
@@ -84,17 +88,14 @@ export function computeTarget(
   notDone: tf.Tensor2D,
   s2Rep: tf.Tensor2D,
   z: tf.Tensor2D,
-  cfg: Pick<BcqConfig, 'gamma' | 'lambda' | 'rho'>,
+  cfg: Pick<BcqConfig, 'gamma' | 'lambda' | 'rho'> & { critics?: CriticEnsemble },
   discount?: tf.Tensor2D | null,
+  subset: number[] | null = null,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const B = r.shape[0];
     const aNext = perturb(nets.PTarget, s2Rep, decode(nets.G, s2Rep, z), cfg.rho);
-    const q1Next = q(nets.QTarget.q1, s2Rep, aNext);
-    const q2Next = q(nets.QTarget.q2, s2Rep, aNext);
-    const minQ = tf.minimum(q1Next, q2Next);
-    const qLambda =
-      cfg.lambda === 1 ? minQ : tf.add(tf.mul(cfg.lambda, minQ), tf.mul(1 - cfg.lambda, tf.maximum(q1Next, q2Next)));
+    const qLambda = ensembleTargetQ(nets.QTarget, s2Rep, aNext, cfg.critics, cfg.lambda, subset);
     const nextQ = tf.max(tf.reshape(qLambda, [B, -1]), 1, true) as tf.Tensor2D; // max over the n samples
     if (discount) return tf.add(r, tf.mul(discount, nextQ));
     return tf.add(r, tf.mul(cfg.gamma, tf.mul(notDone, nextQ)));
@@ -103,20 +104,25 @@ export function computeTarget(
 
 /**
  * The critics' regression onto the target y of Eq. (7): Σ_j mean_i w_i·(Q_j(s_i, a_i) − y_i)², with
- * w_i = 0 on truncated rows (no known s′, so no usable target) and the mean over the rows that count.
+ * w_i = 0 on truncated rows (no known s′, so no usable target) and the mean over the rows that count;
+ * j over the twin pair, or the N critics of an ensemble.
  */
 export function computeCriticLoss(Q: TwinCritic, s: tf.Tensor2D, a: tf.Tensor2D, y: tf.Tensor2D, mask: tf.Tensor2D) {
-  const q1 = q(Q.q1, s, a);
-  const q2 = q(Q.q2, s, a);
+  const qs = criticNets(Q).map((n) => q(n, s, a));
+  const q1 = qs[0];
   const rows = tf.maximum(tf.sum(mask), 1);
-  const se = tf.add(tf.squaredDifference(q1, y), tf.squaredDifference(q2, y));
+  const se = qs.map((x) => tf.squaredDifference(x, y)).reduce((x, e) => tf.add(x, e));
   const loss = tf.div(tf.sum(tf.mul(mask, se)), rows) as tf.Scalar;
   return { loss, q1 };
 }
 
-/** Eq. (5), DPG: maximise Q1(s, ξ_φ(s, a)) over φ for a ~ G(s), i.e. minimise −mean Q1. */
-export function computeActorLoss(P: Perturbation, Q1: Mlp, s: tf.Tensor2D, aG: tf.Tensor2D, rho: number): tf.Scalar {
-  return tf.neg(tf.mean(q(Q1, s, perturb(P, s, aG, rho)))) as tf.Scalar;
+/**
+ * Eq. (5), DPG: maximise Q1(s, ξ_φ(s, a)) over φ for a ~ G(s), i.e. minimise −mean Q1. Given the critics
+ * instead of Q1, through the actor's Q of ensemble.ts (Q1 for the pair, the mean of N > 2).
+ */
+export function computeActorLoss(P: Perturbation, Q1: Mlp | TwinCritic, s: tf.Tensor2D, aG: tf.Tensor2D, rho: number): tf.Scalar {
+  const a = perturb(P, s, aG, rho);
+  return tf.neg(tf.mean('layers' in Q1 ? q(Q1, s, a) : actorQ(Q1, s, a))) as tf.Scalar;
 }
 
 /**
@@ -199,6 +205,7 @@ export class Bcq implements Algorithm {
     readonly cfg: BcqConfig,
     rng: Rng,
   ) {
+    checkEnsemble(cfg);
     this.nets = buildBcqNetworks(stateDim, actionDim, cfg, rng);
     const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
     this.optG = new Adam(vaeVariables('G', this.nets.G), { ...adam, lr: cfg.lrVae });
@@ -213,12 +220,12 @@ export class Bcq implements Algorithm {
 
   /**
    * Runs every later `step` as one native call (native/blas/mtf_fused.c) instead of the tfjs graph: the
-   * same arithmetic to float rounding, the same draws from the RNG. Single-critic BCQ only; returns
-   * false (and keeps the tfjs step) with per-response critics.
+   * same arithmetic to float rounding, the same draws from the RNG. Single-critic BCQ with the twin pair
+   * only; returns false (and keeps the tfjs step) with per-response critics or ensemble pessimism.
    */
   useFusedStep(blas: NativeBlas, batchSize: number): boolean {
     const n = this.nets;
-    if (isResponseNetworks(n)) return false;
+    if (isResponseNetworks(n) || !isTwinDefault(this.cfg.critics)) return false;
     this.fused = new FusedBcqStep(blas, { ...n, optG: this.optG, optP: this.optP, optQ: this.optQ }, this.cfg, this.stateDim, this.actionDim, batchSize);
     return true;
   }
@@ -251,7 +258,7 @@ export class Bcq implements Algorithm {
 
       // 2. Critics on the target of Eq. (7), computed without gradient.
       const zNext = normal(rng, B * cfg.numSamples, L, cfg.zClip);
-      const y = computeTarget(nets, mb.r, mb.notDone, s2Rep, zNext, cfg, mb.discount);
+      const y = computeTarget(nets, mb.r, mb.notDone, s2Rep, zNext, cfg, mb.discount, drawSubset(cfg.critics, rng));
       let q1!: tf.Tensor2D;
       const lossQ = this.optQ.minimize(() => {
         const t = computeCriticLoss(Q, mb.s, mb.a, y, mb.mask);
@@ -259,9 +266,9 @@ export class Bcq implements Algorithm {
         return t.loss;
       });
 
-      // 3. Perturbation network by DPG through Q1, Eq. (5), on actions sampled from G.
+      // 3. Perturbation network by DPG through Q1 (an ensemble: its mean), Eq. (5), on actions sampled from G.
       const aG = decode(G, mb.s, normal(rng, B, L, cfg.zClip));
-      const lossP = this.optP.minimize(() => computeActorLoss(P, Q.q1, mb.s, aG, cfg.rho));
+      const lossP = this.optP.minimize(() => computeActorLoss(P, Q, mb.s, aG, cfg.rho));
 
       // 4. Soft target updates every L steps.
       this.steps += 1;
@@ -351,10 +358,10 @@ export class Bcq implements Algorithm {
     softUpdate(pairs(this.criticVariables('Q'), this.criticVariables('QTarget')), this.cfg.eta);
   }
 
-  /** Q1(s, a) as [rows, 1]; with responses Σ_i w_i·Q1_i (the columns already carry w_i). */
+  /** Q1(s, a) as [rows, 1]; with responses Σ_i w_i·Q1_i (the columns already carry w_i); an ensemble of N > 2: the mean. */
   private q1Sum(s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
     const n = this.nets;
-    return isResponseNetworks(n) ? tf.sum(qResponses(n.Q.q1, s, a), 1, true) : q(n.Q.q1, s, a);
+    return isResponseNetworks(n) ? tf.sum(qResponses(n.Q.q1, s, a), 1, true) : actorQ(n.Q, s, a);
   }
 
   /** Eq. (4): π(s) = argmax_{a_i} Q1(s, a_i), a_i = ξ_φ(s, D(s, z_i)), i = 1…n (with responses: of Σ_i w_i·Q1_i). */
@@ -438,7 +445,7 @@ export class Bcq implements Algorithm {
       decoder: mlpSpec(G.decoder, 'tanh'),
       perturbation: mlpSpec(P, 'tanh'),
       // with responses: Σ_i w_i·Q1_i folded into one MLP, exactly (Eq. 4 needs only that sum)
-      q1: isResponseNetworks(n) ? sumOfResponsesSpec(n.Q.q1) : mlpSpec(n.Q.q1),
+      q1: isResponseNetworks(n) ? sumOfResponsesSpec(n.Q.q1) : actorQSpec(n.Q),
       latentDim: G.latentDim,
       zClip: this.cfg.zClip,
       rho: this.cfg.rho,

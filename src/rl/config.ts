@@ -53,6 +53,29 @@ export type Response = z.infer<typeof ResponseSchema>;
 export const RESPONSE_CRITICS = ['separate', 'multihead'] as const;
 export type ResponseCriticKind = (typeof RESPONSE_CRITICS)[number];
 
+/**
+ * Ensemble pessimism (issue 21; README §12): N critics and how their values at (s′, a′) become the
+ * target. min = over all N (SAC-N, An et al. 2021; N = 2: clipped double Q, today's twin critics);
+ * subset-min = over M of the N drawn afresh each step (REDQ, Chen et al. 2021); mean-std = mean − k·sd over
+ * the N (population sd; the lower confidence bound of PBRL, Bai et al. 2022, and UnifiedRL's spread penalty).
+ */
+export const CRITIC_TARGETS = ['min', 'subset-min', 'mean-std'] as const;
+export type CriticTarget = (typeof CRITIC_TARGETS)[number];
+export const CriticEnsembleSchema = z
+  .strictObject({
+    count: z.int().min(2).max(64).default(2).describe('N critics (2: the twin critics of TD3 / BCQ)'),
+    target: z.enum(CRITIC_TARGETS).default('min').describe('min over the N | subset-min: min over M drawn per step | mean-std: mean − k·sd'),
+    k: z.number().min(0).default(1).describe('mean-std: the target is mean − k·sd (at N = 2, k = 1 is the min)'),
+    subset: z.int().min(2).default(2).describe('subset-min: M critics drawn per step (REDQ: 2)'),
+  })
+  .refine((c) => c.subset <= c.count, { message: 'expected subset ≤ count', path: ['subset'] });
+export type CriticEnsemble = z.infer<typeof CriticEnsembleSchema>;
+export const CRITICS_DEFAULT: CriticEnsemble = { count: 2, target: 'min', k: 1, subset: 2 };
+const criticsField = () =>
+  CriticEnsembleSchema.default(CRITICS_DEFAULT).describe(
+    'ensemble pessimism {count: N, target: min | subset-min | mean-std, k, subset: M}: N critics; the target over them is min (SAC-N), min over M drawn per step (REDQ) or mean − k·sd (PBRL, UnifiedRL); the actor follows Q1 at N = 2 and the mean of the N beyond (REDQ); default {count: 2, target: min} = the twin critics (src/rl/README.md §12)',
+  );
+
 /** Fields shared by every algorithm: the TD machinery and the optimiser. */
 const commonShape = {
   batchSize: posInt().default(256).describe('minibatch size (paper §4.2: 256)'),
@@ -109,6 +132,7 @@ export const BcqConfigSchema = z.strictObject({
   rho: z.number().positive().default(0.15).describe('perturbation range ρ in normalised action units: P = ρ·tanh(·) (Eq. 5; paper 0.15)'),
   numSamples: posInt().default(10).describe('n sampled, perturbed actions per state in the target (Eq. 7) and the policy (Eq. 4)'),
   lambda: prob().default(1).describe('λ of Eq. 7: λ·min_j Q′_j + (1−λ)·max_j Q′_j (paper: 1 = plain min; reference BCQ: 0.75)'),
+  critics: criticsField(),
 });
 export type BcqConfig = z.infer<typeof BcqConfigSchema>;
 
@@ -126,6 +150,7 @@ const td3Shape = {
   policyNoise: z.number().min(0).default(0.2).describe('σ of the target-policy smoothing noise, normalised units (TD3: 0.2)'),
   noiseClip: z.number().min(0).default(0.5).describe('clip of the target-policy smoothing noise (TD3: 0.5)'),
   policyDelay: posInt().default(2).describe('update the actor every d critic updates (TD3: 2)'),
+  critics: criticsField(),
 };
 export const Td3ConfigSchema = z.strictObject(td3Shape);
 export type Td3Config = z.infer<typeof Td3ConfigSchema>;

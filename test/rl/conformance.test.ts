@@ -1,5 +1,5 @@
 /**
- * One conformance run for every algorithm: fit → checkpoint → loadPolicy → act parity; actions inside
+ * One conformance run for every algorithm (and BCQ, TD3+BC with an ensemble of critics): fit → checkpoint → loadPolicy → act parity; actions inside
  * the action interval; the policy spec carries what an ONNX export needs; no tensor left behind.
  */
 import assert from 'node:assert/strict';
@@ -21,13 +21,20 @@ const box = actionBox(dimStats(batch.action, batch.n, batch.actionDim), ACTION_I
 // TSCAC's auxiliary response (tinyConfig('tscac')); the other algorithms ignore feedback columns they do not name
 batch.feedback = { click: Float32Array.from(batch.reward, (r) => (r > -0.5 ? 1 : 0)) };
 
+/** every algorithm at its defaults, and BCQ and TD3+BC with ensemble pessimism (config critics, README §12) */
+const CASES: [(typeof ALGOS)[number], Record<string, unknown>][] = [
+  ...ALGOS.map((a): [(typeof ALGOS)[number], Record<string, unknown>] => [a, {}]),
+  ['bcq', { critics: { count: 3, target: 'mean-std', k: 1 } }],
+  ['td3bc', { critics: { count: 5, target: 'subset-min', subset: 2 } }],
+];
+
 describe('every algorithm: fit → save → load → act', () => {
-  for (const algo of ALGOS) {
-    test(algo, async () => {
+  for (const [algo, extra] of CASES) {
+    test(`${algo}${extra.critics ? ` ${JSON.stringify(extra.critics)}` : ''}`, async () => {
       const out = mkdtempSync(join(tmpdir(), `mtf-${algo}-`));
       dirs.push(out);
       const before = tf.memory().numTensors;
-      const { policy, report } = await train({ batch, config: tinyConfig(algo, { steps: 12 }), outDir: out, progress: 'none' });
+      const { policy, report } = await train({ batch, config: tinyConfig(algo, { steps: 12, ...extra }), outDir: out, progress: 'none' });
       assert.equal(report.status, 'completed');
       const states = batch.state.subarray(0, 10 * batch.stateDim);
       const alpha = policy.act(states, 10);

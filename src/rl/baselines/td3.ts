@@ -8,12 +8,16 @@
  *
  * With `responses` (TSCAC's multi-critic) the twin critics give one column per response, each on its own
  * rewards and γ_i (`computeTd3ResponseTargets`), and Q1 in the actor loss (and TD3+BC's λ) is Σ_i w_i·Q1_i.
+ * With ensemble pessimism (`critics`, src/rl/ensemble.ts) N critics share the target, its min_j runs over
+ * the N (or a subset M drawn per step) or becomes mean − k·sd, and the actor maximises the same aggregate
+ * of the online critics (subset-min: their mean; ensemble.ts `actorQ`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../adam.ts';
 import { normal, read, type Algorithm, type Minibatch, type PolicyNetworks } from '../algorithm.ts';
 import { computeCriticLoss, computeResponseCriticLoss, softUpdate } from '../bcq.ts';
-import type { Td3Config } from '../config.ts';
+import type { CriticEnsemble, Td3Config } from '../config.ts';
+import { actorQ, checkEnsemble, drawSubset, ensembleTargetQ } from '../ensemble.ts';
 import {
   cloneResponseTwinCritic,
   cloneTwinCritic,
@@ -53,12 +57,15 @@ export function actor(mu: Mlp, s: tf.Tensor2D): tf.Tensor2D {
   return mlp(mu, s, 'tanh');
 }
 
-/** TD3 target: y = r + γ(1 − done)·min_j Q′_j(s′, clip(μ′(s′) + clip(σε, −c, c), −1, 1)) (n-step rows: γ^m(1 − done), see Minibatch.discount). */
-export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config): tf.Tensor2D {
+/**
+ * TD3 target: y = r + γ(1 − done)·min_j Q′_j(s′, clip(μ′(s′) + clip(σε, −c, c), −1, 1)) (n-step rows:
+ * γ^m(1 − done), see Minibatch.discount); min_j per `critics` (ensemble.ts; `subset`: subset-min's draw).
+ */
+export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config, subset: number[] | null = null): tf.Tensor2D {
   return tf.tidy(() => {
     const smoothing = tf.clipByValue(tf.mul(noise, cfg.policyNoise), -cfg.noiseClip, cfg.noiseClip);
     const aNext = tf.clipByValue(tf.add(actor(nets.muTarget, mb.s2), smoothing), -1, 1) as tf.Tensor2D;
-    const nextQ = tf.minimum(q(nets.QTarget.q1, mb.s2, aNext), q(nets.QTarget.q2, mb.s2, aNext));
+    const nextQ = ensembleTargetQ(nets.QTarget, mb.s2, aNext, cfg.critics, 1, subset);
     if (mb.discount) return tf.add(mb.r, tf.mul(mb.discount, nextQ)); // n-step rows: γ^m·(1 − done)
     return tf.add(mb.r, tf.mul(cfg.gamma, tf.mul(mb.notDone, nextQ)));
   });
@@ -80,16 +87,26 @@ export function computeTd3ResponseTargets(nets: Td3ResponseNetworks, mb: Minibat
   });
 }
 
-/** Q1 of the actor: the single critic, or Σ_i Q1_i (weights folded into the per-response critics). */
-function q1Of(Q1: Mlp | Mlp[], s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
-  return Array.isArray(Q1) ? tf.sum(qResponses(Q1, s, a), 1, true) : q(Q1, s, a);
+/** The critics with their ensemble config, for the actor's Q of ensemble.ts `actorQ`. */
+export interface Td3ActorCritics {
+  Q: TwinCritic;
+  critics: CriticEnsemble;
+}
+
+/**
+ * Q1 of the actor: the single critic, Σ_i Q1_i (weights folded into the per-response critics), or given
+ * the critics and their config, the actor's Q of ensemble.ts (Q1 for the default pair, else the aggregate).
+ */
+function q1Of(Q1: Mlp | Mlp[] | Td3ActorCritics, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
+  if (Array.isArray(Q1)) return tf.sum(qResponses(Q1, s, a), 1, true);
+  return 'layers' in Q1 ? q(Q1, s, a) : actorQ(Q1.Q, s, a, Q1.critics);
 }
 
 /**
  * TD3: −mean Q1(s, μ(s)); TD3+BC: −λ·mean Q1(s, μ(s)) + mean (μ(s) − a)², where λ = α / mean|Q1(s, μ(s))|
  * is a constant of the step (computed by the caller with the same weights: no gradient flows through it).
  */
-export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp | Mlp[], s: tf.Tensor2D, a: tf.Tensor2D, lambda: number | null): tf.Scalar {
+export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp | Mlp[] | Td3ActorCritics, s: tf.Tensor2D, a: tf.Tensor2D, lambda: number | null): tf.Scalar {
   const pi = actor(mu, s);
   const qPi = q1Of(Q1, s, pi);
   if (lambda === null) return tf.neg(tf.mean(qPi)) as tf.Scalar;
@@ -97,7 +114,7 @@ export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp | Mlp[], s: tf.Tensor2D, a:
 }
 
 /** TD3+BC's λ = α / mean|Q1(s, μ(s))| for the current weights. */
-export function td3bcLambda(mu: Mlp, Q1: Mlp | Mlp[], s: tf.Tensor2D, alpha: number): number {
+export function td3bcLambda(mu: Mlp, Q1: Mlp | Mlp[] | Td3ActorCritics, s: tf.Tensor2D, alpha: number): number {
   const meanAbsQ = tf.tidy(() => tf.mean(tf.abs(q1Of(Q1, s, actor(mu, s)))).dataSync()[0]);
   return alpha / Math.max(meanAbsQ, 1e-8);
 }
@@ -119,17 +136,24 @@ export class Td3 implements Algorithm {
     readonly alpha: number | null,
   ) {
     this.name = alpha === null ? 'td3' : 'td3bc';
+    checkEnsemble(cfg);
     const mu = createMlp([stateDim, ...cfg.actorHidden, actionDim], rng);
     if (cfg.responses) {
       const Q = createResponseTwinCritic(stateDim, actionDim, cfg.criticHidden, cfg.responses.map((r) => r.name), cfg.responseCritic, rng);
       this.nets = { mu, muTarget: cloneMlp(mu), Q, QTarget: cloneResponseTwinCritic(Q) };
     } else {
-      const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng);
+      const Q = createTwinCritic(stateDim, actionDim, cfg.criticHidden, rng, cfg.critics.count);
       this.nets = { mu, muTarget: cloneMlp(mu), Q, QTarget: cloneTwinCritic(Q) };
     }
     const adam = { beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
     this.optMu = new Adam(mlpVariables('mu', mu), { ...adam, lr: cfg.lrActor });
     this.optQ = new Adam(this.criticVariables('Q'), { ...adam, lr: cfg.lrCritic });
+  }
+
+  /** What q1Of needs of the networks: per-response Q1s, or the critics and their ensemble config. */
+  private actorCritics(): Mlp[] | Td3ActorCritics {
+    const n = this.nets;
+    return isResponseNetworks(n) ? n.Q.q1 : { Q: n.Q, critics: this.cfg.critics };
   }
 
   private criticVariables(which: 'Q' | 'QTarget'): [string, tf.Variable][] {
@@ -144,7 +168,7 @@ export class Td3 implements Algorithm {
     const responses = isResponseNetworks(nets) ? cfg.responses! : null;
     const out = tf.tidy(() => {
       const noise = normal(rng, mb.s.shape[0], this.actionDim);
-      const y = isResponseNetworks(nets) ? computeTd3ResponseTargets(nets, mb, noise, cfg) : computeTd3Target(nets, mb, noise, cfg);
+      const y = isResponseNetworks(nets) ? computeTd3ResponseTargets(nets, mb, noise, cfg) : computeTd3Target(nets, mb, noise, cfg, drawSubset(cfg.critics, rng));
       let q1!: tf.Tensor2D;
       const lossQ = this.optQ.minimize(() => {
         const t = isResponseNetworks(nets) ? computeResponseCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask) : computeCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask);
@@ -153,8 +177,8 @@ export class Td3 implements Algorithm {
       });
       let lossMu: tf.Scalar = tf.scalar(0);
       if (updateActor) {
-        const lambda = this.alpha === null ? null : td3bcLambda(nets.mu, nets.Q.q1, mb.s, this.alpha);
-        lossMu = this.optMu.minimize(() => computeTd3ActorLoss(nets.mu, nets.Q.q1, mb.s, mb.a, lambda));
+        const lambda = this.alpha === null ? null : td3bcLambda(nets.mu, this.actorCritics(), mb.s, this.alpha);
+        lossMu = this.optMu.minimize(() => computeTd3ActorLoss(nets.mu, this.actorCritics(), mb.s, mb.a, lambda));
       }
       if (this.steps % cfg.targetUpdateInterval === 0) {
         const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
@@ -187,7 +211,7 @@ export class Td3 implements Algorithm {
   }
 
   q1(states: Float32Array, actions: Float32Array, count: number): Float32Array {
-    return tf.tidy(() => read(q1Of(this.nets.Q.q1, tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
+    return tf.tidy(() => read(q1Of(this.actorCritics(), tf.tensor2d(states, [count, this.stateDim]), tf.tensor2d(actions, [count, this.actionDim]))));
   }
 
   /** Q1_i(s, a) per response, [count × R] in the critics' units (κ·w_i per unit of response i); null without responses. */

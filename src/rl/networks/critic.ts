@@ -1,5 +1,6 @@
 /**
- * Twin critics Q1, Q2 (clipped double Q-learning, as BCQ and TD3): each an MLP (s, a) → R.
+ * Twin critics Q1, Q2 (clipped double Q-learning, as BCQ and TD3): each an MLP (s, a) → R; with ensemble
+ * pessimism (config `critics.count` = N > 2, src/rl/ensemble.ts) critics Q3 … QN besides them.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.ts';
@@ -8,13 +9,21 @@ import { cloneMlp, createMlp, disposeMlp, mlp, mlpSpec, mlpVariables, type Layer
 export interface TwinCritic {
   q1: Mlp;
   q2: Mlp;
+  /** Q3 … QN of an ensemble of N > 2 critics; absent for the twin pair */
+  more?: Mlp[];
 }
 
-export function createTwinCritic(stateDim: number, actionDim: number, hidden: number[], rng: Rng): TwinCritic {
-  return {
-    q1: createMlp([stateDim + actionDim, ...hidden, 1], rng),
-    q2: createMlp([stateDim + actionDim, ...hidden, 1], rng),
-  };
+/** `count` critics (default 2: the twin pair, drawn from `rng` as before ensembles existed). */
+export function createTwinCritic(stateDim: number, actionDim: number, hidden: number[], rng: Rng, count = 2): TwinCritic {
+  const make = () => createMlp([stateDim + actionDim, ...hidden, 1], rng);
+  const c: TwinCritic = { q1: make(), q2: make() };
+  if (count > 2) c.more = Array.from({ length: count - 2 }, make);
+  return c;
+}
+
+/** Every critic of the pair or ensemble, in order: Q1, Q2, Q3, … */
+export function criticNets(c: TwinCritic): Mlp[] {
+  return [c.q1, c.q2, ...(c.more ?? [])];
 }
 
 /** Q(s, a) as [rows, 1]. */
@@ -23,16 +32,18 @@ export function q(net: Mlp, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor2D {
 }
 
 export function cloneTwinCritic(c: TwinCritic): TwinCritic {
-  return { q1: cloneMlp(c.q1), q2: cloneMlp(c.q2) };
+  const out: TwinCritic = { q1: cloneMlp(c.q1), q2: cloneMlp(c.q2) };
+  if (c.more) out.more = c.more.map(cloneMlp);
+  return out;
 }
 
+/** `${prefix}.q1.*`, `${prefix}.q2.*`, then `${prefix}.q3.*` … for an ensemble (checkpoint names). */
 export function twinCriticVariables(prefix: string, c: TwinCritic): [string, tf.Variable][] {
-  return [...mlpVariables(`${prefix}.q1`, c.q1), ...mlpVariables(`${prefix}.q2`, c.q2)];
+  return criticNets(c).flatMap((n, j) => mlpVariables(`${prefix}.q${j + 1}`, n));
 }
 
 export function disposeTwinCritic(c: TwinCritic): void {
-  disposeMlp(c.q1);
-  disposeMlp(c.q2);
+  for (const n of criticNets(c)) disposeMlp(n);
 }
 
 /**
