@@ -18,7 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { InputError, oneLine } from '../../src/errors/index.ts';
-import { fitPath, planFits, type FitPlan } from '../../src/ope/fitBundle.ts';
+import { fitPath, planFits, readFitPlan, type FitPlan } from '../../src/ope/fitBundle.ts';
 import type { FitKey } from '../../src/ope/fitRequests.ts';
 import { assembleEvaluation, evaluateFitStage, fitsDir, planEvaluateFits, type RunSpec, type StageContext } from '../../src/stages/index.ts';
 import type { QueueConnection } from '../connection.ts';
@@ -95,9 +95,9 @@ export async function evaluateByJobs(job: ParentJob, token: string | undefined, 
   if (typeof job.moveToWaitingChildren !== 'function' || typeof job.getIgnoredChildrenFailures !== 'function') {
     throw new InputError('evaluate.fan_out jobs: this BullMQ does not let a sandboxed job wait for its children (needs BullMQ ≥ 5.x)', { field: 'evaluate.fan_out' });
   }
-  await failOnChildFailure(job, null);
-  const plan = await planEvaluateFits(spec, ctx);
   const dir = fitsDir(spec);
+  await failOnChildFailure(job, readFitPlan(dir));
+  const plan = await planEvaluateFits(spec, ctx);
   const all = planFits(plan);
   for (let round = 0; round < 3; round++) {
     const missing = all.filter((at) => !existsSync(fitPath(dir, at)));
