@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { isInside, parseStageJob, parseTriggerJob, rootsFromEnv, rootsToEnv, workerRoots } from '../../jobs/jobData.ts';
+import { isInside, parseFitJob, parseStageJob, parseTriggerJob, rootsFromEnv, rootsToEnv, workerRoots } from '../../jobs/jobData.ts';
 import { QUEUES } from '../../jobs/queues.ts';
 import { InputError } from '../../src/errors/index.ts';
 import { runIdOf } from '../../src/stages/index.ts';
@@ -31,6 +31,22 @@ test('a stage job of the worker\'s pipeline is accepted as it is', () => {
   assert.deepEqual(d.run.pipeline, p);
   assert.deepEqual(parseStageJob(job({ shards: ['dt=2026-11-18', 'dt=2026-11-18-2', 'file-0'] }), roots, 'job 2').shards, ['dt=2026-11-18', 'dt=2026-11-18-2', 'file-0']);
   assert.deepEqual(parseTriggerJob({ pipeline: p }, roots, 'job 3').pipeline, p);
+});
+
+test('a fit job names its policy by key and its refit by number: never a path; its run is checked as a stage job\'s', () => {
+  const { p, roots, job } = setup();
+  const d = parseFitJob(job({ policy: 'p1', refit: 3 }), roots, 'job 4');
+  assert.deepEqual([d.policy, d.refit], ['p1', 3]);
+  for (const [over, re] of [
+    [{ policy: '../../etc/passwd', refit: 0 }, /job data field 'policy': a policy key/],
+    [{ policy: 'bcq', refit: 0 }, /job data field 'policy'/],
+    [{ policy: 'p1', refit: -1 }, /job data field 'refit'/],
+    [{ policy: 'p1', refit: 1.5 }, /job data field 'refit'/],
+    [{ policy: 'p1' }, /job data field 'refit'/],
+    [{ policy: 'p1', refit: 0, path: '/tmp/x' }, /job data field '\(root\)'|Unrecognized key/],
+  ] as const) assert.throws(() => parseFitJob(job(over), roots, 'job 5'), refused(re), JSON.stringify(over));
+  const outside = { ...p, paths: { ...p.paths, artifacts: join(tempDir(), 'artifacts') } };
+  assert.throws(() => parseFitJob(job({ policy: 'p0', refit: 0 }, outside), roots, 'job 6'), refused(/paths.artifacts .* is outside this worker's artifacts roots/));
 });
 
 test('paths outside the roots are refused, whatever the queue held', () => {
