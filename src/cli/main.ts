@@ -19,9 +19,9 @@
  * Flag values are checked by commander (argParsers and choices in flags.ts); errors that reach main are
  * classified in exitCodes.ts (Node's errno codes included).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { oneLine } from '../errors/index.ts';
+import { packageVersion } from '../packageRoot.ts';
 import { classifyError, EXIT } from './exitCodes.ts';
 import { isRequired, laterDefaultOf, UsageError } from './flags.ts';
 import { registerIngest } from './commands/ingest.ts';
@@ -39,9 +39,7 @@ import { registerQueueCommands } from './commands/queue.ts';
 
 export { classifyError, EXIT };
 
-export function packageVersion(): string {
-  return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version);
-}
+export { packageVersion };
 
 /**
  * One format for every option's extra information: "(required)", "(choices: a | b)", "(default: x)"

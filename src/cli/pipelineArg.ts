@@ -2,11 +2,13 @@
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPipeline, PipelineConfig, resolvePipelinePaths } from '../config/pipeline.ts';
+import type { PipelineConfig } from '../config/pipeline.ts';
 import { InputError } from '../errors/index.ts';
 import { laterDefault } from './flags.ts';
+import { packageRoot } from '../packageRoot.ts';
 
-export const DEFAULT_PIPELINE = join(import.meta.dirname, '..', '..', 'pipelines', 'nightly.yaml');
+/** pipelines/nightly.yaml of this package (the checkout's or the installed package's) */
+export const DEFAULT_PIPELINE = join(packageRoot(), 'pipelines', 'nightly.yaml');
 
 export function pipelineOptions(cmd: Command): Command {
   return cmd
@@ -16,7 +18,9 @@ export function pipelineOptions(cmd: Command): Command {
     .option('--store <dir>', 'model store (overrides paths.store)');
 }
 
-export function pipelineFrom(o: { config?: string; logs?: string; artifacts?: string; store?: string }, need: { logs?: boolean } = {}): PipelineConfig {
+/** Loads config/pipeline.ts (and with it YAML and the schemas) only here, when a command runs: `mtf --help` stays quick. */
+export async function pipelineFrom(o: { config?: string; logs?: string; artifacts?: string; store?: string }, need: { logs?: boolean } = {}): Promise<PipelineConfig> {
+  const { loadPipeline, PipelineConfig, resolvePipelinePaths } = await import('../config/pipeline.ts');
   const file = o.config ?? DEFAULT_PIPELINE;
   const p = loadPipeline(file);
   const over = { ...p, paths: { logs: o.logs ?? p.paths.logs, artifacts: o.artifacts ?? p.paths.artifacts, store: o.store ?? p.paths.store } };

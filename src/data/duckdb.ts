@@ -10,6 +10,9 @@
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBVector } from '@duckdb/node-api';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { sqlIdent, sqlString } from './sql.ts';
+
+export { sqlIdent, sqlString };
 
 export type { DuckDBConnection, DuckDBDataChunk, DuckDBVector };
 
@@ -23,16 +26,6 @@ export async function openDuckDB(threads = 1): Promise<{ conn: DuckDBConnection;
       instance.closeSync();
     },
   };
-}
-
-/** SQL string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** SQL identifier. */
-export function sqlIdent(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
 }
 
 export interface ColumnInfo {

@@ -8,7 +8,7 @@
  */
 import { InputError } from '../errors/index.ts';
 import type { ColumnInfo } from './duckdb.ts';
-import { sqlIdent } from './duckdb.ts';
+import { sqlIdent } from './sql.ts';
 import type { RejectReason } from './rowChecks.ts';
 
 /** The item's statistics and classifier scores: numbers in [0, 1]. */

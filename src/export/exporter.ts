@@ -23,6 +23,7 @@ import { IR_VERSION, OPSET, PRODUCER } from './onnx/builder.ts';
 import { pickBaseline, pickCandidate, readOpeReport, currentNames } from './opeReport.ts';
 import { checkName, DEFAULT_KEEP, MANIFEST_FILE, readCurrent, writeVersion, type WrittenVersion } from './store.ts';
 import { withPublishLock, type PublishLock, type StoreLeaseOptions } from './lock.ts';
+import { packageVersion } from '../packageRoot.ts';
 
 export interface ExportOptions {
   /** a training output directory (its latest checkpoint) or one checkpoint directory */
@@ -245,10 +246,3 @@ export function stableJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function packageVersion(): string {
-  try {
-    return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
-  } catch {
-    return '0.0.0';
-  }
-}

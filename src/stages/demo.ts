@@ -15,22 +15,9 @@ import { toCsv, writeFileAtomic } from '../io/index.ts';
 import { claimRun, runDirs } from './run.ts';
 import { recordedStage } from './embedded.ts';
 import { evaluateStage, ingestShardStage, mergeStage, planIngest, publishStage, trainStage, type StageContext } from './stages.ts';
+import { DEMO_SIZES } from './demoSizes.ts';
 
-export interface DemoSizes {
-  sessionsPerDay: number;
-  trainSteps: number;
-  hidden: number[];
-  fqeIterations: number;
-  bootstrap: number;
-  bootstrapIterations: number;
-  truthSessions: number;
-}
-
-/** `--quick` is a smoke test (≤ 2 min on 2 cores); the full demo aims at ≤ 15 min on 2 cores. */
-export const DEMO_SIZES: Record<'quick' | 'full', DemoSizes> = {
-  quick: { sessionsPerDay: 300, trainSteps: 300, hidden: [32, 32], fqeIterations: 200, bootstrap: 2, bootstrapIterations: 50, truthSessions: 600 },
-  full: { sessionsPerDay: 5000, trainSteps: 6000, hidden: [64, 64], fqeIterations: 2000, bootstrap: 5, bootstrapIterations: 300, truthSessions: 5000 },
-};
+export { DEMO_SIZES, type DemoSizes } from './demoSizes.ts';
 
 export const DEMO_END_DATE = '2026-11-20';
 const DAYS = 3;

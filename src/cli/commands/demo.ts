@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { GateRejectedError } from '../../export/gate.ts';
-import { DEMO_PIPELINE_FILE, DEMO_SIZES, formatDemoTable, runDemo, writeDemoTable1 } from '../../stages/demo.ts';
+// the sizes only: the pipeline (stages/demo.ts) loads when `demo` runs
+import { DEMO_SIZES } from '../../stages/demoSizes.ts';
 import { examples } from '../flags.ts';
 
 export function registerDemo(program: Command): void {
@@ -15,6 +16,7 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines, the model store, pipeline.json and Table 1 (table1.md, table1.json, table1.csv); its runs/, baselines/ and models/ are replaced', 'out/demo')
     .option('--quick', `small sizes for a smoke test (${DEMO_SIZES.quick.sessionsPerDay} sessions/day, ${DEMO_SIZES.quick.trainSteps} steps)`)
     .action(async (o: { out: string; quick?: boolean }) => {
+      const { DEMO_PIPELINE_FILE, formatDemoTable, runDemo, writeDemoTable1 } = await import('../../stages/demo.ts');
       const res = await runDemo({ out: o.out, quick: !!o.quick, say: (line) => process.stderr.write(line + '\n') });
       const table = formatDemoTable(res.rows);
       const sizes = o.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;

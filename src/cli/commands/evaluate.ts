@@ -1,9 +1,7 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { loadConfigFile } from '../../config/index.ts';
-import { readTrajectories } from '../../data/index.ts';
 import { InputError } from '../../errors/index.ts';
-// Only the (zod-only) config module is loaded eagerly: tfjs loads when `evaluate` actually runs.
+// Only the (zod-only) config module is loaded eagerly: YAML, the trajectory reader and tfjs load when `evaluate` actually runs.
 import { describeOpeConfig, OpeConfigSchema } from '../../ope/config.ts';
 import { collect, examples, intArg, laterDefault, numberArg, requiredLater, requireFlag, seedArg } from '../flags.ts';
 
@@ -61,6 +59,7 @@ export function registerEvaluate(program: Command): void {
       const dataDir = requireFlag(o.data, '--data <dir>');
       const outDir = requireFlag(o.out, '--out <dir>');
       const specs = requireFlag(o.policy, '--policy <spec>');
+      const { loadConfigFile } = await import('../../config/load.ts');
       const file = o.config ? loadConfigFile(o.config, ConfigFile) : {};
       const section = (file.evaluate ?? (o.config ? file : {})) as Record<string, unknown>;
       if (typeof section !== 'object' || section === null || Array.isArray(section)) {
@@ -82,6 +81,7 @@ export function registerEvaluate(program: Command): void {
         throw new InputError(`evaluate config: ${field}: ${first.message}`, { field });
       }
 
+      const { readTrajectories } = await import('../../data/trajectoryStore.ts');
       const { batch, metadata } = await readTrajectories(dataDir, 'test');
       const ope = await import('../../ope/index.ts');
       const latentSeed = o.latentSeed;

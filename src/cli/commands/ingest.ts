@@ -1,11 +1,14 @@
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { IngestConfig, loadConfigFile } from '../../config/index.ts';
-import { ingest, INGEST_DEFAULTS, parseRewardWeights, type RewardSpec } from '../../data/index.ts';
+// Only zod-only modules load eagerly (for the help's defaults): the reader (DuckDB) and YAML load when `ingest` runs.
+import { IngestConfig } from '../../config/ingest.ts';
+import { parseRewardWeights, type RewardSpec } from '../../data/rewardSpec.ts';
 import { dateArg, examples, intArg, laterDefault, numberArg, parsedArg, parseNumberList, UsageError } from '../flags.ts';
 
 /** A config file may hold sections for every stage; `ingest` reads its own. */
 const ConfigFile = z.object({ ingest: IngestConfig.default(IngestConfig.parse({})) }).passthrough();
+/** the library's defaults (data/ingest.ts INGEST_DEFAULTS is made from the same parse) */
+const INGEST_DEFAULTS = IngestConfig.parse({});
 
 interface IngestFlags {
   logs: string;
@@ -34,9 +37,9 @@ export function registerIngest(program: Command): void {
     )
     .addOption(new Option('--end-date <YYYY-MM-DD>', 'last day of the data window (inclusive); without it every file is read and no session is truncated').argParser(dateArg))
     // defaults come from --config's ingest: section, else the library's: commander must not fill them in
-    .addOption(laterDefault(new Option('--days <n>', 'days in the window, ending at --end-date').argParser(intArg(1)), INGEST_DEFAULTS.windowDays))
-    .addOption(laterDefault(new Option('--gap-minutes <m>', 'a session whose last request is this close to the window end is truncated, not terminal').argParser(numberArg({ min: 0 })), INGEST_DEFAULTS.inactivityGapMinutes))
-    .addOption(laterDefault(new Option('--test-fraction <f>', 'share of sessions (the latest by start) held out as the test split').argParser(numberArg({ min: 0, max: 0.99 })), INGEST_DEFAULTS.testFraction))
+    .addOption(laterDefault(new Option('--days <n>', 'days in the window, ending at --end-date').argParser(intArg(1)), INGEST_DEFAULTS.window_days))
+    .addOption(laterDefault(new Option('--gap-minutes <m>', 'a session whose last request is this close to the window end is truncated, not terminal').argParser(numberArg({ min: 0 })), INGEST_DEFAULTS.inactivity_gap_minutes))
+    .addOption(laterDefault(new Option('--test-fraction <f>', 'share of sessions (the latest by start) held out as the test split').argParser(numberArg({ min: 0, max: 0.99 })), INGEST_DEFAULTS.test_fraction))
     .addOption(laterDefault(new Option('--threads <n>', 'DuckDB reader threads').argParser(intArg(1)), INGEST_DEFAULTS.threads))
     .addOption(
       laterDefault(
@@ -49,6 +52,8 @@ export function registerIngest(program: Command): void {
     .option('--config <file>', 'YAML or JSON config; its `ingest:` section sets defaults that flags override')
     .option('--quiet', 'print only the summary line')
     .action(async (o: IngestFlags) => {
+      const { loadConfigFile } = await import('../../config/load.ts');
+      const { ingest } = await import('../../data/ingest.ts');
       const cfg = o.config ? loadConfigFile(o.config, ConfigFile).ingest : IngestConfig.parse({});
       let reward: RewardSpec;
       if (o.rewardWeights !== undefined) reward = o.rewardWeights;

@@ -42,7 +42,7 @@ export function registerQueueCommands(program: Command): void {
     .addOption(new Option('--date <YYYY-MM-DD>', 'the data date').argParser(dateArg).makeOptionMandatory())
     .option('--rerun', 'start a new attempt of a run that failed or was rejected')
     .action(async (o: Record<string, string | boolean | undefined> & { date: string }) => {
-      const pipeline = pipelineFrom(o as never, { logs: true });
+      const pipeline = await pipelineFrom(o as never, { logs: true });
       const conn = await connection(o as never);
       const { triggerRun } = await import('../../../jobs/trigger.ts');
       const r = await triggerRun(conn, pipeline, o.date, 'manual', { rerun: !!o.rerun });
@@ -59,7 +59,7 @@ export function registerQueueCommands(program: Command): void {
     .addOption(new Option('--tz <zone>', 'IANA time zone of the pattern and the data date (default: schedule.tz)').argParser(timeZoneArg))
     .option('--remove', 'remove the scheduler instead')
     .action(async (o: Record<string, string | boolean | undefined>) => {
-      const base = pipelineFrom(o as never);
+      const base = await pipelineFrom(o as never);
       const pipeline = { ...base, schedule: { ...base.schedule, cron: (o.cron as string) ?? base.schedule.cron, tz: (o.tz as string) ?? base.schedule.tz } };
       const conn = await connection(o as never);
       const { upsertSchedule, removeSchedule, checkTimeZone } = await import('../../../jobs/schedule.ts');
@@ -107,7 +107,7 @@ export function registerQueueCommands(program: Command): void {
       const { workerRoots } = await import('../../../jobs/jobData.ts');
       const configs = (o.config as string[] | undefined) ?? [undefined];
       const roots = workerRoots(
-        configs.map((config) => pipelineFrom({ config })),
+        await Promise.all(configs.map((config) => pipelineFrom({ config }))),
         ((o.allowRoot as string[] | undefined) ?? []).map((d) => resolve(d)),
       );
       const conn = await connection({ redisUrl: str(o.redisUrl), prefix: str(o.prefix) });
@@ -159,7 +159,7 @@ export function registerQueueCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--no-redis', 'only what is on disk (run records, model store)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
-      const pipeline = pipelineFrom(o as never);
+      const pipeline = await pipelineFrom(o as never);
       const limit = o.runs ? parseNumberFlag(String(o.runs), '--runs', { integer: true, min: 1 }) : 10;
       const { collectStatus, formatStatus } = await import('../../../jobs/status.ts');
       const conn = o.redis === false ? null : await connection(o as never);

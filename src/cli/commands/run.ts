@@ -26,7 +26,7 @@ export function registerRun(program: Command): void {
     .addOption(new Option('--end-date <YYYY-MM-DD>', "the data date: the window is the pipeline's window_days ending here").argParser(dateArg).makeOptionMandatory())
     .option('--rerun', 'start a new attempt of a run that failed or was rejected')
     .action(async (o: RunFlags) => {
-      const pipeline = pipelineFrom(o, { logs: true });
+      const pipeline = await pipelineFrom(o, { logs: true });
       const { runEmbedded } = await import('../../stages/embedded.ts');
       const abort = new AbortController();
       const onSigint = () => abort.abort();

@@ -2,10 +2,8 @@ import { Option, type Command } from 'commander';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfigFile } from '../../config/index.ts';
-import { readTrajectories } from '../../data/index.ts';
 import { InputError } from '../../errors/index.ts';
-// Only the (zod-only) config module is loaded eagerly: tfjs loads when `train` actually runs.
+// Only the (zod-only) config module is loaded eagerly: YAML, the trajectory reader and tfjs load when `train` actually runs.
 import { ALGOS, BACKENDS, describeConfig, runConfigSchema, type AlgoName } from '../../rl/config.ts';
 import { examples, intArg, laterDefault, numberArg, requiredLater, requireFlag, seedArg } from '../flags.ts';
 
@@ -63,6 +61,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--progress <mode>', 'auto: a bar on a terminal, lines otherwise').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--help-config', 'list every config field with its default and meaning, then exit')
     .action(async (o: TrainFlags) => {
+      const { loadConfigFile } = await import('../../config/load.ts');
       const file = o.config ? loadConfigFile(o.config, ConfigFile) : {};
       const section = (file.train ?? (o.config ? file : {})) as Record<string, unknown>;
       if (typeof section !== 'object' || section === null || Array.isArray(section)) {
@@ -85,6 +84,7 @@ export function registerTrain(program: Command): void {
       if (o.backend !== undefined) config.backend = o.backend;
       if (!o.resume) checkFreshOut(out);
 
+      const { readTrajectories } = await import('../../data/trajectoryStore.ts');
       const { batch, metadata } = await readTrajectories(data, 'train', { sessionShare: o.sampleSessions ?? 1 });
       const { train } = await import('../../rl/index.ts');
       const abort = new AbortController();
