@@ -86,6 +86,10 @@ test('a fit whose result file exists is not computed again; a mismatched or corr
   // a result file of another fit in this one's place: its seed gives it away
   writeFileSync(fitPath(dir, { policy: 'p1', refit: 2 }), readFileSync(fitPath(dir, { policy: 'p1', refit: 1 })));
   await assert.rejects(reportFromFits(o, dir), /p1-2\.fit: fit p1-1 with seed \d+ .* asks p1-2/);
+  // cut short (what an atomic write never leaves, but a copy can)
+  const whole = readFileSync(fitPath(dir, { policy: 'p1', refit: 1 }));
+  writeFileSync(fitPath(dir, { policy: 'p1', refit: 2 }), whole.subarray(0, whole.length - 100));
+  await assert.rejects(reportFromFits(o, dir), /p1-2\.fit: not a fit file of this evaluation \(array '.+' runs past the end\)/);
   writeFileSync(fitPath(dir, { policy: 'p1', refit: 2 }), 'not a fit');
   await assert.rejects(reportFromFits(o, dir), /p1-2\.fit: not a fit file of this evaluation \(no MTFB header\)/);
   // other policies than planned (the live model changed between the steps)
