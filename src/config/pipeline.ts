@@ -41,9 +41,15 @@ export const PipelineConfig = z
           .default(1)
           .describe('train on this share of the train split\'s sessions, a uniform sample of whole sessions (memory holds only their rows; src/rl/README.md "Training on a sample of sessions" measures what it costs)'),
         config: settings.default({}).describe('further trainer/algorithm fields (`mtf train --help-config`)'),
+        behavior_policies: z
+          .record(z.string().min(1), z.string().min(1))
+          .default({})
+          .describe(
+            'box-aware training (config behaviorBox): the live policy of versions the logs name in policy_id that are not versions of the model store, e.g. the constant served before the first publish (version → policy spec, `production: const:…`); store versions are found by themselves',
+          ),
       })
       .strict()
-      .default({ algo: 'bcq', steps: 100_000, checkpoint_every: 5000, sample_sessions: 1, config: {} }),
+      .default({ algo: 'bcq', steps: 100_000, checkpoint_every: 5000, sample_sessions: 1, config: {}, behavior_policies: {} }),
     evaluate: z
       .object({
         config: settings.default({}).describe('evaluation settings (`mtf evaluate --help-config`)'),

@@ -3,6 +3,7 @@
  * one interface, so that one conformance test runs them all through fit → save → resume → act.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BoxSettings } from './behaviorBox.ts';
 import type { AlgoName } from './config.ts';
 import type { NativeBlas } from './native.ts';
 import type { LayerSpec } from './networks/mlp.ts';
@@ -42,6 +43,12 @@ export interface Minibatch {
    * of the action normalisation), present only when every training row has a finite action_logp (TSCAC, Eq. 15).
    */
   logpB?: tf.Tensor2D | null;
+  /**
+   * Box-aware training (config behaviorBox, src/rl/behaviorBox.ts): [B, A] the live policy's mean μ(s) of each
+   * row's state and [B, A] μ(s′) of its target's state, normalised; absent or null without a box.
+   */
+  boxMu?: tf.Tensor2D | null;
+  boxMu2?: tf.Tensor2D | null;
 }
 
 /** The networks a deployed policy evaluates (weights copied out), for policy.ts and the ONNX export. */
@@ -100,6 +107,12 @@ export interface Algorithm {
    * arithmetic as the tfjs step to float rounding. Returns whether it will (false keeps the tfjs step).
    */
   useFusedStep?(blas: NativeBlas, batchSize: number): boolean;
+  /**
+   * Box-aware training (config behaviorBox): from now on every minibatch carries boxMu/boxMu2 and the
+   * step penalises actions outside [μ − h, μ + h] (src/rl/behaviorBox.ts). Absent: the algorithm has no
+   * box-aware form (the trainer refuses the config).
+   */
+  setBehaviorBox?(box: BoxSettings): void;
   /**
    * Algorithms with the VAE G: `samples` decoded actions D(s, z) per normalised state, z ~ N(0, I)
    * (clipped to ±zClip unless zClip is null), [count × samples × A] normalised: the logged action

@@ -26,7 +26,19 @@ export function sampleMinibatch(d: PreparedData, rng: Rng, B: number, repeats: n
     rR: d.responses ? tf.tensor2d(gatherRows(d.responses.r, d.responses.R, idx, 1), [B, d.responses.R]) : null,
     discountR: d.responses ? tf.tensor2d(gatherRows(d.responses.discount, d.responses.R, idx, 1), [B, d.responses.R]) : null,
     logpB: d.logpB ? tf.tensor2d(gatherRows(d.logpB, 1, idx, 1), [B, 1]) : null,
+    ...(d.boxMu ? boxRows(d.boxMu, d.actionDim, d.n, idx, idx2) : {}),
   };
+}
+
+/**
+ * μ(s) of the sampled rows and μ(s′) of their targets' states. s′ is a row of the data (s2Row < n) except
+ * where the batch stored its next states apart (format 1 files): there the row's own μ(s) stands in.
+ */
+function boxRows(mu: Float32Array, A: number, n: number, idx: Int32Array, idx2: Int32Array): { boxMu: tf.Tensor2D; boxMu2: tf.Tensor2D } {
+  const B = idx.length;
+  const next = new Int32Array(B);
+  for (let i = 0; i < B; i++) next[i] = idx2[i] < n ? idx2[i] : idx[i];
+  return { boxMu: tf.tensor2d(gatherRows(mu, A, idx, 1), [B, A]), boxMu2: tf.tensor2d(gatherRows(mu, A, next, 1), [B, A]) };
 }
 
 /** Rows idx[0], idx[1], … of a flat [n × dim] array, each repeated `times` times (plain loops: rows are short). */
@@ -48,4 +60,6 @@ export function disposeMinibatch(mb: Minibatch): void {
   if (mb.rR) mb.rR.dispose();
   if (mb.discountR) mb.discountR.dispose();
   if (mb.logpB) mb.logpB.dispose();
+  if (mb.boxMu) mb.boxMu.dispose();
+  if (mb.boxMu2) mb.boxMu2.dispose();
 }

@@ -30,7 +30,8 @@ import { ALGOS, runConfigSchema, splitRunConfig, type AlgoConfig, type AlgoName,
 import { assertFiniteState, NonFiniteError } from './divergence.ts';
 import { disposeMinibatch, sampleMinibatch } from './minibatch.ts';
 import { lastRecord, probePolicy, summarize, unscaleStats } from './monitor.ts';
-import { dimStats, normalizationFromStats, outsideBox, type DimStats, type Normalization } from './normalization.ts';
+import { normalizedBox, shareOutsideBox } from './behaviorBox.ts';
+import { dimStats, normalizationFromStats, normalizeActions, outsideBox, type DimStats, type Normalization } from './normalization.ts';
 import { Policy } from './policy.ts';
 import { createProgress, type ProgressMode } from './progress.ts';
 import { appendRecord, emptyCurves, IntervalMeans, REPORT_FORMAT, writeReport, type Curves, type TrainingReport } from './report.ts';
@@ -73,6 +74,11 @@ export interface TrainOptions {
   consumeStates?: boolean;
   /** called after every step with its scalars (job progress, tests) */
   onStep?: (step: number, stats: Record<string, number>) => void;
+  /**
+   * Box-aware training (config behaviorBox): the live policy's mean α at each row's state, [n × actionDim]
+   * in logged units — the served version's output, which policy_id names (src/stages/behaviorMeans.ts).
+   */
+  behaviorMean?: Float32Array;
 }
 
 export interface TrainResult {
@@ -112,11 +118,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (outside.rows > 0) progress.log(`action interval: ${outside.rows} of ${batch.n} rows have a logged α outside it (truncated to it)`);
 
   const targets = targetOptions(algoCfg, batch.reward, batch.feedback);
+  const box = trainer.behaviorBox ? normalizedBox(trainer.behaviorBox, norm) : null;
+  if (box) checkBehaviorMean(opts.behaviorMean, batch.n, batch.actionDim);
   const data = prepareData(batch, norm, targets, { consumeStates: opts.consumeStates });
+  if (box) {
+    data.boxMu = normalizeActions(opts.behaviorMean!, norm, true);
+    const share = shareOutsideBox(data.a, data.boxMu, data.n, box.half);
+    progress.log(`behavior box: ±[${Array.from(box.half, (h) => h.toFixed(3)).join(', ')}] around μ(s) (normalised); ${(100 * share).toFixed(1)}% of rows' actions outside it`);
+  }
   const rng = new Rng(trainer.seed);
   const algo = createAlgorithm(trainer.algo, batch.stateDim, batch.actionDim, algoCfg, rng);
   try {
     algo.prepare?.({ r: data.r, responses: data.responses, logpB: data.logpB ?? null, steps: trainer.steps });
+    if (box) {
+      if (!algo.setBehaviorBox) throw new InputError(`config: behaviorBox: ${trainer.algo} has no box-aware form (td3, td3bc and iql have)`, { field: 'behaviorBox' });
+      algo.setBehaviorBox(box);
+    }
   } catch (err) {
     algo.dispose();
     throw err;
@@ -268,6 +285,14 @@ function useFusedStep(algo: Algorithm, threads: number, batchSize: number): bool
   if (!algo.useFusedStep) return false;
   const load = loadNativeBlas(threads);
   return load.ok && algo.useFusedStep(load.blas, batchSize);
+}
+
+/** behaviorBox needs μ(s) for every row: [n × actionDim], finite. */
+function checkBehaviorMean(mu: Float32Array | undefined, n: number, A: number): void {
+  if (!mu) throw new InputError('config: behaviorBox needs the live policy\'s mean α of every row (TrainOptions.behaviorMean; the pipeline resolves it from policy_id)', { field: 'behaviorBox' });
+  if (mu.length !== n * A) throw new InputError(`behaviorMean: ${mu.length} values, expected ${n} rows × ${A}`, { field: 'behaviorMean' });
+  const i = mu.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) throw new InputError(`behaviorMean: not finite (${mu[i]}) at row ${Math.floor(i / A)}, column ${i % A}`, { field: 'behaviorMean' });
 }
 
 function algoBatchSize(cfg: AlgoConfig): number {

@@ -31,6 +31,8 @@ export interface PreparedData {
   responses: { R: number; r: Float32Array; discount: Float32Array } | null;
   /** log π_β(a|s) per row in normalised action units (action_logp + the normalisation's log-Jacobian); null unless every row has a finite action_logp */
   logpB?: Float32Array | null;
+  /** box-aware training: the live policy's mean μ(s) per row, [n × actionDim] normalised (behaviorBox.ts); null without */
+  boxMu?: Float32Array | null;
 }
 
 /**

@@ -110,7 +110,15 @@ export async function trainStage(spec: RunSpec, ctx: StageContext) {
   // the rate counts from the first step: reading and preparing the data before it are not steps
   let first: { step: number; at: number } | null = null;
   let lastReport = 0;
+  // box-aware training: μ(s) of every row from the versions policy_id names (before the states are normalised in place)
+  let behaviorMean: Float32Array | undefined;
+  if ((t.config as { behaviorBox?: unknown }).behaviorBox) {
+    const { behaviorMeans } = await import('./behaviorMeans.ts');
+    behaviorMean = await behaviorMeans(batch, { store: spec.pipeline.paths.store, model: spec.pipeline.publish.model, policies: t.behavior_policies });
+    ctx.log(`train: behavior box around the live policy of ${batch.policyId?.values.length ?? 0} policy ids`);
+  }
   const { policy, report } = await train({
+    behaviorMean,
     batch,
     stats: { state: metadata.state_stats, action: metadata.action_stats },
     actionNames: metadata.action_names,

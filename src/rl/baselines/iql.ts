@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../adam.ts';
 import { read, type Algorithm, type Minibatch, type PolicyNetworks } from '../algorithm.ts';
 import { computeCriticLoss, softUpdate } from '../bcq.ts';
+import { boxActorPenalty, boxExcess, boxMuOf, type BoxSettings } from '../behaviorBox.ts';
 import type { IqlConfig } from '../config.ts';
 import { cloneTwinCritic, createTwinCritic, disposeTwinCritic, q, twinCriticVariables, type TwinCritic } from '../networks/critic.ts';
 import { createMlp, disposeMlp, mlp, mlpSpec, mlpVariables, type Mlp } from '../networks/mlp.ts';
@@ -88,6 +89,7 @@ export class Iql implements Algorithm {
   private readonly optQ: Adam;
   private readonly optPi: Adam;
   private steps = 0;
+  private box: BoxSettings | null = null;
 
   constructor(
     readonly stateDim: number,
@@ -122,19 +124,33 @@ export class Iql implements Algorithm {
         return t.loss;
       });
       const w = advantageWeights(adv, cfg.temperature);
-      const lossPi = this.optPi.minimize(() => computeIqlActorLoss(nets.mu, nets.logStd, mb.s, mb.a, w));
+      const box = this.box;
+      // box-aware (behaviorBox.ts): the policy's mean is also kept inside [μ(s) − h, μ(s) + h]
+      const lossPi = this.optPi.minimize(() => {
+        const l = computeIqlActorLoss(nets.mu, nets.logStd, mb.s, mb.a, w);
+        return box ? (tf.add(l, boxActorPenalty(mlp(nets.mu, mb.s, 'tanh'), boxMuOf(mb), box)) as tf.Scalar) : l;
+      });
       if (this.steps % cfg.targetUpdateInterval === 0) {
         const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
         softUpdate(pairs(twinCriticVariables('Q', nets.Q), twinCriticVariables('Q', nets.QTarget)), cfg.eta);
       }
       const { mean, variance } = tf.moments(q1);
-      const stats = tf.stack([lossV, lossQ, lossPi, mean, tf.sqrt(variance), tf.mean(y), tf.mean(adv), tf.mean(w)]);
+      const parts = [lossV, lossQ, lossPi, mean, tf.sqrt(variance), tf.mean(y), tf.mean(adv), tf.mean(w)];
+      if (box) parts.push(tf.mean(boxExcess(mlp(nets.mu, mb.s, 'tanh'), boxMuOf(mb), box.half)));
+      const stats = tf.stack(parts);
       q1.dispose();
       return stats;
     });
     const v = out.dataSync();
     out.dispose();
-    return { valueLoss: v[0], criticLoss: v[1], actorLoss: v[2], qMean: v[3], qStd: v[4], targetMean: v[5], advantageMean: v[6], weightMean: v[7] };
+    const r: Record<string, number> = { valueLoss: v[0], criticLoss: v[1], actorLoss: v[2], qMean: v[3], qStd: v[4], targetMean: v[5], advantageMean: v[6], weightMean: v[7] };
+    if (this.box) r.boxExcess = v[8];
+    return r;
+  }
+
+  /** Box-aware training (config behaviorBox): the actor penalty only — IQL's targets use V(s′), no target action. */
+  setBehaviorBox(box: BoxSettings): void {
+    this.box = box;
   }
 
   act(states: Float32Array, count: number): Float32Array {

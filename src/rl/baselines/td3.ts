@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../adam.ts';
 import { normal, read, type Algorithm, type Minibatch, type PolicyNetworks } from '../algorithm.ts';
 import { computeCriticLoss, computeResponseCriticLoss, softUpdate } from '../bcq.ts';
+import { boxActorPenalty, boxMu2Of, boxMuOf, boxTargetValue, type BoxSettings } from '../behaviorBox.ts';
 import type { CriticEnsemble, Td3Config } from '../config.ts';
 import { actorQ, checkEnsemble, drawSubset, ensembleTargetQ } from '../ensemble.ts';
 import {
@@ -61,11 +62,13 @@ export function actor(mu: Mlp, s: tf.Tensor2D): tf.Tensor2D {
  * TD3 target: y = r + γ(1 − done)·min_j Q′_j(s′, clip(μ′(s′) + clip(σε, −c, c), −1, 1)) (n-step rows:
  * γ^m(1 − done), see Minibatch.discount); min_j per `critics` (ensemble.ts; `subset`: subset-min's draw).
  */
-export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config, subset: number[] | null = null): tf.Tensor2D {
+export function computeTd3Target(nets: Td3Networks, mb: Minibatch, noise: tf.Tensor2D, cfg: Td3Config, subset: number[] | null = null, box: BoxSettings | null = null): tf.Tensor2D {
   return tf.tidy(() => {
     const smoothing = tf.clipByValue(tf.mul(noise, cfg.policyNoise), -cfg.noiseClip, cfg.noiseClip);
     const aNext = tf.clipByValue(tf.add(actor(nets.muTarget, mb.s2), smoothing), -1, 1) as tf.Tensor2D;
-    const nextQ = ensembleTargetQ(nets.QTarget, mb.s2, aNext, cfg.critics, 1, subset);
+    const minQ = ensembleTargetQ(nets.QTarget, mb.s2, aNext, cfg.critics, 1, subset);
+    // box-aware (behaviorBox.ts): a target action outside [μ(s′) − h, μ(s′) + h] loses value
+    const nextQ = box ? boxTargetValue(minQ, aNext, boxMu2Of(mb), box) : minQ;
     if (mb.discount) return tf.add(mb.r, tf.mul(mb.discount, nextQ)); // n-step rows: γ^m·(1 − done)
     return tf.add(mb.r, tf.mul(cfg.gamma, tf.mul(mb.notDone, nextQ)));
   });
@@ -106,11 +109,19 @@ function q1Of(Q1: Mlp | Mlp[] | Td3ActorCritics, s: tf.Tensor2D, a: tf.Tensor2D)
  * TD3: −mean Q1(s, μ(s)); TD3+BC: −λ·mean Q1(s, μ(s)) + mean (μ(s) − a)², where λ = α / mean|Q1(s, μ(s))|
  * is a constant of the step (computed by the caller with the same weights: no gradient flows through it).
  */
-export function computeTd3ActorLoss(mu: Mlp, Q1: Mlp | Mlp[] | Td3ActorCritics, s: tf.Tensor2D, a: tf.Tensor2D, lambda: number | null): tf.Scalar {
+export function computeTd3ActorLoss(
+  mu: Mlp,
+  Q1: Mlp | Mlp[] | Td3ActorCritics,
+  s: tf.Tensor2D,
+  a: tf.Tensor2D,
+  lambda: number | null,
+  box: { settings: BoxSettings; mu: tf.Tensor2D } | null = null,
+): tf.Scalar {
   const pi = actor(mu, s);
   const qPi = q1Of(Q1, s, pi);
-  if (lambda === null) return tf.neg(tf.mean(qPi)) as tf.Scalar;
-  return tf.add(tf.mul(-lambda, tf.mean(qPi)), tf.mean(tf.squaredDifference(pi, a))) as tf.Scalar;
+  const loss = lambda === null ? tf.neg(tf.mean(qPi)) : tf.add(tf.mul(-lambda, tf.mean(qPi)), tf.mean(tf.squaredDifference(pi, a)));
+  // box-aware (behaviorBox.ts): + w_π·mean Σ_j relu(|π_j(s) − μ_j(s)| − h_j)²
+  return (box ? tf.add(loss, boxActorPenalty(pi, box.mu, box.settings)) : loss) as tf.Scalar;
 }
 
 /** TD3+BC's λ = α / mean|Q1(s, μ(s))| for the current weights. */
@@ -126,6 +137,7 @@ export class Td3 implements Algorithm {
   private readonly optMu: Adam;
   private readonly optQ: Adam;
   private steps = 0;
+  private box: BoxSettings | null = null;
 
   constructor(
     readonly stateDim: number,
@@ -168,7 +180,8 @@ export class Td3 implements Algorithm {
     const responses = isResponseNetworks(nets) ? cfg.responses! : null;
     const out = tf.tidy(() => {
       const noise = normal(rng, mb.s.shape[0], this.actionDim);
-      const y = isResponseNetworks(nets) ? computeTd3ResponseTargets(nets, mb, noise, cfg) : computeTd3Target(nets, mb, noise, cfg, drawSubset(cfg.critics, rng));
+      if (this.box && isResponseNetworks(nets)) throw new Error('behaviorBox with per-response critics is not supported');
+      const y = isResponseNetworks(nets) ? computeTd3ResponseTargets(nets, mb, noise, cfg) : computeTd3Target(nets, mb, noise, cfg, drawSubset(cfg.critics, rng), this.box);
       let q1!: tf.Tensor2D;
       const lossQ = this.optQ.minimize(() => {
         const t = isResponseNetworks(nets) ? computeResponseCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask) : computeCriticLoss(nets.Q, mb.s, mb.a, y, mb.mask);
@@ -178,7 +191,8 @@ export class Td3 implements Algorithm {
       let lossMu: tf.Scalar = tf.scalar(0);
       if (updateActor) {
         const lambda = this.alpha === null ? null : td3bcLambda(nets.mu, this.actorCritics(), mb.s, this.alpha);
-        lossMu = this.optMu.minimize(() => computeTd3ActorLoss(nets.mu, this.actorCritics(), mb.s, mb.a, lambda));
+        const box = this.box ? { settings: this.box, mu: boxMuOf(mb) } : null;
+        lossMu = this.optMu.minimize(() => computeTd3ActorLoss(nets.mu, this.actorCritics(), mb.s, mb.a, lambda, box));
       }
       if (this.steps % cfg.targetUpdateInterval === 0) {
         const pairs = (a: [string, tf.Variable][], b: [string, tf.Variable][]) => a.map(([, x], i): [tf.Variable, tf.Variable] => [x, b[i][1]]);
@@ -204,6 +218,11 @@ export class Td3 implements Algorithm {
       r[`targetMean.${x.name}`] = v[5 + responses.length + i];
     });
     return r;
+  }
+
+  /** Box-aware training (config behaviorBox): penalties on the actor and on the TD targets' actions. */
+  setBehaviorBox(box: BoxSettings): void {
+    this.box = box;
   }
 
   act(states: Float32Array, count: number): Float32Array {
