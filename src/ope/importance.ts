@@ -11,6 +11,10 @@
  * Sessions whose rows carry no action_logp (a σ = 0 control arm: no density) are left out whole; the
  * arm depends only on the session id, so the rest remain a random sample.
  *
+ * A bounded uniform arm (issue 21 §3; schemas/exploration.md) logs the constant −k·ln 2h: a true density,
+ * used as is. Its support is the box μ ± h only, so the weights see none of π_h's mass outside it: the
+ * estimate is unbiased only for targets whose smoothed actions stay within h of the served policy's.
+ *
  * Sessions cut by the data window are treated as missing from the cut on (the cut depends on the clock,
  * not on the user): each step's weights are normalised over the sessions still observed at that step; a
  * session that ended stays observed with reward 0. Steps ≥ horizon are left out (γ^100 ≈ 0.006).

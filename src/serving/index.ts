@@ -36,6 +36,9 @@ export {
   type ExplorationArm,
   type ExplorationDecision,
   type ExplorationPreset,
+  type ExploredRows,
+  type GaussianArm,
+  type UniformArm,
   type ExplorationSettings,
   type PublishedExploration,
 } from './exploration.ts';

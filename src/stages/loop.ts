@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { PipelineConfig } from '../config/pipeline.ts';
 import { InputError } from '../errors/index.ts';
 import { writeFileAtomic } from '../io/index.ts';
-import { defaultPublishedExploration } from '../serving/exploration.ts';
+import { ALGO_SCHEMAS, runConfigSchema, type AlgoName } from '../rl/config.ts';
+import { publishedExploration, type ExplorationPreset } from '../serving/exploration.ts';
 import type { FusionPolicy, RolloutResult } from '../sim/index.ts';
 import { meanCi } from '../sim/truth.ts';
 import { DEMO_SIZES, type DemoSizes } from './demo.ts';
@@ -54,6 +55,16 @@ export interface LoopOptions {
   tolerance?: number;
   /** the gate's value check (pipeline publish.gate; default paired, as the pipeline's) */
   gate?: 'interval' | 'paired';
+  /**
+   * the exploration preset (issue 21 §3) of the published manifests and of the start constant's warm-up
+   * and nights before the first publish: gaussian = the paper's arms (DEFAULT_EXPLORATION, the default),
+   * uniform = bounded uniform (UNIFORM_EXPLORATION)
+   */
+  exploration?: ExplorationPreset;
+  /** the nightly training algorithm, any of ALGOS (default bcq, the paper's) */
+  algo?: AlgoName;
+  /** fields merged into the pipeline's train.config: the flat trainer + algorithm fields of `mtf train --algo <algo> --help-config` */
+  trainConfig?: Record<string, unknown>;
   say?: (line: string) => void;
 }
 
@@ -78,25 +89,81 @@ async function startAlpha(start: LoopStart): Promise<number[]> {
   return [...SCENARIOS[start === 'tuned' ? 'tuned-production' : 'hand-tuned-production'].productionAlpha];
 }
 
+/** The loop's own train.config for `algo`: its size's hidden widths on the networks the algorithm has (its config is strict), and logEvery. */
+function sizeTrainConfig(algo: AlgoName, s: LoopSizes): Record<string, unknown> {
+  const shape = ALGO_SCHEMAS[algo].shape as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of ['actorHidden', 'criticHidden', 'vaeHidden', 'valueHidden']) if (key in shape) out[key] = s.hidden;
+  out.logEvery = Math.max(1, Math.floor(s.trainSteps / 4));
+  return out;
+}
+
+/** Keys of the train config that other loop options set. */
+const TRAIN_CONFIG_OWNED: Record<string, string> = { algo: '--algo', steps: '--size', checkpointEvery: '--size' };
+
+/**
+ * Checks --train-config against the trainer's schema for `algo` (src/rl/config.ts runConfigSchema: strict,
+ * so a misspelt field is an error), merged over the loop's own fields as the pipeline merges it; an
+ * InputError naming the field otherwise. Returns the object as given.
+ */
+export function checkLoopTrainConfig(algo: AlgoName, raw: unknown, sizes: LoopSizes = LOOP_SIZES.tiny): Record<string, unknown> {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InputError(`--train-config: expected a JSON object of train config fields (mtf train --algo ${algo} --help-config), got ${JSON.stringify(raw)}`, { field: '--train-config' });
+  }
+  const given = raw as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key in TRAIN_CONFIG_OWNED) throw new InputError(`--train-config: field '${key}' is set by ${TRAIN_CONFIG_OWNED[key]}, not here`, { field: `--train-config.${key}` });
+  }
+  const r = runConfigSchema(algo).safeParse({ ...sizeTrainConfig(algo, sizes), ...given, algo });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].join('.');
+    throw new InputError(`--train-config: field '${path}': ${issue.message} (the fields of --algo ${algo}: mtf train --algo ${algo} --help-config)`, { field: `--train-config.${path}` });
+  }
+  return given;
+}
+
+/** Canonical JSON (sorted keys), to compare a resumed loop's --train-config with the one it started with. */
+function canonical(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(canonical).join(',')}]`;
+  if (x && typeof x === 'object') {
+    const o = x as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(x);
+}
+
+/** The options a loop was started with, as its command line spells them. */
+function startedWith(c: LoopConfig): string {
+  const tc = c.trainConfig ?? {};
+  return (
+    `--start ${c.start} --size ${c.size} --gate ${c.gate ?? 'interval'} --exploration ${c.exploration ?? 'gaussian'} --algo ${c.algo ?? 'bcq'}` +
+    (Object.keys(tc).length ? ` --train-config '${JSON.stringify(tc)}'` : '') +
+    (c.stress ? ' --stress' : '')
+  );
+}
+
 /** The pipeline of night `date`: before the first publish the gate compares with the constant the stack runs. */
 export function loopPipeline(c: LoopConfig, live: boolean): PipelineConfig {
   const p = loopPaths(c.dir);
   const s = c.sizes;
+  const algo = c.algo ?? 'bcq';
   return PipelineConfig.parse({
     name: 'loop',
     paths: { logs: p.logs, artifacts: p.artifacts, store: p.store },
     ingest: { window_days: 3, reward_weights: { play_time_s: 1, like: 10, share: 30, comment: 20, follow: 40 } },
     train: {
-      algo: 'bcq',
+      algo,
       steps: s.trainSteps,
       checkpoint_every: s.trainSteps,
-      config: { actorHidden: s.hidden, criticHidden: s.hidden, vaeHidden: s.hidden, logEvery: Math.max(1, Math.floor(s.trainSteps / 4)) },
+      config: { ...sizeTrainConfig(algo, s), ...(c.trainConfig ?? {}) },
     },
     evaluate: {
       policies: live ? [] : [`production=const:${c.startAlpha.join(',')}`],
       config: { fqe: { iterations: s.fqeIterations }, bootstrap: s.bootstrap, bootstrapIterations: s.bootstrapIterations },
     },
-    publish: { model: MODEL, baseline: 'production', tolerance: c.tolerance, gate: c.gate ?? 'interval', exploration: defaultPublishedExploration() },
+    publish: { model: MODEL, baseline: 'production', tolerance: c.tolerance, gate: c.gate ?? 'interval', exploration: publishedExploration(c.exploration ?? 'gaussian') },
   });
 }
 
@@ -118,16 +185,42 @@ function saveState(c: LoopConfig, state: LoopState): void {
 export async function runLoop(o: LoopOptions): Promise<LoopState> {
   const say = o.say ?? (() => {});
   const p = loopPaths(o.dir);
+  const sizes = LOOP_SIZES[o.size];
+  const algo = o.algo ?? 'bcq';
+  const trainConfig = checkLoopTrainConfig(algo, o.trainConfig, sizes); // before anything is written
   if (existsSync(p.root) && !statSync(p.root).isDirectory()) throw new InputError(`--dir: ${p.root} is a file, not a folder`, { file: p.root, field: '--dir' });
   mkdirSync(p.root, { recursive: true });
-  const sizes = LOOP_SIZES[o.size];
   let state = readState(p.state);
-  if (state && (state.config.start !== o.start || state.config.size !== o.size || state.config.stress !== !!o.stress || (state.config.gate ?? 'interval') !== (o.gate ?? 'paired'))) {
+  if (state) {
+    // a resumed loop refuses changed options (absent in a loop.json from before an option: its default then)
     const c = state.config;
-    throw new InputError(`${p.state}: this loop was started with --start ${c.start} --size ${c.size} --gate ${c.gate ?? 'interval'}${c.stress ? ' --stress' : ''}; use another --dir for other settings`, { file: p.state });
+    const changed =
+      c.start !== o.start ||
+      c.size !== o.size ||
+      c.stress !== !!o.stress ||
+      (c.gate ?? 'interval') !== (o.gate ?? 'paired') ||
+      (c.exploration ?? 'gaussian') !== (o.exploration ?? 'gaussian') ||
+      (c.algo ?? 'bcq') !== algo ||
+      canonical(c.trainConfig ?? {}) !== canonical(trainConfig);
+    if (changed) throw new InputError(`${p.state}: this loop was started with ${startedWith(c)}; use another --dir for other settings`, { file: p.state });
   }
   if (!state) {
-    const config: LoopConfig = { dir: p.root, start: o.start, size: o.size, sizes, stress: !!o.stress, seed: o.seed ?? 1, tolerance: o.tolerance ?? 0, gate: o.gate ?? 'paired', truthSeed: LOOP_TRUTH_SEED, firstNight: FIRST_NIGHT, startAlpha: await startAlpha(o.start) };
+    const config: LoopConfig = {
+      dir: p.root,
+      start: o.start,
+      size: o.size,
+      sizes,
+      stress: !!o.stress,
+      seed: o.seed ?? 1,
+      tolerance: o.tolerance ?? 0,
+      gate: o.gate ?? 'paired',
+      exploration: o.exploration ?? 'gaussian',
+      algo,
+      trainConfig,
+      truthSeed: LOOP_TRUTH_SEED,
+      firstNight: FIRST_NIGHT,
+      startAlpha: await startAlpha(o.start),
+    };
     state = { format: LOOP_FORMAT, config, references: null, warmup: false, nights: [] };
   }
   const c = state.config;
@@ -232,7 +325,7 @@ async function simulateDay(c: LoopConfig, date: string, version: string | null, 
   // files of an earlier, cut try of this day (their names are fixed: part-00000 of the day, part-00001 after midnight)
   for (const [d, part] of [[date, 0], [addDays(date, 1), 1]] as const) rmSync(join(p.logs, `dt=${d}`, `part-${String(part).padStart(5, '0')}.parquet`), { force: true });
   const scorer = version === null ? null : await FusionScorer.open(p.store, MODEL, { pollMs: 0, watch: false });
-  const stack = scorer ? rankingStackPolicy(scorer) : constantStackPolicy(c.startAlpha, defaultPublishedExploration(), `${c.start}-constant`);
+  const stack = scorer ? rankingStackPolicy(scorer) : constantStackPolicy(c.startAlpha, publishedExploration(c.exploration ?? 'gaussian'), `${c.start}-constant`);
   // the control group's discounted returns, from the rewards the logs carry (Eq. 2 of the logged feedback)
   const gamma = 0.95;
   const ret = new Map<number, number>();
@@ -305,7 +398,7 @@ async function nightRecord(
   const decision = (manifest?.gate.decision ?? pub?.decision ?? 'refused') as NightRecord['gate']['decision'];
   const published = decision === 'published';
   const liftCi = lift ? ([lift.ci95[0], lift.ci95[1]] as [number, number]) : null;
-  const candName = manifest?.ope.candidate.name ?? 'bcq';
+  const candName = manifest?.ope.candidate.name ?? spec.pipeline.train.algo; // the evaluate stage names the candidate by its algorithm
   const cand = manifest?.ope.candidate ?? (ev?.values?.[candName] ? { name: candName, ...ev.values[candName] } : null);
   const base = manifest?.ope.baseline ?? null;
   return {
@@ -314,7 +407,7 @@ async function nightRecord(
     served: { id: served ?? `${c.start} constant`, version: served, ...truthSummary(sim, servedTruth, start, served ?? 'start') },
     online,
     candidate: {
-      kind: stress ?? 'bcq',
+      kind: stress ?? spec.pipeline.train.algo,
       version: pub?.version ?? null,
       truth: candTruth ? truthSummary(sim, candTruth, start, pub?.version ?? 'candidate') : null,
       lift_vs_served: lift ? { mean: lift.mean, ci95: liftCi! } : null,

@@ -51,7 +51,7 @@ export function loopHtml(state: LoopState): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}small{color:#555}.published{background:#e8f5e9}.rejected{background:#fff3e0}.refused{background:#fdecea}.bad{color:#b00}</style>
 <script>${chartBundle()}</script></head><body>
 <h1>Nightly loop from the ${esc(c.start)} constant${c.stress ? ' — stress run' : ''}</h1>
-<p>${n.length} nights at size <b>${esc(c.size)}</b> (${c.sizes.sessionsPerDay} sessions/day, ${c.sizes.trainSteps} BCQ steps, truth on ${c.sizes.truthSessions} sessions, seed ${c.truthSeed}).
+<p>${n.length} nights at size <b>${esc(c.size)}</b> (${c.sizes.sessionsPerDay} sessions/day, ${c.sizes.trainSteps} ${esc((c.algo ?? 'bcq').toUpperCase())} steps${c.trainConfig && Object.keys(c.trainConfig).length ? ` with ${esc(JSON.stringify(c.trainConfig))}` : ''}, ${esc(c.exploration ?? 'gaussian')} exploration, truth on ${c.sizes.truthSessions} sessions, seed ${c.truthSeed}).
 Harmful publishes: <b>${harmful}</b>; candidates truly better by &gt; 1%: ${better.length}, of which rejected: ${wrong}.
 Truth is the simulator's, for this page only: the gate decided with the OPE report and its checks.</p>
 <canvas id="value" height="110"></canvas>

@@ -4,6 +4,7 @@
  * `baseline` and `gate`, copied from the night's manifest.
  */
 import { z } from 'zod';
+import { ALGOS } from '../rl/config.ts';
 
 export const LOOP_FORMAT = 'batchrl-mtf/loop@1';
 
@@ -30,7 +31,7 @@ export const NightRecord = z.object({
   served: TruthSummary.extend({ id: z.string(), version: z.string().nullable() }).describe('what served the day (its mean α: truth without exploration)'),
   online,
   candidate: z.object({
-    kind: z.string().describe('bcq, or the injected bad candidate of a stress night'),
+    kind: z.string().describe("the loop's algorithm (config algo, e.g. bcq), or the injected bad candidate of a stress night"),
     version: z.string().nullable(),
     truth: TruthSummary.nullable(),
     lift_vs_served: estimate.nullable().describe('true discounted return of the candidate relative to the served version, paired'),
@@ -70,6 +71,12 @@ export const LoopConfig = z.object({
   seed: z.int(),
   tolerance: z.number().min(0),
   gate: z.enum(['interval', 'paired']).optional().describe('the gate\'s value check (absent: interval)'),
+  exploration: z
+    .enum(['gaussian', 'uniform'])
+    .optional()
+    .describe("--exploration: the published manifests' and the warm-up constant's exploration preset, gaussian = the paper's arms, uniform = bounded uniform (issue 21 §3) (absent: gaussian, loops before issue 21)"),
+  algo: z.enum(ALGOS).optional().describe('--algo: the nightly training algorithm (absent: bcq)'),
+  trainConfig: z.record(z.string(), z.unknown()).optional().describe("--train-config: fields merged into the pipeline's train.config (absent: none)"),
   truthSeed: z.int(),
   firstNight: z.string(),
   startAlpha: z.array(z.number()),
