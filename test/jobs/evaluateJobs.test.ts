@@ -96,6 +96,7 @@ test('evaluate.fan_out jobs: fits on both workers, the report of the in-process 
     await evaluateStage(inProcess, quiet);
     const threads = JSON.parse(readFileSync(join(runDirs(spec).ope, 'ope-report.json'), 'utf8')) as OpeReport;
     assert.deepEqual(comparable(fanned), comparable(threads), 'the fanned-out report is the in-process one, exactly (clocks aside)');
+    t.diagnostic(`${threads.data.transitions} test transitions; evaluate stage as jobs ${evaluate.seconds!.toFixed(1)} s (plan, 2 rounds of fit jobs, assembly), in this process with threads ${threads.seconds.toFixed(1)} s`);
 
     // A retried parent: of the fits whose files are gone, it adds the full-data fit and the refits of
     // the policy whose full-data fit is there — never a finished one.
