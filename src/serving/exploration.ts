@@ -121,11 +121,12 @@ export const DEFAULT_EXPLORATION: ExplorationSettings = Object.freeze({
  * h = 0.13 in α units, i.e. 0.15 × the action's half-range in the units the learners use. The learners
  * map the action box to [−1, 1] (src/rl/normalization.ts); the box is the config's actionInterval,
  * default {sd: 4} = mean ± 4·sd of the logged α per coordinate (src/rl/config.ts ACTION_INTERVAL_DEFAULT),
- * so its half-range is 4·sd. Under the Gaussian exploration the loop starts from, sd of the logged α
- * about the served μ is √(0.45·0.3² + 0.45·0.1²) = 0.212 (DEFAULT_EXPLORATION; the simulator's
+ * so its half-range is 4·sd. Under the Gaussian exploration around a constant μ (the loop's start), sd
+ * of the logged α is √(0.45·0.3² + 0.45·0.1²) = 0.212 (DEFAULT_EXPLORATION; the simulator's
  * behavior policy, 50/50 without control: 0.224), half-range 0.85–0.89, and 0.15 × that = 0.127–0.134.
  * One fixed h, not one derived from each night's data: the box follows the data it is computed on (under
- * this arm sd shrinks to 0.13/√3·√0.9 ≈ 0.071), and a data-derived h would shrink night after night.
+ * this arm, around a constant μ, sd shrinks to 0.13/√3·√0.9 ≈ 0.071, the {sd: 4} box to ±0.29), and a
+ * data-derived h would shrink night after night.
  */
 export const UNIFORM_HALF_WIDTH = 0.13;
 

@@ -89,6 +89,11 @@ async function startAlpha(start: LoopStart): Promise<number[]> {
   return [...SCENARIOS[start === 'tuned' ? 'tuned-production' : 'hand-tuned-production'].productionAlpha];
 }
 
+/** The version the start constant logs in policy_id (`<arm>:<start>-constant`) before the first publish. */
+export function startVersion(c: Pick<LoopConfig, 'start'>): string {
+  return `${c.start}-constant`;
+}
+
 /** The loop's own train.config for `algo`: its size's hidden widths on the networks the algorithm has (its config is strict), and logEvery. */
 function sizeTrainConfig(algo: AlgoName, s: LoopSizes): Record<string, unknown> {
   const shape = ALGO_SCHEMAS[algo].shape as Record<string, unknown>;
@@ -158,6 +163,9 @@ export function loopPipeline(c: LoopConfig, live: boolean): PipelineConfig {
       steps: s.trainSteps,
       checkpoint_every: s.trainSteps,
       config: { ...sizeTrainConfig(algo, s), ...(c.trainConfig ?? {}) },
+      // box-aware training (--train-config '{"behaviorBox":…}', issue 21 §2) finds μ(s) of store versions
+      // itself; the start constant, never a store version, is named here (unused without behaviorBox)
+      behavior_policies: { [startVersion(c)]: `const:${c.startAlpha.join(',')}` },
     },
     evaluate: {
       policies: live ? [] : [`production=const:${c.startAlpha.join(',')}`],
@@ -325,7 +333,7 @@ async function simulateDay(c: LoopConfig, date: string, version: string | null, 
   // files of an earlier, cut try of this day (their names are fixed: part-00000 of the day, part-00001 after midnight)
   for (const [d, part] of [[date, 0], [addDays(date, 1), 1]] as const) rmSync(join(p.logs, `dt=${d}`, `part-${String(part).padStart(5, '0')}.parquet`), { force: true });
   const scorer = version === null ? null : await FusionScorer.open(p.store, MODEL, { pollMs: 0, watch: false });
-  const stack = scorer ? rankingStackPolicy(scorer) : constantStackPolicy(c.startAlpha, publishedExploration(c.exploration ?? 'gaussian'), `${c.start}-constant`);
+  const stack = scorer ? rankingStackPolicy(scorer) : constantStackPolicy(c.startAlpha, publishedExploration(c.exploration ?? 'gaussian'), startVersion(c));
   // the control group's discounted returns, from the rewards the logs carry (Eq. 2 of the logged feedback)
   const gamma = 0.95;
   const ret = new Map<number, number>();

@@ -43,6 +43,8 @@ describe('mtf loop options: --exploration, --algo, --train-config (issue 21 §3)
     assert.equal(p.train.algo, 'iql');
     assert.deepEqual(p.train.config, { actorHidden: [16, 16], criticHidden: [16, 16], valueHidden: [16, 16], logEvery: 50, expectile: 0.7, temperature: 3 });
     assert.deepEqual(p.publish.exploration?.arms, UNIFORM_EXPLORATION.arms);
+    // box-aware training (issue 21 §2) finds the start constant's μ: the version its logs name
+    assert.deepEqual(p.train.behavior_policies, { 'tuned-constant': 'const:1,2,3' });
     // a loop.json from before the options: bcq with the VAE, the paper's gaussian arms
     const old = loopPipeline(config('/tmp/l'), true);
     assert.equal(old.train.algo, 'bcq');
