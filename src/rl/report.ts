@@ -88,6 +88,11 @@ export interface TrainingReport {
    * logged α outside it (truncated to it), with the share of values outside per coordinate; absent before issue 17
    */
   actionInterval?: { min: number[]; max: number[]; rowsOutside: number; shareOutside: number[] };
+  /**
+   * box-aware training (config behaviorBox): h per coordinate in normalised units and the share of rows whose
+   * logged action lies outside [μ(s) − h, μ(s) + h] (uniform-arm rows never do; Gaussian-arm rows may)
+   */
+  behaviorBox?: { half: number[]; shareOutside: number };
   stepsDone: number;
   stepsRequested: number;
   resumedFrom: number | null;

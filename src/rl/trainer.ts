@@ -121,9 +121,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const box = trainer.behaviorBox ? normalizedBox(trainer.behaviorBox, norm) : null;
   if (box) checkBehaviorMean(opts.behaviorMean, batch.n, batch.actionDim);
   const data = prepareData(batch, norm, targets, { consumeStates: opts.consumeStates });
+  let boxShareOutside = 0;
   if (box) {
     data.boxMu = normalizeActions(opts.behaviorMean!, norm, true);
-    const share = shareOutsideBox(data.a, data.boxMu, data.n, box.half);
+    const share = (boxShareOutside = shareOutsideBox(data.a, data.boxMu, data.n, box.half));
     progress.log(`behavior box: ±[${Array.from(box.half, (h) => h.toFixed(3)).join(', ')}] around μ(s) (normalised); ${(100 * share).toFixed(1)}% of rows' actions outside it`);
   }
   const rng = new Rng(trainer.seed);
@@ -175,6 +176,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     ...(opts.beta !== undefined ? { beta: opts.beta } : {}),
     rewardScale: targets.rewardScale,
     actionInterval: { min: norm.actionMin, max: norm.actionMax, rowsOutside: outside.rows, shareOutside: outside.share },
+    ...(box ? { behaviorBox: { half: Array.from(box.half), shareOutside: boxShareOutside } } : {}),
     stepsDone: step,
     stepsRequested: trainer.steps,
     resumedFrom: ckpt ? step : null,

@@ -136,6 +136,9 @@ describe('the trainer with a behavior box', () => {
     const small = { ...rest, steps: 20, logEvery: 20 };
     const { policy, report } = await train({ batch, config: { algo: 'iql', ...small, valueHidden: [8], behaviorBox: { halfWidth: 0.3 } }, progress: 'none', behaviorMean: new Float32Array(batch.n) });
     policy.dispose();
+    // every logged α lies in [−0.3, 0.3] = the box around μ = 0; half-width 0.3 in normalised units (interval [−1, 1])
+    assert.deepEqual(report.behaviorBox?.shareOutside, 0);
+    near(report.behaviorBox!.half, [0.3]);
     assert.ok('boxExcess' in report.final || Object.keys(report.curves).some((k) => k === 'boxExcess'), `IQL's curves carry boxExcess: ${Object.keys(report.final).join(', ')}`);
     await assert.rejects(
       train({ batch, config: { algo: 'bcq', ...small, vaeHidden: [8], behaviorBox: { halfWidth: 0.3 } }, progress: 'none', behaviorMean: new Float32Array(batch.n) }),
