@@ -6,6 +6,7 @@
  * A config file is one flat JSON object: the trainer's fields plus the chosen algorithm's fields.
  * Unknown keys are errors (a TD3 field in a BCQ config is a typo, not a no-op).
  */
+import { BehaviorBoxSchema } from './behaviorBox.ts';
 import { z } from 'zod';
 
 const posInt = () => z.int().positive();
@@ -245,6 +246,9 @@ export const TrainerConfigSchema = z.strictObject({
   probeStates: posInt().default(1024).describe('train states on which the curves measure π(s) and Q(s, π(s))'),
   backend: z.enum(BACKENDS).default('auto').describe('compute backend; auto = tensorflow → native (OpenBLAS) → wasm → cpu'),
   threads: posInt().default(1).describe('BLAS threads of the native backend'),
+  behaviorBox: BehaviorBoxSchema.nullable()
+    .default(null)
+    .describe('box-aware training (issue 21 §2, UnifiedRL): logs from bounded exploration of half-width h around the live policy μ(s); penalise actor outputs and TD-target actions outside [μ(s) − h, μ(s) + h] (td3, td3bc, iql; src/rl/behaviorBox.ts). null = off'),
   fusedStep: z.boolean().default(true).describe(
     'on the native backend, BCQ (one critic) trains with its whole step as one native call (native/blas/mtf_fused.c); false = the tfjs graph, the reference it agrees with to float rounding',
   ),
