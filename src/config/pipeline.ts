@@ -6,7 +6,7 @@
  *
  * Relative paths are resolved against the working directory of the command that loads the file
  * (`resolvePipelinePaths`), then stored absolute in the run record, so every worker sees the same
- * paths — on several machines that means a shared filesystem (README "Operating the nightly run").
+ * paths — on several machines that means a shared filesystem (docs/operations.md, "Adding a worker machine").
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';

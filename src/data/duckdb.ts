@@ -1,5 +1,5 @@
 /**
- * The parquet reader: DuckDB through @duckdb/node-api, chosen by measurement (README, "Choosing the
+ * The parquet reader: DuckDB through @duckdb/node-api, chosen by measurement (docs/ingest.md, "Choosing the
  * parquet reader"): it read every fixture from every writer, and decodes a 1M-row zstd log 3–4× faster
  * than parquet-wasm on one core.
  *
