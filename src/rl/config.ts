@@ -6,7 +6,7 @@
  * A config file is one flat JSON object: the trainer's fields plus the chosen algorithm's fields.
  * Unknown keys are errors (a TD3 field in a BCQ config is a typo, not a no-op).
  */
-import { BehaviorBoxSchema } from './behaviorBox.ts';
+import { BehaviorBoxSchema } from './behaviorBoxSchema.ts'; // zod only: tfjs loads with the learners, not with the config
 import { z } from 'zod';
 
 const posInt = () => z.int().positive();
