@@ -11,8 +11,11 @@ import { existsSync } from 'node:fs';
 const checkout = existsSync(new URL('../src/cli/main.ts', import.meta.url));
 let cli;
 if (checkout && process.env.MTF_COMPILED !== '1') {
-  const { register } = await import('tsx/esm/api');
-  register();
+  const tsx = await import('tsx/esm/api').catch((err) => {
+    process.stderr.write(`mtf: this checkout runs its TypeScript sources through tsx, a dev dependency that is not installed (${err.code ?? err.message}): run \`npm ci\` with dev dependencies, or \`npm run build\` and set MTF_COMPILED=1\n`);
+    process.exit(3);
+  });
+  tsx.register();
   cli = await import('../src/cli/main.ts');
 } else {
   const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
