@@ -60,10 +60,7 @@ export function registerLoop(program: Command): void {
     });
   examples(cmd, [
     'mtf loop --dir out/loop-tuned --nights 7',
-    'mtf loop --dir out/loop-uniform-iql --nights 7 --exploration uniform --algo iql',
-    'mtf loop --dir out/loop-iql-mujoco --nights 7 --algo iql --train-config \'{"expectile":0.7,"temperature":3}\'',
     'mtf loop --dir out/loop-uniform-iql-box --nights 7 --exploration uniform --algo iql --train-config \'{"behaviorBox":{"halfWidth":0.13}}\'',
     'mtf loop --dir out/loop-stress --stress --nights 4',
-    'mtf loop --dir /tmp/loop --size tiny --nights 2',
   ]);
 }
