@@ -32,6 +32,13 @@ export interface LearnerConfig {
 export const LEARNER_CONFIGS: LearnerConfig[] = [
   { name: 'bcq-gauss', label: 'BCQ + Gaussian mixed exploration (BatchRL-MTF)', algo: 'bcq', exploration: 'gaussian' },
   { name: 'iql-uniform-box', label: 'IQL + bounded uniform exploration, box-aware (UnifiedRL-like)', algo: 'iql', exploration: 'uniform', trainConfig: { behaviorBox: { halfWidth: 0.13 } } },
+  {
+    name: 'td3bc-ens-uniform-box',
+    label: 'TD3+BC with 5 critics (mean − 1·sd) + bounded uniform exploration, box-aware (UnifiedRL-like)',
+    algo: 'td3bc',
+    exploration: 'uniform',
+    trainConfig: { critics: { count: 5, target: 'mean-std', k: 1 }, behaviorBox: { halfWidth: 0.13 } },
+  },
 ];
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
