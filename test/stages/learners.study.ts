@@ -1,5 +1,5 @@
 /**
- * `npm run study:learners [-- --out <dir>] [--seeds 1,2] [--nights 7] [--only <config>] [--svg <file>] [--size tiny]`:
+ * `npm run study:learners [-- --out <dir>] [--seeds 1,2] [--nights 7] [--only <config>] [--svg <file>] [--size tiny] [--read-only]`:
  * issue 21 §4 — learner + exploration in the closed loop, from the tuned constant (the paper's setting).
  * Every config runs `mtf loop` for each log seed in <out>/<config>-s<seed>/ (resumable: run the study
  * again to continue; a finished loop is only read). Then, on the loops' own truth sessions (5,000 of
@@ -10,14 +10,14 @@
  *     paired: discounted return, dwell time, interaction rate (relative, 95% CI).
  * ≈ 4–5 min per night and loop on a quiet 2-core machine; 4 loops ≈ 2–3 h.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCurrent, readVersion } from '../../src/export/store.ts';
 import type { ExplorationPreset } from '../../src/serving/exploration.ts';
 import * as sim from '../../src/sim/index.ts';
 import { runLoop } from '../../src/stages/loop.ts';
-import type { LoopState } from '../../src/stages/loopRecord.ts';
+import { LoopState } from '../../src/stages/loopRecord.ts';
 import type { AlgoName } from '../../src/rl/config.ts';
 
 export interface LearnerConfig {
@@ -45,7 +45,7 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
 const ci = (c: readonly [number, number], f: (x: number) => string) => `[${f(c[0])}, ${f(c[1])}]`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'out/learners' }, seeds: { type: 'string', default: '1,2' }, nights: { type: 'string', default: '7' }, only: { type: 'string' }, svg: { type: 'string' }, size: { type: 'string', default: 'demo' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: 'out/learners' }, seeds: { type: 'string', default: '1,2' }, nights: { type: 'string', default: '7' }, only: { type: 'string' }, svg: { type: 'string' }, size: { type: 'string', default: 'demo' }, 'read-only': { type: 'boolean', default: false } } });
   const size = values.size === 'tiny' ? 'tiny' : 'demo';
   const seeds = values.seeds.split(',').map(Number);
   const nights = Number(values.nights);
@@ -54,6 +54,12 @@ async function main(): Promise<void> {
     if (values.only && values.only !== cfg.name) continue;
     for (const seed of seeds) {
       const dir = join(values.out, `${cfg.name}-s${seed}`);
+      if (values['read-only']) {
+        // only the records: loops still running elsewhere are read as far as they got
+        const file = join(dir, 'loop.json');
+        if (existsSync(file)) loops.set(`${cfg.name}-s${seed}`, LoopState.parse(JSON.parse(readFileSync(file, 'utf8'))));
+        continue;
+      }
       const state = await runLoop({ dir, start: 'tuned', nights, size, seed, gate: 'paired', algo: cfg.algo, exploration: cfg.exploration, trainConfig: cfg.trainConfig, say: (l) => process.stderr.write(`[${cfg.name} s${seed}] ${l}\n`) });
       loops.set(`${cfg.name}-s${seed}`, state);
     }
