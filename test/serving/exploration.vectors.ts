@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { seeded } from '../export/helpers.ts';
 import { DEFAULT_EXPLORATION, UNIFORM_EXPLORATION, assignArm, exploreRequest, sessionUniform, type ExplorationSettings } from '../../src/serving/exploration.ts';
 
 export const VECTORS_PATH = fileURLToPath(new URL('../../schemas/exploration-test-vectors.json', import.meta.url));
@@ -55,16 +56,10 @@ function f32hex(x: number): string {
   return b.toString('hex');
 }
 
-/** mulberry32 uniforms rounded down to 6 decimals (stay in [0, 1)). */
+/** The test helpers' mulberry32 uniforms rounded down to 6 decimals (stay in [0, 1)). */
 function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 1e6) / 1e6;
-  };
+  const next = seeded(seed);
+  return () => Math.floor(next() * 1e6) / 1e6;
 }
 
 function vector(key: string, sessionId: string | number, settings: ExplorationSettings, mu: number[], z: number[] | null, version: string, u?: number[]): ExplorationVector {
