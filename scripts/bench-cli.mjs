@@ -2,6 +2,8 @@
 // `npm run bench:cli`: the start-up time of `mtf --help`, median wall time of --runs runs (default 7),
 // from the compiled files (dist/, what an installed package runs; `npm run bench:cli` builds it first)
 // against the TypeScript sources through tsx (what a checkout runs). Issue 22 asks ≤ 0.3 s compiled.
+// `mtf train --help` beside it: a command's own help loads that command's module and the zod schemas
+// its defaults come from (`mtf --help` loads no command module: src/cli/commands/index.ts).
 // The 1-minute load average is printed beside: on a busy machine every number is larger.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,5 +35,6 @@ function median(label, args, env = {}) {
 console.log(`mtf --help, node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(2)}`);
 median('node -e 0 (Node alone)', ['-e', '0']);
 const compiled = median('compiled (dist/, MTF_COMPILED=1)', [bin, '--help'], { MTF_COMPILED: '1' });
+median('compiled, mtf train --help', [bin, 'train', '--help'], { MTF_COMPILED: '1' });
 const tsx = median('sources through tsx', [bin, '--help'], { MTF_COMPILED: '0' });
 console.log(`compiled / tsx: ${(compiled / tsx).toFixed(2)}`);

@@ -5,5 +5,5 @@ import { renderCliReference } from '../src/cli/reference.ts';
 
 const dir = join(import.meta.dirname, '..', 'docs');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'cli.md'), renderCliReference());
+writeFileSync(join(dir, 'cli.md'), await renderCliReference());
 console.log('wrote docs/cli.md');

@@ -19,23 +19,12 @@
  * Flag values are checked by commander (argParsers and choices in flags.ts); errors that reach main are
  * classified in exitCodes.ts (Node's errno codes included).
  */
-import { Command, CommanderError, Help, type Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { oneLine } from '../errors/index.ts';
 import { packageVersion } from '../packageRoot.ts';
 import { classifyError, EXIT } from './exitCodes.ts';
 import { isRequired, laterDefaultOf, UsageError } from './flags.ts';
-import { registerIngest } from './commands/ingest.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerLoop } from './commands/loop.ts';
-import { registerTrain } from './commands/train.ts';
-import { registerEvaluate } from './commands/evaluate.ts';
-import { registerSimulate } from './commands/simulate.ts';
-import { registerTruth } from './commands/truth.ts';
-import { registerExport } from './commands/export.ts';
-import { registerServe } from './commands/serve.ts';
-import { registerModels } from './commands/models.ts';
-import { registerRun } from './commands/run.ts';
-import { registerQueueCommands } from './commands/queue.ts';
+import { COMMAND_MODULES, DESCRIPTIONS } from './commands/index.ts';
 
 export { classifyError, EXIT };
 
@@ -79,7 +68,22 @@ function allCommands(cmd: Command): Command[] {
   return [cmd, ...cmd.commands.flatMap(allCommands)];
 }
 
-export function buildProgram(): Command {
+/**
+ * The command the arguments name, when a known one: `mtf train …`, `mtf help train`. Program options
+ * come only before it (enablePositionalOptions), so it is the first argument that is not an option.
+ */
+function commandNamed(args: readonly string[]): string | undefined {
+  const first = args.findIndex((a) => !a.startsWith('-'));
+  if (first < 0) return undefined;
+  return args[first] === 'help' ? args[first + 1] : args[first];
+}
+
+/**
+ * The `mtf` program. `only`: register that command (or none: undefined) from its module and list the
+ * others from commands/index.ts without loading their modules (what `main` does, so a command's start
+ * loads its own libraries only); without `only`, every command from its module (docs/cli.md, tests).
+ */
+export async function buildProgram(opts: { only?: string | null } = {}): Promise<Command> {
   const program = new Command('mtf')
     .description('batchrl-mtf: learn ranking-fusion policies offline from logged sessions (BatchRL-MTF)')
     .version(packageVersion(), '-V, --version', 'print the version of mtf and exit')
@@ -87,18 +91,18 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .configureHelp({ optionDescription })
     .exitOverride();
-  registerDemo(program);
-  registerRun(program);
-  registerLoop(program);
-  registerIngest(program);
-  registerTrain(program);
-  registerEvaluate(program);
-  registerSimulate(program);
-  registerTruth(program);
-  registerExport(program);
-  registerServe(program);
-  registerModels(program);
-  registerQueueCommands(program);
+  const lazy = 'only' in opts;
+  for (const mod of COMMAND_MODULES) {
+    if (!lazy || (opts.only != null && (mod.names as readonly string[]).includes(opts.only))) {
+      (await mod.load())(program);
+      continue;
+    }
+    for (const name of mod.names) {
+      // listed, not loaded: its options, arguments and action come with its module when it is named
+      const stub = program.command(name).description(DESCRIPTIONS[name]);
+      if (!mod.noOptions?.includes(name)) stub.addOption(new Option('--options').hideHelp());
+    }
+  }
   program.addHelpText('after', '\nExamples:\n  $ mtf demo --quick\n  $ mtf ingest --help\n\nExit codes: 0 ok, 1 bad input, 2 usage, 3 unexpected (MTF_DEBUG=1 for the stack), 4 transient (try again), 5 gate rejected (nothing published).\n');
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput({ outputError: (text, write) => write(formatCommanderError(text, cmd)) });
@@ -122,7 +126,7 @@ export function installProcessHandlers(): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram({ only: commandNamed(argv.slice(2)) ?? null });
   let running: Command = program;
   program.hook('preAction', (_program, cmd) => {
     running = cmd;

@@ -19,8 +19,8 @@ function walk(cmd: Command): Command[] {
   return [cmd, ...cmd.commands.flatMap(walk)];
 }
 
-export function renderCliReference(): string {
-  const program = buildProgram();
+export async function renderCliReference(): Promise<string> {
+  const program = await buildProgram();
   const commands = walk(program);
   for (const c of commands) c.configureHelp({ ...c.configureHelp(), helpWidth: WIDTH });
   const out: string[] = [

@@ -7,14 +7,14 @@ import { ROOT, runMtf } from '../helpers/cli.ts';
 import { buildProgram } from '../../src/cli/main.ts';
 
 /** Every command, subcommands included (`models list`), with its full name. */
-function commands(cmd: Command = buildProgram(), prefix: string[] = []): { path: string[]; cmd: Command }[] {
+function commands(cmd: Command, prefix: string[] = []): { path: string[]; cmd: Command }[] {
   return cmd.commands.flatMap((c) => [{ path: [...prefix, c.name()], cmd: c }, ...commands(c, [...prefix, c.name()])]);
 }
 
-test('mtf --help lists the subcommands and exits 0', () => {
+test('mtf --help lists the subcommands and exits 0', async () => {
   const r = runMtf(['--help']);
   assert.equal(r.code, 0, r.stderr);
-  for (const cmd of buildProgram().commands.map((c) => c.name())) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+  for (const cmd of (await buildProgram()).commands.map((c) => c.name())) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
   assert.match(r.stdout, /\bingest\b/);
   assert.match(r.stdout, /Exit codes: 0 ok, 1 bad input, 2 usage, 3 unexpected .*, 4 transient .*, 5 gate rejected/);
 });
@@ -29,8 +29,8 @@ test('mtf --version prints the package version; a command keeps its own --versio
   assert.match(exp.stdout, /Usage: mtf export/);
 });
 
-test('every command has --help with real examples', () => {
-  for (const { path, cmd } of commands()) {
+test('every command has --help with real examples', async () => {
+  for (const { path, cmd } of commands(await buildProgram())) {
     if (cmd.commands.length > 0) continue; // a group (`models`): its subcommands are the commands
     const r = runMtf([...path, '--help']);
     assert.equal(r.code, 0, `${path.join(' ')} --help: ${r.stderr}`);
@@ -43,8 +43,8 @@ test('every command has --help with real examples', () => {
   }
 });
 
-test('one format for defaults and required options in every --help', () => {
-  for (const { path, cmd } of commands()) {
+test('one format for defaults and required options in every --help', async () => {
+  for (const { path, cmd } of commands(await buildProgram())) {
     const help = cmd.createHelp();
     for (const option of cmd.options) {
       const text = help.optionDescription(option);

@@ -169,7 +169,7 @@ test('every command: usage 2, bad input 1, transient 4, rejected 5, in one table
   ];
   try {
     const covered = new Set(rows.map(([cmd]) => cmd));
-    for (const c of buildProgram().commands) assert.ok(covered.has(c.name()), `no row for 'mtf ${c.name()}'`);
+    for (const c of (await buildProgram()).commands) assert.ok(covered.has(c.name()), `no row for 'mtf ${c.name()}'`);
     for (const [cmd, args, code, line] of rows) {
       const r = runMtf(args, { cwd: work, timeoutMs: 120_000 });
       const what = `mtf ${args.join(' ')}`;

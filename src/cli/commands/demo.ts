@@ -4,15 +4,12 @@ import { GateRejectedError } from '../../export/gate.ts';
 // the sizes only: the pipeline (stages/demo.ts) loads when `demo` runs
 import { DEMO_SIZES } from '../../stages/demoSizes.ts';
 import { examples } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
-    .description(
-      'the whole pipeline on one machine, no Redis: simulate 3 days of logs, ingest, train BCQ + baselines, ' +
-        "evaluate off-policy, gate and publish, and print the paper's Table 1 for the simulated world. " +
-        'Exit 0 when BCQ is published, 5 when the gate rejects it (the table is printed either way)',
-    )
+    .description(DESCRIPTIONS.demo)
     .option('--out <dir>', 'where to write logs, the run (trajectories, training, OPE report), baselines, the model store, pipeline.json and Table 1 (table1.md, table1.json, table1.csv); its runs/, baselines/ and models/ are replaced', 'out/demo')
     .option('--quick', `small sizes for a smoke test (${DEMO_SIZES.quick.sessionsPerDay} sessions/day, ${DEMO_SIZES.quick.trainSteps} steps)`)
     .action(async (o: { out: string; quick?: boolean }) => {

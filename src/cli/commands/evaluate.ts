@@ -4,6 +4,7 @@ import { InputError } from '../../errors/index.ts';
 // Only the (zod-only) config module is loaded eagerly: YAML, the trajectory reader and tfjs load when `evaluate` actually runs.
 import { describeOpeConfig, OpeConfigSchema } from '../../ope/config.ts';
 import { collect, examples, intArg, laterDefault, numberArg, requiredLater, requireFlag, seedArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 const ConfigFile = z.record(z.string(), z.unknown());
 const SPEC_HELP = '[name=]behavior | const:a1,…,ak | model.onnx | training output or checkpoint dir | model store dir (CURRENT)';
@@ -31,7 +32,7 @@ export function registerEvaluate(program: Command): void {
   const d = OpeConfigSchema.parse({});
   const cmd = program
     .command('evaluate')
-    .description('off-policy evaluation (conservative FQE, BatchRL-MTF Alg. 2) of one or more policies on the test split; writes ope-report.json and ope-report.html')
+    .description(DESCRIPTIONS.evaluate)
     .addOption(requiredLater(new Option('--data <dir>', 'trajectories directory written by `mtf ingest` (its test split is used)')))
     .addOption(requiredLater(new Option('--policy <spec>', `policy to evaluate, repeatable, in report order: ${SPEC_HELP}`).argParser(collect)))
     .option('--baseline <spec>', 'the live model (usually a model store dir): every policy is compared with it')

@@ -4,6 +4,7 @@ import { DEFAULT_TOLERANCE } from '../../export/gate.ts';
 import { DEFAULT_BETA, DEFAULT_LATENT_SEED } from '../../export/model.ts';
 import { checkName, DEFAULT_KEEP } from '../../export/store.ts';
 import { examples, intArg, laterDefault, numberArg, parsedArg, parseNumberList, seedArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 interface ExportFlags {
   checkpoint: string;
@@ -24,7 +25,7 @@ interface ExportFlags {
 export function registerExport(program: Command): void {
   const cmd = program
     .command('export')
-    .description('export a trained policy as ONNX (policy.onnx, scorer.onnx), gate it on the OPE report and publish it to the model store; exit 5 when the gate rejects it (nothing published, CURRENT unchanged)')
+    .description(DESCRIPTIONS.export)
     .requiredOption('--checkpoint <dir>', 'a training output directory (its latest checkpoint) or one checkpoint directory')
     .requiredOption('--ope <file>', 'ope-report.json: policies[] with name, v_hat and ci95 [lo, hi]')
     .addOption(new Option('--name <name>', 'model name: the store keeps it under <store>/<name>/').argParser(parsedArg('--name', (t) => (checkName(t, 'name'), t))).makeOptionMandatory())

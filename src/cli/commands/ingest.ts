@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { IngestConfig } from '../../config/ingest.ts';
 import { parseRewardWeights, type RewardSpec } from '../../data/rewardSpec.ts';
 import { dateArg, examples, intArg, laterDefault, numberArg, parsedArg, parseNumberList, UsageError } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 /** A config file may hold sections for every stage; `ingest` reads its own. */
 const ConfigFile = z.object({ ingest: IngestConfig.default(IngestConfig.parse({})) }).passthrough();
@@ -27,7 +28,7 @@ interface IngestFlags {
 export function registerIngest(program: Command): void {
   const cmd = program
     .command('ingest')
-    .description('read parquet interaction logs and write session trajectories (train/test Arrow files, metadata.json, ingest-report.json)')
+    .description(DESCRIPTIONS.ingest)
     .requiredOption('--logs <path>', 'a parquet file or a folder of them (Hive partitions dt=YYYY-MM-DD)')
     .requiredOption('--out <dir>', 'output directory (replaced atomically when the ingest succeeds)')
     .addOption(

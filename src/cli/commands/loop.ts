@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ALGOS, type AlgoName } from '../../rl/config.ts';
 import { examples, intArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 /** --train-config: a JSON object (its fields are checked against --algo's schema by runLoop). */
 function jsonObjectArg(text: string): Record<string, unknown> {
@@ -17,12 +18,7 @@ function jsonObjectArg(text: string): Record<string, unknown> {
 export function registerLoop(program: Command): void {
   const cmd = program
     .command('loop')
-    .description(
-      'the nightly loop closed over successive nights, in the simulator: each night the ranking stack (FusionScorer on the model store, ' +
-        'with its manifest\'s exploration) serves a day of traffic, the nightly pipeline retrains on the last 3 days and gates/publishes, ' +
-        'and the simulator\'s truth of the served version and the candidate is recorded in <dir>/loop.json and <dir>/loop.html. ' +
-        'Resumable: run the same command again to continue with the night it was in (a changed --start, --size, --gate, --exploration, --algo, --train-config or --stress is refused)',
-    )
+    .description(DESCRIPTIONS.loop)
     .requiredOption('--dir <dir>', 'the loop\'s folder: logs/, runs/, models/, loop.json, loop.html')
     .addOption(new Option('--start <name>', 'the constant α served before the first publish: tuned = the paper\'s setting, hand-tuned = the legacy production').choices(['tuned', 'hand-tuned']).default('tuned'))
     .addOption(new Option('--nights <n>', 'nights to run (in all, counting those done before)').argParser(intArg(1, 365)).default(7))

@@ -8,6 +8,7 @@ import { InputError } from '../../errors/index.ts';
 import type { ModelInfo } from '../../export/admin.ts';
 import { checkName } from '../../export/store.ts';
 import { examples, parsedArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 const STORE_HELP = 'model store directory';
 /** A malformed --name or <version> is a usage error (exit 2), like every malformed flag value. */
@@ -41,7 +42,7 @@ export function formatModels(store: string, models: ModelInfo[]): string {
 }
 
 export function registerModels(program: Command): void {
-  const models = program.command('models').description('the model store: list and verify its versions, point CURRENT at a published version (repair, roll back)');
+  const models = program.command('models').description(DESCRIPTIONS.models);
 
   const list = models
     .command('list')

@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { TransientError } from '../../errors/index.ts';
 import { dateArg, examples, parseNumberFlag, timeZoneArg, UsageError } from '../flags.ts';
 import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
+import { DESCRIPTIONS } from './index.ts';
 
-const REDIS_HELP = 'Redis from REDIS_URL (redis://[user:pass@]host:port[/db], rediss:// for TLS), key prefix from MTF_QUEUE_PREFIX (default: mtf; {mtf} for Redis Cluster)';
 
 async function connection(o: { redisUrl?: string; prefix?: string }) {
   const { queueConnection } = await import('../../../jobs/connection.ts');
@@ -36,7 +36,7 @@ function redisOptions(cmd: Command): Command {
 export function registerQueueCommands(program: Command): void {
   const trigger = redisOptions(
     pipelineOptions(
-      program.command('trigger').description(`start the pipeline's run for one data date as a BullMQ flow (a backfill, or by hand); a run that exists is not started twice. ${REDIS_HELP}`),
+      program.command('trigger').description(DESCRIPTIONS.trigger),
     ),
   )
     .addOption(new Option('--date <YYYY-MM-DD>', 'the data date').argParser(dateArg).makeOptionMandatory())
@@ -53,7 +53,7 @@ export function registerQueueCommands(program: Command): void {
   examples(trigger, ['mtf trigger --date 2026-11-18   # a backfill of one data date', 'mtf trigger --config pipelines/nightly.yaml --date 2026-11-18 --rerun']);
 
   const schedule = redisOptions(
-    pipelineOptions(program.command('schedule').description(`upsert the pipeline's BullMQ job scheduler (one per pipeline; running it again changes it). ${REDIS_HELP}`)),
+    pipelineOptions(program.command('schedule').description(DESCRIPTIONS.schedule)),
   )
     .option('--cron <pattern>', 'cron pattern (default: the pipeline\'s schedule.cron, "0 3 * * *")')
     .addOption(new Option('--tz <zone>', 'IANA time zone of the pattern and the data date (default: schedule.tz)').argParser(timeZoneArg))
@@ -77,7 +77,7 @@ export function registerQueueCommands(program: Command): void {
     });
   examples(schedule, ['mtf schedule --config pipelines/nightly.yaml --cron "0 3 * * *" --tz Europe/Berlin', 'mtf schedule --config pipelines/nightly.yaml --remove']);
 
-  const worker = redisOptions(program.command('worker').description(`run BullMQ workers for the pipeline's queues until SIGTERM/SIGINT (which checkpoints training and exits cleanly). ${REDIS_HELP}`))
+  const worker = redisOptions(program.command('worker').description(DESCRIPTIONS.worker))
     .option('--queues <list>', 'comma-separated: trigger,ingest,train,evaluate,publish (default: all)')
     .option('--concurrency <n>', 'concurrent jobs per queue in this process (default: 1)')
     .option('--lock-ms <n>', 'job lock duration: a dead worker\'s job moves to another worker after this (default: 30000)')
@@ -154,7 +154,7 @@ export function registerQueueCommands(program: Command): void {
     });
   examples(worker, ['mtf worker   # every queue, the pipelines/nightly.yaml paths', 'mtf worker --queues ingest,train --concurrency 2 --metrics-port 9464 --config pipelines/nightly.yaml']);
 
-  const status = redisOptions(pipelineOptions(program.command('status').description('recent runs of the pipeline (from the run records), their stages, durations and outcomes, the queues, and the CURRENT model')))
+  const status = redisOptions(pipelineOptions(program.command('status').description(DESCRIPTIONS.status)))
     .option('--runs <n>', 'how many runs (default: 10)')
     .option('--json', 'machine-readable output')
     .option('--no-redis', 'only what is on disk (run records, model store)')

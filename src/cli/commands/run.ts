@@ -4,6 +4,7 @@ import { InputError } from '../../errors/index.ts';
 import { GateRejectedError } from '../../export/gate.ts';
 import { dateArg, examples } from '../flags.ts';
 import { pipelineFrom, pipelineOptions } from '../pipelineArg.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 interface RunFlags {
   config?: string;
@@ -18,10 +19,7 @@ export function registerRun(program: Command): void {
   const cmd = pipelineOptions(
     program
       .command('run')
-      .description(
-        'run the pipeline for one data date in this process (no Redis): ingest → train → evaluate → gate/publish; a run that was interrupted continues where it stopped. ' +
-          'Exit 0 when the run is published (now or earlier), 5 when the gate rejected it (nothing published, CURRENT unchanged)',
-      ),
+      .description(DESCRIPTIONS.run),
   )
     .addOption(new Option('--end-date <YYYY-MM-DD>', "the data date: the window is the pipeline's window_days ending here").argParser(dateArg).makeOptionMandatory())
     .option('--rerun', 'start a new attempt of a run that failed or was rejected')

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { SERVE_DEFAULTS } from '../../serving/defaults.ts';
 import { examples, parseNumberFlag } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('serve the current model of the store over HTTP (POST /v1/score), following CURRENT; for ranking stacks not on Node')
+    .description(DESCRIPTIONS.serve)
     .requiredOption('--name <name>', 'model name in the store')
     .option('--store <dir>', 'model store directory', 'models')
     .option('--host <addr>', 'interface to bind (0.0.0.0 exposes it to the network)', SERVE_DEFAULTS.host)

@@ -6,6 +6,7 @@ import { REWARD_SPEC } from '../../sim/rewardSpec.ts';
 import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
 import type { FusionPolicy } from '../../sim/index.ts';
 import { dateArg, examples, intArg, laterDefault, seedArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 const DEFAULT_SESSIONS_PER_DAY = 10_000;
 
@@ -24,7 +25,7 @@ interface SimulateFlags {
 export function registerSimulate(program: Command): void {
   const cmd = program
     .command('simulate')
-    .description('simulate logged sessions (mixed multi-exploration around a production policy) as Hive-partitioned zstd parquet')
+    .description(DESCRIPTIONS.simulate)
     .requiredOption('--out <dir>', 'log folder: files go to <dir>/dt=YYYY-MM-DD/part-NNNNN.parquet')
     .addOption(new Option('--end-date <YYYY-MM-DD>', 'last day simulated (UTC)').argParser(dateArg).makeOptionMandatory())
     .addOption(new Option('--days <n>', 'days simulated, ending at --end-date').argParser(intArg(1, 366)).default(3))

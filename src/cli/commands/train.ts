@@ -6,6 +6,7 @@ import { InputError } from '../../errors/index.ts';
 // Only the (zod-only) config module is loaded eagerly: YAML, the trajectory reader and tfjs load when `train` actually runs.
 import { ALGOS, BACKENDS, describeConfig, runConfigSchema, type AlgoName } from '../../rl/config.ts';
 import { examples, intArg, laterDefault, numberArg, requiredLater, requireFlag, seedArg } from '../flags.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 /** A config file may hold sections for every stage; `train` reads its `train:` section (or, without one, the whole file). */
 const ConfigFile = z.record(z.string(), z.unknown());
@@ -45,7 +46,7 @@ function checkFreshOut(out: string): void {
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
-    .description('learn a fusion policy from trajectories with batch RL (BCQ, or a baseline); writes checkpoints, training-report.json and curves.csv')
+    .description(DESCRIPTIONS.train)
     .addOption(requiredLater(new Option('--data <dir>', 'trajectories directory written by `mtf ingest` (its train split is used)')))
     .addOption(requiredLater(new Option('--out <dir>', 'output directory, new or empty unless --resume: checkpoints/, training-report.json, curves.csv')))
     .addOption(laterDefault(new Option('--algo <name>', 'algorithm').choices(ALGOS), 'bcq'))

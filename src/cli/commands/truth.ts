@@ -4,6 +4,7 @@ import { POLICY_SPEC_HELP } from '../../sim/specHelp.ts';
 import type { FusionPolicy } from '../../sim/index.ts';
 import { examples, intArg, laterDefault, seedArg } from '../flags.ts';
 import { resolvePolicy, STORE_POLICY_HELP } from '../policyArg.ts';
+import { DESCRIPTIONS } from './index.ts';
 
 interface TruthFlags {
   policy: string;
@@ -16,7 +17,7 @@ interface TruthFlags {
 export function registerTruth(program: Command): void {
   const cmd = program
     .command('truth')
-    .description('roll a policy out in the simulator and print its true value as JSON (mean and 95% CI per metric)')
+    .description(DESCRIPTIONS.truth)
     .requiredOption('--policy <spec>', `${STORE_POLICY_HELP} | a training output dir (mtf train --out) | ${POLICY_SPEC_HELP}`)
     .addOption(new Option('--sessions <n>', 'sessions rolled out').argParser(intArg(2)).default(10_000))
     .addOption(new Option('--seed <n>', 'drives the sessions; the same seed gives every policy the same users and random numbers').argParser(seedArg).default(0))
