@@ -39,6 +39,8 @@ export const LEARNER_CONFIGS: LearnerConfig[] = [
     exploration: 'uniform',
     trainConfig: { critics: { count: 5, target: 'mean-std', k: 1 }, behaviorBox: { halfWidth: 0.13 } },
   },
+  // TD3+BC at its defaults beat BCQ offline on log seed 1 (src/rl/README §12): here with the paper's Gaussian arms
+  { name: 'td3bc-gauss', label: 'TD3+BC (its defaults) + Gaussian mixed exploration', algo: 'td3bc', exploration: 'gaussian' },
 ];
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
