@@ -93,6 +93,8 @@ function nightTable(s: LoopState): string {
 /** The model CURRENT names after the last night (the start constant if nothing was published), on the loop's truth sessions. */
 async function finalRollout(dir: string, s: LoopState): Promise<sim.RolloutResult> {
   const store = join(dir, 'models');
+  // a loop.json copied without its store (the records under src/stages/figures) must not compare the start with itself
+  if (!existsSync(store)) throw new Error(`${dir}: no model store (models/) beside loop.json: the comparison needs the loop's folder, not only its record`);
   const v = readCurrent(store, 'fusion');
   const policy = v
     ? await sim.scorerPolicy(readVersion(store, 'fusion', v).files['scorer.onnx'], { id: `fusion@${v}` })
@@ -114,11 +116,11 @@ async function finalComparison(outDir: string, loops: Map<string, LoopState>, se
   ];
   for (const seed of seeds) {
     const refState = loops.get(`${ref.name}-s${seed}`);
-    if (!refState) continue;
+    if (!refState || !existsSync(join(outDir, `${ref.name}-s${seed}`, 'models'))) continue;
     const refRoll = await finalRollout(join(outDir, `${ref.name}-s${seed}`), refState);
     for (const cfg of others) {
       const s = loops.get(`${cfg.name}-s${seed}`);
-      if (!s) continue;
+      if (!s || !existsSync(join(outDir, `${cfg.name}-s${seed}`, 'models'))) continue;
       const roll = await finalRollout(join(outDir, `${cfg.name}-s${seed}`), s);
       const cmp = sim.compareResults(refRoll, roll);
       const r = cmp.relative;
