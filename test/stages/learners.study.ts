@@ -41,6 +41,8 @@ export const LEARNER_CONFIGS: LearnerConfig[] = [
   },
   // TD3+BC at its defaults beat BCQ offline on log seed 1 (src/rl/README §12): here with the paper's Gaussian arms
   { name: 'td3bc-gauss', label: 'TD3+BC (its defaults) + Gaussian mixed exploration', algo: 'td3bc', exploration: 'gaussian' },
+  // TSCAC (Cai et al.) at its defaults, with the pipeline's Gaussian arms: issue 21 §4 asks for it in the loop
+  { name: 'tscac-gauss', label: 'TSCAC (its defaults) + Gaussian mixed exploration', algo: 'tscac', exploration: 'gaussian' },
 ];
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}%`;
