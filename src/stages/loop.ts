@@ -94,11 +94,16 @@ export function startVersion(c: Pick<LoopConfig, 'start'>): string {
   return `${c.start}-constant`;
 }
 
-/** The loop's own train.config for `algo`: its size's hidden widths on the networks the algorithm has (its config is strict), and logEvery. */
+/**
+ * The loop's own train.config for `algo`: its size's hidden widths on the networks the algorithm has (its
+ * config is strict), logEvery, and TSCAC's stage one as a third of the size's steps (its default, 10,000,
+ * exceeds the demo's 6,000, and stage two is where its policy is learned; issue 19's trust study: 2,000 of 6,000).
+ */
 function sizeTrainConfig(algo: AlgoName, s: LoopSizes): Record<string, unknown> {
   const shape = ALGO_SCHEMAS[algo].shape as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of ['actorHidden', 'criticHidden', 'vaeHidden', 'valueHidden']) if (key in shape) out[key] = s.hidden;
+  if ('stageOneSteps' in shape) out.stageOneSteps = Math.max(1, Math.floor(s.trainSteps / 3));
   out.logEvery = Math.max(1, Math.floor(s.trainSteps / 4));
   return out;
 }

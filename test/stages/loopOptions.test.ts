@@ -52,6 +52,11 @@ describe('mtf loop options: --exploration, --algo, --train-config (issue 21 §3)
     assert.deepEqual(old.publish.exploration?.arms, DEFAULT_EXPLORATION.arms);
     // --train-config overrides the loop's own fields too
     assert.deepEqual(loopPipeline(config('/tmp/l', { algo: 'td3', trainConfig: { actorHidden: [8] } }), false).train.config.actorHidden, [8]);
+    // TSCAC: stage one a third of the size's steps (its default 10,000 would exceed them and refuse to train)
+    const tscac = loopPipeline(config('/tmp/l', { algo: 'tscac' }), false);
+    assert.equal(tscac.train.config.stageOneSteps, Math.floor(LOOP_SIZES.tiny.trainSteps / 3));
+    assert.ok((tscac.train.config.stageOneSteps as number) < tscac.train.steps);
+    assert.equal(loopPipeline(config('/tmp/l', { algo: 'tscac', trainConfig: { stageOneSteps: 50 } }), false).train.config.stageOneSteps, 50);
   });
 
   test('--train-config is checked against the algorithm\'s schema, naming the field', () => {
