@@ -140,7 +140,7 @@ function chart(loops: Map<string, LoopState>): string {
   const W = 760;
   const H = 400;
   const M = { l: 64, r: 250, t: 34, b: 46 };
-  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
   const series = [...loops].map(([key, s]) => ({ key, s, cfg: LEARNER_CONFIGS.findIndex((c) => key.startsWith(`${c.name}-s`)), seed: s.config.seed }));
   const ys = series.flatMap(({ s }) => s.nights.map((n) => 100 * n.served.lift_vs_start.mean)).concat([0]);
   const lo = Math.floor(Math.min(...ys));
