@@ -79,9 +79,9 @@ function commandNamed(args: readonly string[]): string | undefined {
 }
 
 /**
- * The `mtf` program. `only`: register that command (or none: undefined) from its module and list the
- * others from commands/index.ts without loading their modules (what `main` does, so a command's start
- * loads its own libraries only); without `only`, every command from its module (docs/cli.md, tests).
+ * The `mtf` program. `only`: register that command (null: none) from its module and list the others
+ * from commands/index.ts without loading their modules (what `main` does, so a command's start loads its
+ * own libraries only); `only` undefined: every command from its module (docs/cli.md, tests).
  */
 export async function buildProgram(opts: { only?: string | null } = {}): Promise<Command> {
   const program = new Command('mtf')
@@ -91,9 +91,9 @@ export async function buildProgram(opts: { only?: string | null } = {}): Promise
     .enablePositionalOptions()
     .configureHelp({ optionDescription })
     .exitOverride();
-  const lazy = 'only' in opts;
+  const { only } = opts;
   for (const mod of COMMAND_MODULES) {
-    if (!lazy || (opts.only != null && (mod.names as readonly string[]).includes(opts.only))) {
+    if (only === undefined || (only !== null && (mod.names as readonly string[]).includes(only))) {
       (await mod.load())(program);
       continue;
     }

@@ -13,20 +13,15 @@
  * (src/stages/README.md §4). Reports are kept in <out>/<variant>/n<night>/ and not recomputed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loopPaths, loopPipeline } from '../../src/stages/loop.ts';
 import { LoopState } from '../../src/stages/loopRecord.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
+import { readRunRecord, runDirs, specOf } from '../../src/stages/run.ts';
+import { ROOT } from '../helpers/cli.ts';
 /** the loop's demo-size evaluation (src/stages/demoSizes.ts: FQE 2000 steps, 5 refits of 300) */
 const LOOP_DEMO = { fqe: { iterations: 2000 }, bootstrap: 5, bootstrapIterations: 300 };
-
-function latestAttempt(runDir: string): string {
-  const attempts = readdirSync(runDir).filter((d) => /^a\d+$/.test(d)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
-  if (attempts.length === 0) throw new Error(`${runDir}: no attempt folder (a1, a2, …)`);
-  return join(runDir, attempts.at(-1)!);
-}
 
 function mtfEvaluate(args: string[], log: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -55,9 +50,15 @@ async function main(): Promise<void> {
     if (at <= 0) throw new Error(`--variant ${v}: expected name=<evaluate settings as JSON>`);
     variants.push([v.slice(0, at), { ...LOOP_DEMO, ...JSON.parse(v.slice(at + 1)) }]);
   }
-  const store = join(values.loop, 'models', 'fusion');
-  const runOf = (date: string) => latestAttempt(join(values.loop!, 'runs', 'loop', date));
-  const trainOf = new Map(loop.nights.map((n) => [n.candidate.version, join(runOf(n.date), 'train')]));
+  const pipeline = loopPipeline({ ...loop.config, dir: values.loop }, true);
+  const store = join(loopPaths(values.loop).store, pipeline.publish.model);
+  /** the night's run folders (trajectories, train), of the attempt its run.json names */
+  const runOf = (date: string) => {
+    const record = readRunRecord(pipeline, date);
+    if (!record) throw new Error(`${values.loop}: no run of ${date} (run.json) in the loop's artifacts`);
+    return runDirs(specOf(record));
+  };
+  const trainOf = new Map(loop.nights.map((n) => [n.candidate.version, runOf(n.date).train]));
   const jobs: (() => Promise<void>)[] = [];
   for (const [name, settings] of variants) {
     for (const n of loop.nights) {
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'settings.json'), JSON.stringify({ evaluate: settings }));
         const run = runOf(n.date);
-        await mtfEvaluate(['--data', join(run, 'trajectories'), '--policy', `candidate=${join(run, 'train')}`, '--baseline', `served=${baseline}`, '--out', dir, '--config', join(dir, 'settings.json')], join(dir, 'log.txt'));
+        await mtfEvaluate(['--data', run.trajectories, '--policy', `candidate=${run.train}`, '--baseline', `served=${baseline}`, '--out', dir, '--config', join(dir, 'settings.json')], join(dir, 'log.txt'));
         process.stderr.write(`regate: ${name} night ${n.night} done\n`);
       });
     }
