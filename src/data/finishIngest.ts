@@ -14,7 +14,7 @@ import { windowBounds, type LogWindow } from './partitions.ts';
 import { IngestReport, TRAJECTORY_FORMAT_VERSION, type TrajectoryMetadata } from './reportSchemas.ts';
 import type { RewardSpec } from './rewardSpec.ts';
 import type { RowStore } from './rowStore.ts';
-import { groupSessions } from './sessions.ts';
+import { groupSessions, type SessionTable } from './sessions.ts';
 import { splitBatches, StatsAccumulator, testSessionCount, type TransitionChunk } from './trajectories.ts';
 import { writeSessions, writeTransitions } from './trajectoryStore.ts';
 
@@ -37,6 +37,12 @@ export interface FinishOptions {
   clock?: PhaseClock;
   /** progress lines (src/io/phases.ts): each phase with its seconds, the splits' writing with % and ETA */
   onProgress?: (line: string) => void;
+  /**
+   * One bucket of a bucketed merge (src/data/bucketMerge.ts): the train split is the sessions this
+   * returns (a prefix of the table, which is in start order) instead of all but the latest ⌊f·S⌋, and
+   * a bucket with no rows or no surviving session is written (empty), not refused.
+   */
+  part?: { trainSessions: (table: SessionTable, store: RowStore) => number };
 }
 
 /** Wall and CPU (process.cpuUsage: user + system) seconds per phase, for benchmarks. */
@@ -67,7 +73,7 @@ export async function finishIngest(
   const testFraction = opts.testFraction;
   const bounds = opts.window ? windowBounds(opts.window) : null;
   const feedbackNames = Object.keys(opts.reward.weights);
-  if (store.n === 0 && store.rowsRead === 0) {
+  if (!opts.part && store.n === 0 && store.rowsRead === 0) {
     throw new InputError(`${opts.logs}: the window holds no rows`, { file: opts.logs });
   }
   // before the heavy work: a β conflict fails fast
@@ -77,8 +83,8 @@ export async function finishIngest(
   clock.lap('group');
   phase(`grouped ${store.n} rows into ${table.code.length} sessions`);
   const S = table.code.length;
-  const nTest = testSessionCount(S, testFraction);
-  const nTrain = S - nTest;
+  const nTrain = opts.part ? opts.part.trainSessions(table, store) : S - testSessionCount(S, testFraction);
+  const nTest = S - nTrain;
   const trajOpts = {
     rewardWeights: feedbackNames.map((c) => opts.reward.weights[c]),
     windowEndMs: bounds ? bounds.endMs : null,
@@ -180,7 +186,7 @@ export async function finishIngest(
     test_sessions: nTest,
     seconds: 0,
   };
-  if (S === 0) {
+  if (S === 0 && !opts.part) {
     throw new InputError(
       `${opts.logs}: no session survived the row checks (${store.rowsRead} rows read; rejected: ${JSON.stringify(report.rows_rejected)})`,
       { file: opts.logs },

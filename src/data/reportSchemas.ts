@@ -33,10 +33,25 @@ const SplitCounts = z.object({
 /** 2: no next_state column (s' is the next row's state within the session); 1: with next_state. */
 export const TRAJECTORY_FORMAT_VERSION = 2;
 
+/** The newest format this mtf reads: 3 = a split in part files (the bucketed merge, src/data/bucketMerge.ts). */
+export const TRAJECTORY_FORMAT_READABLE = 3;
+
+/** One part file of a split (format 3): one bucket's sessions, session_index local to the part. */
+export const PartInfo = z.object({
+  bucket: z.number().int().nonnegative(),
+  file: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  sessions_file: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  sessions: z.number().int().nonnegative(),
+  transitions: z.number().int().nonnegative(),
+});
+export type PartInfo = z.infer<typeof PartInfo>;
+
 export const TrajectoryMetadata = z.object({
   format_version: z
-    .union([z.literal(1), z.literal(2)])
-    .describe('2 (written now): no next_state column, s\' is the next row\'s state within the session; 1: files with a next_state column (still read)'),
+    .union([z.literal(1), z.literal(2), z.literal(3)])
+    .describe(
+      "2 (a single merge): no next_state column, s' is the next row's state within the session; 3 (the bucketed merge): as 2, each split in part files listed in `parts`; 1: files with a next_state column (still read)",
+    ),
   created_at: z.string(),
   state_dim: z.number().int().positive(),
   action_dim: z.number().int().positive(),
@@ -63,6 +78,10 @@ export const TrajectoryMetadata = z.object({
       "β_i of Eq. (1), f(o|α) = Σ_i α_i·log(o_i + β_i), of the ranking stack that wrote the logs, in action_names order: from the files' footer key mtf.beta or the ingest setting beta; null = unknown (absent in metadata written before it: read as null)",
     ),
   source_files: z.array(SourceFileSchema),
+  parts: z
+    .object({ train: z.array(PartInfo), test: z.array(PartInfo) })
+    .optional()
+    .describe("format 3: each split's part files in read order (session_index counts from 0 in each part; a reader adds the sessions of the parts before it)"),
 });
 export type TrajectoryMetadata = z.infer<typeof TrajectoryMetadata>;
 

@@ -24,7 +24,8 @@ import { listLogFiles, windowBounds, type LogFile, type LogWindow } from './part
 import type { RewardSpec } from './rewardSpec.ts';
 import { REJECT_REASONS, type RejectReason } from './rowChecks.ts';
 import { RowStore } from './rowStore.ts';
-import { ArrowFileWriter, type ColumnData, type ColumnSpec } from './arrowIpc.ts';
+import { ArrowFileWriter, type ColumnData } from './arrowIpc.ts';
+import { bucketOf, bucketRowsFile, rowColumns, writeBucketRows } from './bucketRows.ts';
 import { openArrowBatches } from './trajectoryStore.ts';
 
 export const SHARD_FORMAT = 'batchrl-mtf/ingest-shard@1';
@@ -103,6 +104,12 @@ const ShardMeta = z.object({
   has_policy_id: z.boolean(),
   /** rows read that carry each optional item column (ITEM_COLUMNS order); absent in shards written before them */
   item_rows: z.array(z.int().nonnegative()).default([]),
+  /** B of the hash-bucketed merge: 1 = one rows.arrow; B > 1 = rows-bNNNNN.arrow per bucket (src/data/bucketRows.ts) */
+  buckets: z.int().positive().default(1),
+  /** B > 1: the rows in each bucket's file */
+  bucket_rows: z.array(z.int().nonnegative()).default([]),
+  /** B > 1: each session's first kept request (epoch ms; null: no kept row), in `sessions` order — the split's plan reads these */
+  session_start: z.array(z.number().nullable()).default([]),
   sessions: z.array(z.string()),
   users: z.array(z.string()),
   policies: z.array(z.string()),
@@ -119,6 +126,8 @@ export interface ReadShardOptions {
   /** the shard directory to write (atomically) */
   out: string;
   threads?: number;
+  /** B of the hash-bucketed merge (default 1: one rows.arrow for a single merge) */
+  buckets?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -155,10 +164,17 @@ export async function readShard(o: ReadShardOptions): Promise<ShardMeta> {
     policies: store.policies.values,
     poisoned: [...store.poisoned].sort((a, b) => a - b).map((c) => store.sessions.values[c]),
     files: scanned,
+    buckets: o.buckets ?? 1,
+    bucket_rows: [],
+    session_start: [],
     seconds: 0,
   };
   await writeDirAtomic(o.out, async (tmp) => {
-    await writeRows(join(tmp, 'rows.arrow'), store);
+    if (meta.buckets > 1) {
+      const { bucketRows, sessionStart } = await writeBucketRows(tmp, store, meta.buckets);
+      meta.bucket_rows = bucketRows;
+      meta.session_start = sessionStart;
+    } else await writeRows(join(tmp, 'rows.arrow'), store);
     meta.seconds = (performance.now() - t0) / 1000;
     writeJsonAtomic(join(tmp, 'shard.json'), meta);
   });
@@ -177,16 +193,7 @@ const SHARD_BATCH_ROWS = 1 << 16;
  */
 function writeRows(path: string, s: RowStore): Promise<void> {
   const F = s.feedbackNames.length;
-  const columns: ColumnSpec[] = [
-    { name: 'session', type: { kind: 'int32' }, nullable: false },
-    { name: 'user', type: { kind: 'int32' }, nullable: false },
-    { name: 'request_ts', type: { kind: 'float64' }, nullable: false },
-    { name: 'action_logp', type: { kind: 'float64' }, nullable: false },
-    { name: 'policy', type: { kind: 'int32' }, nullable: false },
-    ...(s.stateDim > 0 ? [{ name: 'state', type: { kind: 'fixedList', width: s.stateDim }, nullable: false } as ColumnSpec] : []),
-    ...(s.actionDim > 0 ? [{ name: 'action', type: { kind: 'fixedList', width: s.actionDim }, nullable: false } as ColumnSpec] : []),
-    ...(F > 0 ? [{ name: 'feedback', type: { kind: 'fixedList', width: F, item: 'float64' }, nullable: false } as ColumnSpec] : []),
-  ];
+  const columns = rowColumns(s);
   const writer = new ArrowFileWriter(path, columns);
   try {
     // whole segments per batch, about SHARD_BATCH_ROWS rows each
@@ -215,7 +222,7 @@ function writeRows(path: string, s: RowStore): Promise<void> {
   return writer.finish();
 }
 
-function readShardMeta(dir: string): ShardMeta {
+export function readShardMeta(dir: string): ShardMeta {
   const path = join(dir, 'shard.json');
   let raw: unknown;
   try {
@@ -240,15 +247,16 @@ export interface MergeShardsOptions extends Omit<IngestOptions, 'logs' | 'thread
   onProgress?: (line: string) => void;
 }
 
-/** Every shard of a window → the trajectories directory `ingest()` would have written from the same files. */
-export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> {
-  const t0 = performance.now();
-  const feedbackNames = Object.keys(o.reward.weights);
-  const metas = o.shards.map((dir) => ({ dir, meta: readShardMeta(dir) }));
+/** The shards' summaries, checked against each other and the merge's feedback columns, with the window's dimensions and files. */
+export function openShards(dirs: string[], feedbackNames: string[], logs: string, window: LogWindow | null) {
+  const metas = dirs.map((dir) => ({ dir, meta: readShardMeta(dir) }));
   let dims: { stateDim: number; actionDim: number; file: string } | null = null;
   for (const { dir, meta } of metas) {
     if (meta.feedback_names.join('\u0000') !== feedbackNames.join('\u0000')) {
       throw new InputError(`${dir}: the shard was read with feedback columns ${meta.feedback_names.join(', ')}, the merge asks for ${feedbackNames.join(', ')}`, { file: dir });
+    }
+    if (meta.buckets !== metas[0].meta.buckets) {
+      throw new InputError(`${dir}: the shard was written in ${meta.buckets} buckets, ${metas[0].dir} in ${metas[0].meta.buckets}`, { file: dir });
     }
     if (meta.rows === 0 || meta.state_dim === 0) continue;
     // name the first log file of each shard: that is what the operator can look at
@@ -258,7 +266,18 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
     else checkDims(d, dims, file);
   }
   const scanned = metas.flatMap(({ meta }) => meta.files as ScannedFile[]);
-  if (!dims) throw new InputError(`${o.logs}: the selected files hold no rows${o.window ? ' in the window' : ''}`, { file: o.logs });
+  if (!dims) throw new InputError(`${logs}: the selected files hold no rows${window ? ' in the window' : ''}`, { file: logs });
+  return { metas, dims, scanned };
+}
+
+/** Every shard of a window → the trajectories directory `ingest()` would have written from the same files. */
+export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> {
+  const t0 = performance.now();
+  const feedbackNames = Object.keys(o.reward.weights);
+  const { metas, dims, scanned } = openShards(o.shards, feedbackNames, o.logs, o.window);
+  if (metas[0].meta.buckets > 1) {
+    throw new InputError(`${metas[0].dir}: the shard was written for a merge in ${metas[0].meta.buckets} buckets (ingest.merge_buckets); merge it bucket by bucket (src/data/bucketMerge.ts)`, { file: metas[0].dir });
+  }
   const store = new RowStore(
     metas.reduce((s, { meta }) => s + meta.rows, 0),
     dims.stateDim,
@@ -294,19 +313,29 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
  * rows.arrow is read one record batch at a time through a file handle; each batch's vectors become a
  * segment of their own (copied: a batch's buffer also holds the columns already copied).
  */
-async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promise<void> {
-  const sessionCode = Int32Array.from(meta.sessions, (s) => store.sessions.code(s));
-  const userCode = Int32Array.from(meta.users, (u) => store.users.code(u));
+export async function appendShard(store: RowStore, dir: string, meta: ShardMeta, part?: { bucket: number }): Promise<void> {
+  // A bucket's merge codes only the keys its rows use (the shard's dictionaries hold every bucket's).
+  const lazy = (values: string[], dict: RowStore['sessions']) => {
+    const map = new Int32Array(values.length).fill(-1);
+    if (!part) for (let i = 0; i < values.length; i++) map[i] = dict.code(values[i]);
+    return (i: number) => (map[i] >= 0 ? map[i] : (map[i] = dict.code(values[i])));
+  };
+  const sessionCode = lazy(meta.sessions, store.sessions);
+  const userCode = lazy(meta.users, store.users);
   const policyCode = Int32Array.from(meta.policies, (p) => store.policies.code(p));
-  store.rowsRead += meta.rows_read;
-  for (const [reason, count] of Object.entries(meta.rows_rejected) as [RejectReason, number][]) store.rejected.set(reason, (store.rejected.get(reason) ?? 0) + count);
-  meta.nulls_filled.forEach((v, i) => (store.nullsFilled[i] += v));
   store.hasActionLogp ||= meta.has_action_logp;
   store.hasPolicyId ||= meta.has_policy_id;
-  meta.item_rows.forEach((v, i) => (store.itemRows[i] += v));
-  for (const key of meta.poisoned) store.poisoned.add(store.sessions.code(key));
-  if (meta.rows === 0) return;
-  const path = join(dir, 'rows.arrow');
+  // the shard's counters belong to the whole window, not to a bucket: a bucketed merge sums them once, from shard.json
+  if (!part) {
+    store.rowsRead += meta.rows_read;
+    for (const [reason, count] of Object.entries(meta.rows_rejected) as [RejectReason, number][]) store.rejected.set(reason, (store.rejected.get(reason) ?? 0) + count);
+    meta.nulls_filled.forEach((v, i) => (store.nullsFilled[i] += v));
+    meta.item_rows.forEach((v, i) => (store.itemRows[i] += v));
+  }
+  for (const key of meta.poisoned) if (!part || bucketOf(key, meta.buckets) === part.bucket) store.poisoned.add(store.sessions.code(key));
+  const expected = part ? (meta.bucket_rows[part.bucket] ?? 0) : meta.rows;
+  if (expected === 0) return;
+  const path = join(dir, part ? bucketRowsFile(part.bucket) : 'rows.arrow');
   // policy −1 = none logged: mapped through a table shifted by one
   const policyMap = new Int32Array(policyCode.length + 1);
   policyMap[0] = -1;
@@ -316,7 +345,7 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
   try {
     for await (const batch of reader) {
       const m = batch.numRows;
-      if (store.n - start + m > meta.rows) throw new InputError(`${path}: holds more rows than shard.json's ${meta.rows}`, { file: path });
+      if (store.n - start + m > expected) throw new InputError(`${path}: holds more rows than shard.json's ${expected}`, { file: path });
       const at = store.n;
       const column = (name: string) => {
         const v = batch.getChild(name);
@@ -339,8 +368,12 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
           o += src.length;
         }
       };
-      copy('session', store.session, 0, sessionCode);
-      copy('user', store.user, 0, userCode);
+      const recode = (name: string, into: Int32Array, code: (i: number) => number) => {
+        let o = at;
+        for (const src of values<Int32Array>(name, 0)) for (let i = 0; i < src.length; i++) into[o++] = code(src[i]);
+      };
+      recode('session', store.session, sessionCode);
+      recode('user', store.user, userCode);
       copy('request_ts', store.ts, 0);
       copy('action_logp', store.actionLogp, 0);
       copy('policy', store.policy, 0, policyMap, 1);
@@ -361,7 +394,7 @@ async function appendShard(store: RowStore, dir: string, meta: ShardMeta): Promi
   } finally {
     await close();
   }
-  if (store.n - start !== meta.rows) throw new InputError(`${path}: holds ${store.n - start} rows, shard.json says ${meta.rows}`, { file: path });
+  if (store.n - start !== expected) throw new InputError(`${path}: holds ${store.n - start} rows, shard.json says ${expected}`, { file: path });
 }
 
 function concatInto(pieces: Float32Array[], out: Float32Array): void {

@@ -16,7 +16,7 @@ import { ArrowFileWriter, utf8Column, type ColumnData, type ColumnSpec } from '.
 import type { TransitionChunk } from './trajectories.ts';
 import { nextStates } from './trajectories.ts';
 import type { TransitionBatch } from './trajectoryTypes.ts';
-import { TRAJECTORY_FORMAT_VERSION, TrajectoryMetadata } from './reportSchemas.ts';
+import { TRAJECTORY_FORMAT_READABLE, TrajectoryMetadata } from './reportSchemas.ts';
 
 export type Split = 'train' | 'test';
 export const FEEDBACK_PREFIX = 'feedback.';
@@ -151,9 +151,9 @@ function readMetadata(dir: string): TrajectoryMetadata {
     throw new InputError(`${metaPath}: missing or invalid trajectory metadata (${(err as Error).message.split('\n')[0]})`, { file: metaPath });
   }
   const version = (raw as { format_version?: unknown } | null)?.format_version;
-  if (typeof version === 'number' && version > TRAJECTORY_FORMAT_VERSION) {
+  if (typeof version === 'number' && version > TRAJECTORY_FORMAT_READABLE) {
     throw new InputError(
-      `${metaPath}: trajectory format_version ${version} was written by a newer mtf; this one reads versions 1 … ${TRAJECTORY_FORMAT_VERSION} (re-run 'mtf ingest' or upgrade)`,
+      `${metaPath}: trajectory format_version ${version} was written by a newer mtf; this one reads versions 1 … ${TRAJECTORY_FORMAT_READABLE} (re-run 'mtf ingest' or upgrade)`,
       { file: metaPath, field: 'format_version' },
     );
   }
@@ -184,12 +184,36 @@ export function sessionSampled(j: number, share: number, seed: number): boolean 
   return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32 < share;
 }
 
+/** A split's files: one part (formats 1 and 2: `<split>.arrow`), or the parts metadata.json lists (format 3). */
+function splitParts(dir: string, split: Split, metadata: TrajectoryMetadata) {
+  if (metadata.format_version < 3) {
+    const c = metadata.counts[split];
+    return [{ path: join(dir, `${split}.arrow`), sessionsPath: join(dir, `${split}-sessions.arrow`), sessions: c.sessions, transitions: c.transitions }];
+  }
+  const metaPath = join(dir, 'metadata.json');
+  const parts = metadata.parts?.[split];
+  if (!parts) throw new InputError(`${metaPath}: format_version 3 without 'parts'`, { file: metaPath, field: 'parts' });
+  const total = parts.reduce((s, p) => s + p.transitions, 0);
+  if (total !== metadata.counts[split].transitions) {
+    throw new InputError(`${metaPath}: parts.${split} hold ${total} transitions, counts.${split}.transitions says ${metadata.counts[split].transitions}`, { file: metaPath, field: `parts.${split}` });
+  }
+  return parts.map((p) => ({ path: join(dir, p.file), sessionsPath: join(dir, p.sessions_file), sessions: p.sessions, transitions: p.transitions }));
+}
+
 export async function readTrajectories(dir: string, split: Split, opts: ReadTrajectoriesOptions = {}): Promise<{ batch: TransitionBatch; metadata: TrajectoryMetadata }> {
   const metadata = readMetadata(dir);
   const arrow = await import('apache-arrow');
-  const path = join(dir, `${split}.arrow`);
-  const sessionsPath = join(dir, `${split}-sessions.arrow`);
-  const sessions = readTable(arrow, sessionsPath);
+  // each part's sessions table; a part's session_index counts from 0, so part p's sessions are numbered
+  // from the sessions of the parts before it (one part: from 0, as the file says)
+  const parts = splitParts(dir, split, metadata).map((p) => ({ ...p, table: readTable(arrow, p.sessionsPath), base: 0 }));
+  let S = 0;
+  for (const p of parts) {
+    if (p.table.numRows !== p.sessions && metadata.format_version === 3) {
+      throw new InputError(`${p.sessionsPath}: ${p.table.numRows} sessions, metadata.json's parts say ${p.sessions}`, { file: p.sessionsPath });
+    }
+    p.base = S;
+    S += p.table.numRows;
+  }
   const d = metadata.state_dim;
   const k = metadata.action_dim;
   const share = opts.sessionShare ?? 1;
@@ -200,69 +224,74 @@ export async function readTrajectories(dir: string, split: Split, opts: ReadTraj
   let renumber: Int32Array | null = null;
   let n = fileRows;
   if (share < 1) {
-    const lengths = sessions.getChild('length');
-    if (!lengths) throw new InputError(`${sessionsPath}: lacks column 'length' (needed to sample sessions)`, { file: sessionsPath, column: 'length' });
-    const S = sessions.numRows;
     keep = new Uint8Array(S);
     renumber = new Int32Array(S).fill(-1);
     n = 0;
     let next = 0;
-    for (let j = 0; j < S; j++) {
-      if (!sessionSampled(j, share, opts.sampleSeed ?? 0)) continue;
-      keep[j] = 1;
-      renumber[j] = next++;
-      n += Number(lengths.get(j));
+    for (const p of parts) {
+      const lengths = p.table.getChild('length');
+      if (!lengths) throw new InputError(`${p.sessionsPath}: lacks column 'length' (needed to sample sessions)`, { file: p.sessionsPath, column: 'length' });
+      for (let i = 0; i < p.table.numRows; i++) {
+        const j = p.base + i;
+        if (!sessionSampled(j, share, opts.sampleSeed ?? 0)) continue;
+        keep[j] = 1;
+        renumber[j] = next++;
+        n += Number(lengths.get(i));
+      }
     }
   }
+  const sessionsPaths = parts.map((p) => p.sessionsPath).join(', ');
   // The transitions are read record batch by record batch into arrays of the size metadata.json
   // states: at the paper's scale train.arrow is 2.4 GB, beyond one readFileSync (2 GiB), and a whole-file
   // buffer beside the arrays would double the memory.
-  async function readColumns() {
+  const state = new Float32Array(n * d);
+  const stored = metadata.format_version === 1 ? new Float32Array(n * d) : null;
+  const cols = {
+    session_index: new Int32Array(n),
+    step: new Int32Array(n),
+    request_ts: new Float64Array(n),
+    action: new Float32Array(n * k),
+    reward: new Float32Array(n),
+    done: new Uint8Array(n),
+    truncated: new Uint8Array(n),
+    action_logp: new Float32Array(n),
+  };
+  const feedback: Record<string, Float32Array> = {};
+  for (const f of metadata.feedback_columns) feedback[f] = new Float32Array(n);
+  const codes = metadata.has_policy_id ? new Int32Array(n) : null;
+  const values: string[] = [];
+  const index = new Map<string, number>();
+  let at = 0;
+  let seenAll = 0;
+  async function readPart(reader: Awaited<ReturnType<typeof openArrowBatches>>['reader'], path: string, base: number, partRows: number, countName: string) {
     const fields = reader.schema.fields.map((f) => f.name);
     const need = (name: string) => {
       if (!fields.includes(name)) throw new InputError(`${path}: trajectory file lacks column '${name}'`, { file: path, column: name });
       return name;
     };
-    const state = new Float32Array(n * d);
-    const stored = metadata.format_version === 1 ? new Float32Array(n * d) : null;
-    const cols = {
-      session_index: new Int32Array(n),
-      step: new Int32Array(n),
-      request_ts: new Float64Array(n),
-      action: new Float32Array(n * k),
-      reward: new Float32Array(n),
-      done: new Uint8Array(n),
-      truncated: new Uint8Array(n),
-      action_logp: new Float32Array(n),
-    };
-    const feedback: Record<string, Float32Array> = {};
-    for (const f of fields) if (f.startsWith(FEEDBACK_PREFIX)) feedback[f.slice(FEEDBACK_PREFIX.length)] = new Float32Array(n);
     const widths: [string, Float32Array | Float64Array | Int32Array | Uint8Array, number][] = [
       [need('state'), state, d],
       ...(stored ? [[need('next_state'), stored, d] as [string, Float32Array, number]] : []),
       ...Object.entries(cols).map(([name, out]) => [need(name), out, name === 'action' ? k : 1] as [string, Float32Array | Float64Array | Int32Array | Uint8Array, number]),
-      ...Object.entries(feedback).map(([name, out]) => [FEEDBACK_PREFIX + name, out, 1] as [string, Float32Array, number]),
+      ...Object.entries(feedback).map(([name, out]) => [need(FEEDBACK_PREFIX + name), out, 1] as [string, Float32Array, number]),
     ];
-    const hasPolicy = fields.includes('policy_id');
-    const codes = hasPolicy ? new Int32Array(n) : null;
-    const values: string[] = [];
-    const index = new Map<string, number>();
-    let at = 0;
+    const hasPolicy = codes !== null && fields.includes('policy_id');
     let seen = 0;
     try {
       for await (const b of reader) {
         seen += b.numRows;
-        if (seen > fileRows) throw new InputError(`${path}: more rows than metadata.json's counts.${split}.transitions (${fileRows})`, { file: path });
-        const ranges = keep ? keptRanges(b.getChild(need('session_index'))!, keep, path) : [[0, b.numRows] as const];
+        if (seen > partRows) throw new InputError(`${path}: more rows than metadata.json's ${countName} (${partRows})`, { file: path });
+        const ranges = keep ? keptRanges(b.getChild(need('session_index'))!, keep, path, base) : [[0, b.numRows] as const];
         const kept = ranges.reduce((x, [lo, hi]) => x + hi - lo, 0);
-        if (at + kept > n) throw new InputError(`${path}: more rows in the sampled sessions than their lengths in ${sessionsPath} (${n})`, { file: path });
+        if (at + kept > n) throw new InputError(`${path}: more rows in the sampled sessions than their lengths in ${sessionsPaths} (${n})`, { file: path });
         for (const [name, out, width] of widths) copyColumn(arrow, b.getChild(name)!, out, at, width, ranges);
+        if (base > 0) for (let i = at; i < at + kept; i++) cols.session_index[i] += base;
         if (codes) {
-          const pv = b.getChild('policy_id')!;
+          const pv = hasPolicy ? b.getChild('policy_id')! : null;
           let o = at;
           for (const [lo, hi] of ranges) {
             for (let i = lo; i < hi; i++, o++) {
-              const v = pv.get(i) as string | null;
+              const v = pv ? (pv.get(i) as string | null) : null;
               if (v === null) codes[o] = -1;
               else {
                 let c = index.get(v);
@@ -278,21 +307,25 @@ export async function readTrajectories(dir: string, split: Split, opts: ReadTraj
       if (err instanceof InputError) throw err;
       throw new InputError(`${path}: not an Arrow IPC file: ${(err as Error).message}`, { file: path });
     }
-    return { state, stored, cols, feedback, codes, values, at, seen };
+    if (seen !== partRows) throw new InputError(`${path}: ${seen} rows, but metadata.json's ${countName} says ${partRows}`, { file: path });
+    seenAll += seen;
   }
-  const { reader, close } = await openArrowBatches(arrow, path, () => "cannot read trajectory file (is this an 'mtf ingest' output directory?)");
-  let read: Awaited<ReturnType<typeof readColumns>>;
-  try {
-    read = await readColumns();
-  } finally {
-    await close();
+  for (const [i, p] of parts.entries()) {
+    const { reader, close } = await openArrowBatches(arrow, p.path, () => "cannot read trajectory file (is this an 'mtf ingest' output directory?)");
+    try {
+      await readPart(reader, p.path, p.base, p.transitions, metadata.format_version < 3 ? `counts.${split}.transitions` : `parts.${split}[${i}].transitions`);
+    } finally {
+      await close();
+    }
   }
-  const { state, stored, cols, feedback, codes, values, at, seen } = read;
-  if (seen !== fileRows) throw new InputError(`${path}: ${seen} rows, but metadata.json's counts.${split}.transitions says ${fileRows}`, { file: path });
-  if (at !== n) throw new InputError(`${path}: ${at} rows in the sampled sessions, but their lengths in ${sessionsPath} sum to ${n}`, { file: path });
+  if (seenAll !== fileRows) throw new InputError(`${parts[0].path}: ${seenAll} rows, but metadata.json's counts.${split}.transitions says ${fileRows}`, { file: parts[0].path });
+  if (at !== n) throw new InputError(`${parts[0].path}: ${at} rows in the sampled sessions, but their lengths in ${sessionsPaths} sum to ${n}`, { file: parts[0].path });
   if (renumber) for (let i = 0; i < n; i++) cols.session_index[i] = renumber[cols.session_index[i]];
-  const sid = sessions.getChild('session_id');
-  const ids = sid ? (sid.toArray() as string[]) : [];
+  const ids: string[] = [];
+  for (const p of parts) {
+    const sid = p.table.getChild('session_id');
+    if (sid) for (const v of sid.toArray() as string[]) ids.push(v);
+  }
   const batch = {
     n,
     stateDim: d,
@@ -310,8 +343,8 @@ export async function readTrajectories(dir: string, split: Split, opts: ReadTraj
     policyId: codes ? { codes, values } : null,
     sessionIds: keep ? ids.filter((_, j) => keep[j]) : ids,
   } as TransitionBatch;
-  // Format 1 files carry next_state; format 2 derives it (the next row's state within the session), and
-  // only when something reads it: training indexes the state rows instead (nextStateFromRows).
+  // Format 1 files carry next_state; formats 2 and 3 derive it (the next row's state within the session),
+  // and only when something reads it: training indexes the state rows instead (nextStateFromRows).
   if (stored) batch.nextState = stored;
   else withDerivedNextState(batch);
   return { batch, metadata };
@@ -359,14 +392,14 @@ export async function openArrowBatches(arrow: ArrowModule, path: string, cannotR
 }
 
 /** The row ranges [lo, hi) of one record batch whose sessions are in the sample (rows of a session are consecutive). */
-function keptRanges(sessionIndex: Vector, keep: Uint8Array, path: string): (readonly [number, number])[] {
+function keptRanges(sessionIndex: Vector, keep: Uint8Array, path: string, base = 0): (readonly [number, number])[] {
   const ranges: [number, number][] = [];
   const m = sessionIndex.length;
   for (let i = 0; i < m; ) {
-    const j = sessionIndex.get(i) as number;
+    const j = (sessionIndex.get(i) as number) + base;
     if (!(j >= 0 && j < keep.length)) throw new InputError(`${path}: session_index ${j} at a row outside the ${keep.length} sessions of the split`, { file: path, column: 'session_index' });
     let e = i + 1;
-    while (e < m && (sessionIndex.get(e) as number) === j) e++;
+    while (e < m && (sessionIndex.get(e) as number) + base === j) e++;
     if (keep[j]) {
       const last = ranges.at(-1);
       if (last && last[1] === i) last[1] = e;

@@ -223,10 +223,10 @@ test('format 1 directories (with next_state) are still read; newer formats are r
   assert.deepEqual(batch.sessionIds, ['a', 'b']);
 
   const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-  writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...meta, format_version: 3 }));
+  writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...meta, format_version: 4 }));
   await assert.rejects(readTrajectories(dir, 'train'), (err: unknown) => {
     assert.ok(err instanceof InputError);
-    assert.match(err.message, /metadata\.json: trajectory format_version 3 was written by a newer mtf; this one reads versions 1 … 2/);
+    assert.match(err.message, /metadata\.json: trajectory format_version 4 was written by a newer mtf; this one reads versions 1 … 3/);
     return true;
   });
 });
