@@ -75,6 +75,8 @@ export const StageJobDataSchema = z
     run: RunSpecSchema,
     shard: ShardKey.optional(),
     shards: z.array(ShardKey).max(10_000).optional(),
+    /** a bucket job of the bucketed merge (jobs/processors/mergeJobs.ts): its bucket, 0 … ingest.merge_buckets − 1 */
+    bucket: z.int().min(0).max(4095).optional(),
   })
   .strict();
 export type StageJobData = z.infer<typeof StageJobDataSchema>;

@@ -26,7 +26,7 @@ export const STAGE_QUEUES: QueueKey[] = ['ingest', 'train', 'evaluate', 'publish
  * Job names inside the stage queues (the sandboxed processor dispatches on them); `fit`: one fit of a
  * fanned-out evaluation, added by its evaluate job (processors/evaluateJobs.ts), not by the flow.
  */
-export type StageJobName = 'shard' | 'merge' | 'train' | 'evaluate' | 'publish' | 'fit';
+export type StageJobName = 'shard' | 'merge' | 'bucket' | 'train' | 'evaluate' | 'publish' | 'fit';
 
 /** A stage job's data: the run, and the shard key (shard jobs) or every key (merge jobs); schema in jobData.ts. */
 export type { StageJobData };

@@ -44,7 +44,7 @@ export const fitName = (at: FitKey) => `${at.policy}-${at.refit}`;
 export const fitJobId = (spec: RunSpec, at: FitKey) => jobId(spec.runId, `fit-${fitName(at)}`);
 
 /** The worker's Redis connection, passed to its sandboxed children in LEASE_ENV (jobs/worker.ts). */
-function connectionFromEnv(): QueueConnection {
+export function connectionFromEnv(): QueueConnection {
   const text = process.env[LEASE_ENV];
   if (!text) throw new InputError(`${LEASE_ENV} is not set: this process was not started by \`mtf worker\`, so it cannot add the evaluation's fit jobs`, { field: LEASE_ENV });
   const c = JSON.parse(text) as QueueConnection;

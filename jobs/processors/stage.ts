@@ -15,6 +15,7 @@ import { InputError, oneLine } from '../../src/errors/index.ts';
 import {
   evaluateStage,
   ingestShardStage,
+  mergeBucketStage,
   mergeStage,
   publishStage,
   readStage,
@@ -61,15 +62,18 @@ export default async function processStage(job: SandboxedJob, token?: string, si
   let data: StageJobData;
   try {
     data = parseStageJob(job.data, rootsFromEnv(), `job ${job.id} (${job.name})`);
-    if (!['shard', 'merge', 'train', 'evaluate', 'publish'].includes(name)) throw new InputError(`job ${job.id}: unknown stage job '${name}'; job refused`);
+    if (!['shard', 'merge', 'bucket', 'train', 'evaluate', 'publish'].includes(name)) throw new InputError(`job ${job.id}: unknown stage job '${name}'; job refused`);
     if (name === 'shard' && data.shard === undefined) throw new InputError(`job ${job.id}: a shard job without job data field 'shard'; job refused`);
-    if (name === 'merge' && data.shards === undefined) throw new InputError(`job ${job.id}: a merge job without job data field 'shards'; job refused`);
+    if ((name === 'merge' || name === 'bucket') && data.shards === undefined) throw new InputError(`job ${job.id}: a ${name} job without job data field 'shards'; job refused`);
+    if (name === 'bucket' && (data.bucket === undefined || data.bucket >= data.run.pipeline.ingest.merge_buckets)) {
+      throw new InputError(`job ${job.id}: a bucket job needs job data field 'bucket' below ingest.merge_buckets (${data.run.pipeline.ingest.merge_buckets}); job refused`);
+    }
   } catch (err) {
     process.stdout.write(`[job ${job.id}] ${oneLine(err)}\n`);
     throw named('UnrecoverableError', oneLine(err));
   }
   const spec = data.run;
-  const key = name === 'shard' ? `ingest-${data.shard}` : name === 'merge' ? 'ingest' : name;
+  const key = name === 'shard' ? `ingest-${data.shard}` : name === 'merge' ? 'ingest' : name === 'bucket' ? `ingest-bucket-${data.bucket}` : name;
   const prev = readStage(spec, key);
   if (prev?.status === 'done' && prev.result) {
     await job.log(`${key}: done earlier (${prev.worker}, ${prev.finished_at}); not run again`);
@@ -99,7 +103,13 @@ export default async function processStage(job: SandboxedJob, token?: string, si
         result = await ingestShardStage(spec, data.shard!, ctx);
         break;
       case 'merge':
-        result = await mergeStage(spec, data.shards!, ctx);
+        if (spec.pipeline.ingest.merge_buckets > 1) {
+          const { mergeByJobs } = await import('./mergeJobs.ts');
+          result = await mergeByJobs(job as ParentJob, token, spec, data.shards!, ctx);
+        } else result = await mergeStage(spec, data.shards!, ctx);
+        break;
+      case 'bucket':
+        result = await mergeBucketStage(spec, data.shards!, data.bucket!, ctx);
         break;
       case 'train':
         result = await trainStage(spec, ctx);
@@ -129,11 +139,11 @@ export default async function processStage(job: SandboxedJob, token?: string, si
     throw err;
   }
   if (result.status === 'waiting') {
-    // the fanned-out evaluation added fit jobs: the job waits for them, holding no worker slot, and
+    // the fanned-out evaluation added fit jobs (the bucketed merge, bucket jobs): the job waits for them, holding no worker slot, and
     // comes back (same try) when they are done
     stageFinished(spec, rec, 'waiting', result, null);
-    ctx.log(`waiting for ${result.pending} fit jobs`);
-    throw named('WaitingChildrenError', 'waiting for its fit jobs');
+    ctx.log(`waiting for ${result.pending} ${name === 'merge' ? 'bucket' : 'fit'} jobs`);
+    throw named('WaitingChildrenError', `waiting for its ${name === 'merge' ? 'bucket' : 'fit'} jobs`);
   }
   if (result.status === 'stopped') {
     // SIGTERM: the trainer wrote a checkpoint; hand the job back without spending an attempt.

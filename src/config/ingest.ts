@@ -32,6 +32,15 @@ export const IngestConfig = z
       .describe(
         'ingest fans out by file: a dt= partition whose files add up to more than this many MiB is read as several shards of consecutive files, each up to about this size (a file is never split); the merge reads them in order, so the trajectories are the same',
       ),
+    merge_buckets: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .default(1)
+      .describe(
+        'the merge in this many buckets by a hash of the session id, each a job of its own holding about 1/B of the rows (trajectory format 3: a part file per bucket); 1: one merge holding every row of the window (format 2)',
+      ),
     beta: z
       .union([z.number().min(0), z.array(z.number().min(0)).min(1)])
       .optional()

@@ -27,6 +27,6 @@ export {
   type RunEntry,
   type StageName,
 } from './run.ts';
-export { planIngest, ingestShardStage, mergeStage, trainStage, evaluateStage, loadEvaluation, publishStage, versionOf, candidateName, type StageContext } from './stages.ts';
+export { planIngest, ingestShardStage, mergeStage, planMergeStage, mergeBucketStage, finishMergeStage, bucketPartDir, trainStage, evaluateStage, loadEvaluation, publishStage, versionOf, candidateName, type StageContext } from './stages.ts';
 export { fitsDir, planEvaluateFits, evaluateFitStage, assembleEvaluation } from './evaluateFits.ts';
 export { runEmbedded, recordedStage, type EmbeddedOptions, type EmbeddedResult } from './embedded.ts';

@@ -84,6 +84,8 @@ export function runDirs(spec: RunSpec) {
     work,
     stages: join(work, 'stages'),
     shards: join(work, 'shards'),
+    /** the bucketed merge's split plan and parts (ingest.merge_buckets > 1) */
+    parts: join(work, 'parts'),
     trajectories: join(work, 'trajectories'),
     train: join(work, 'train'),
     ope: join(work, 'ope'),

@@ -58,7 +58,7 @@ export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageCon
   const shard = planShards(spec.pipeline.paths.logs, windowOf(spec), shardPlanOf(spec)).find((s) => s.key === key);
   if (!shard) throw new InputError(`${spec.pipeline.paths.logs}: partition ${key} of the run's window is gone (it was there when the run was planned)`, { file: spec.pipeline.paths.logs });
   const out = join(runDirs(spec).shards, key);
-  const o = { shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, onProgress: ctx.log };
+  const o = { shard, window: windowOf(spec), reward: rewardOf(spec), out, threads: spec.pipeline.ingest.threads, buckets: spec.pipeline.ingest.merge_buckets, onProgress: ctx.log };
   const meta: Awaited<ReturnType<typeof readShard>> & { peak_rss_mib?: number } = opts.inChild ? await readShardInChild(o, ctx.signal) : await readShard(o);
   const rejected = Object.values(meta.rows_rejected).reduce((a, b) => a + (b ?? 0), 0);
   ctx.log(`shard ${key}: ${meta.files.length} files, ${meta.rows_read} rows read, ${rejected} rejected`);
@@ -74,24 +74,88 @@ export async function ingestShardStage(spec: RunSpec, key: string, ctx: StageCon
 }
 
 export async function mergeStage(spec: RunSpec, keys: string[], ctx: StageContext) {
-  const { mergeShards } = await import('../data/shards.ts');
   const dirs = runDirs(spec);
-  const shards = keys.map((k) => join(dirs.shards, k));
   const ing = spec.pipeline.ingest;
-  const r = await mergeShards({
+  if (ing.merge_buckets > 1) {
+    // the embedded runner: every bucket here, one after another (the BullMQ workers fan them out as jobs)
+    const plan = await planMergeStage(spec, keys, ctx);
+    for (let b = 0; b < plan.buckets; b++) await mergeBucketStage(spec, keys, b, ctx);
+    return finishMergeStage(spec, keys, ctx);
+  }
+  const { mergeShards } = await import('../data/shards.ts');
+  const r = await mergeShards({ ...mergeInputs(spec, keys), out: dirs.trajectories, onProgress: (line) => ctx.log(`ingest: ${line}`) });
+  return mergeResult(spec, r.report, ctx);
+}
+
+function mergeInputs(spec: RunSpec, keys: string[]) {
+  const ing = spec.pipeline.ingest;
+  return {
     logs: spec.pipeline.paths.logs,
     window: windowOf(spec),
     reward: rewardOf(spec),
-    out: dirs.trajectories,
-    shards,
+    shards: keys.map((k) => join(runDirs(spec).shards, k)),
     inactivityGapMinutes: ing.inactivity_gap_minutes,
     testFraction: ing.test_fraction,
     beta: ing.beta,
-    onProgress: (line) => ctx.log(`ingest: ${line}`),
-  });
-  const rep = r.report;
+  };
+}
+
+function mergeResult(spec: RunSpec, rep: { rows_read: number; sessions: number; train_sessions: number; test_sessions: number; sessions_dropped: number; transitions: number }, ctx: StageContext) {
+  const dirs = runDirs(spec);
   ctx.log(`ingest: ${rep.rows_read} rows → ${rep.sessions} sessions (${rep.train_sessions} train / ${rep.test_sessions} test), ${rep.sessions_dropped} dropped`);
   return { trajectories: dirs.trajectories, rows_read: rep.rows_read, sessions: rep.sessions, transitions: rep.transitions, sessions_dropped: rep.sessions_dropped };
+}
+
+/** The bucketed merge's part directory of bucket b. */
+export const bucketPartDir = (spec: RunSpec, b: number) => join(runDirs(spec).parts, `b${String(b).padStart(5, '0')}`);
+
+/**
+ * The bucketed merge, step 1: the train/test split planned from the shards' per-session starts, written
+ * once to `parts/split.json` (a retry reads it back, so every bucket splits by the same cutoff).
+ */
+export async function planMergeStage(spec: RunSpec, keys: string[], ctx: StageContext) {
+  const { planSplit, readSplitPlan } = await import('../data/bucketMerge.ts');
+  const { readShardMeta } = await import('../data/shards.ts');
+  const path = join(runDirs(spec).parts, 'split.json');
+  if (existsSync(path)) return readSplitPlan(path);
+  const plan = planSplit(mergeInputs(spec, keys).shards.map(readShardMeta), spec.pipeline.ingest.test_fraction);
+  if (plan.buckets !== spec.pipeline.ingest.merge_buckets) {
+    throw new InputError(`${runDirs(spec).shards}: the shards were written in ${plan.buckets} buckets, the pipeline asks for ${spec.pipeline.ingest.merge_buckets}`, { field: 'ingest.merge_buckets' });
+  }
+  const { mkdirSync } = await import('node:fs');
+  const { writeJsonAtomic } = await import('../io/index.ts');
+  mkdirSync(runDirs(spec).parts, { recursive: true });
+  writeJsonAtomic(path, plan);
+  ctx.log(`ingest: split planned over ${plan.sessions} sessions (${plan.test_sessions} test) for ${plan.buckets} buckets`);
+  return plan;
+}
+
+/** The bucketed merge, step 2 (one job per bucket): bucket b of every shard → its part (skipped when the part exists). */
+export async function mergeBucketStage(spec: RunSpec, keys: string[], bucket: number, ctx: StageContext) {
+  const { mergeBucket, readSplitPlan } = await import('../data/bucketMerge.ts');
+  const out = bucketPartDir(spec, bucket);
+  if (existsSync(join(out, 'ingest-report.json'))) return { bucket, part: out, reused: true };
+  const plan = readSplitPlan(join(runDirs(spec).parts, 'split.json'));
+  const t = performance.now();
+  const r = await mergeBucket({ ...mergeInputs(spec, keys), bucket, plan, out, onProgress: (line) => ctx.log(`ingest: ${line}`) });
+  const seconds = (performance.now() - t) / 1000;
+  ctx.log(`ingest: bucket ${bucket}: ${r.report.sessions} sessions, ${r.report.transitions} transitions (${seconds.toFixed(1)} s)`);
+  return { bucket, part: out, sessions: r.report.sessions, transitions: r.report.transitions, seconds };
+}
+
+/** The bucketed merge, step 3: the parts → the run's trajectories (format 3). */
+export async function finishMergeStage(spec: RunSpec, keys: string[], ctx: StageContext) {
+  const { finishBuckets } = await import('../data/bucketMerge.ts');
+  const dirs = runDirs(spec);
+  const parts = Array.from({ length: spec.pipeline.ingest.merge_buckets }, (_, b) => bucketPartDir(spec, b));
+  const done = join(dirs.trajectories, 'ingest-report.json');
+  if (existsSync(done) && !parts.some((p) => existsSync(p))) {
+    // finished before (a retry after the parts were placed and removed): the trajectories are complete
+    const { IngestReport } = await import('../data/index.ts');
+    return mergeResult(spec, IngestReport.parse(JSON.parse(readFileSync(done, 'utf8'))), ctx);
+  }
+  const r = await finishBuckets({ logs: spec.pipeline.paths.logs, shards: mergeInputs(spec, keys).shards, parts, out: dirs.trajectories, removeParts: true });
+  return mergeResult(spec, r.report, ctx);
 }
 
 // ---- train ----
