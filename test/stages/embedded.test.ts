@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listStages, readRunRecord, runEmbedded, specOf } from '../../src/stages/index.ts';
+import { listStages, readRunRecord, runDirs, runEmbedded, specOf } from '../../src/stages/index.ts';
 import { inParallel, shardParallelism } from '../../src/stages/embedded.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { END_DATE, simulatedLogs, tinyPipeline } from './fixtures.ts';
@@ -39,6 +39,22 @@ test('mtf run (embedded): one run per date, one model, stages recorded', { timeo
   assert.ok(['published', 'rejected'].includes(next.outcome.status), next.outcome.detail);
   const ope = JSON.parse(readFileSync(join(p.paths.artifacts, 'runs', 'nightly', '2026-11-21', 'a1', 'ope', 'ope-report.json'), 'utf8'));
   assert.equal(ope.baseline?.name, 'fusion@nightly-2026-11-20', 'the live model is the baseline');
+});
+
+test('mtf run (embedded) with ingest.merge_buckets: the buckets merged in turn, format-3 trajectories, a published model', { timeout: 300_000 }, async () => {
+  const work = tempDir();
+  const logs = await simulatedLogs(join(work, 'logs'));
+  const base = tinyPipeline(work, logs);
+  const p = { ...base, ingest: { ...base.ingest, merge_buckets: 3 } };
+  const lines: string[] = [];
+  const r = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
+  assert.equal(r.outcome.status, 'published', lines.join('\n'));
+  const spec = specOf(r.record);
+  const meta = JSON.parse(readFileSync(join(runDirs(spec).trajectories, 'metadata.json'), 'utf8'));
+  assert.equal(meta.format_version, 3);
+  assert.deepEqual(meta.parts.train.map((x: { bucket: number }) => x.bucket), [0, 1, 2]);
+  assert.ok(lines.some((l) => /^ingest: bucket 2: \d+ sessions, \d+ transitions/.test(l)), lines.join('\n'));
+  assert.ok(!existsSync(join(runDirs(spec).parts, 'b00000')), 'the parts are removed once placed');
 });
 
 test('mtf run (embedded): an interrupted training continues from its checkpoint', { timeout: 300_000 }, async () => {
