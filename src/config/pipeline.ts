@@ -57,6 +57,14 @@ export const PipelineConfig = z
           .array(z.string())
           .default(['behavior'])
           .describe('reference policies evaluated next to the candidate and the live model (`mtf evaluate --policy` specs)'),
+        sample_sessions: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(1)
+          .describe(
+            "evaluate on this share of the test split's sessions, a uniform sample of whole sessions (seeded: every job and retry reads the same sample; memory holds only their rows). The bootstrap resamples sessions, so the interval widens as the sample shrinks; for logs far beyond the paper's scale",
+          ),
         fan_out: z
           .enum(['threads', 'jobs'])
           .default('threads')
@@ -65,7 +73,7 @@ export const PipelineConfig = z
           ),
       })
       .strict()
-      .default({ config: {}, policies: ['behavior'], fan_out: 'threads' }),
+      .default({ config: {}, policies: ['behavior'], sample_sessions: 1, fan_out: 'threads' }),
     publish: z
       .object({
         model: name.default('fusion').describe('model name in the store'),

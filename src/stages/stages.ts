@@ -227,7 +227,11 @@ export async function loadEvaluation(spec: RunSpec, ctx: StageContext) {
   const { readCurrent, modelDir } = await import('../export/index.ts');
   const dirs = runDirs(spec);
   const p = spec.pipeline;
-  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'test');
+  // a sample of whole test sessions when evaluate.sample_sessions < 1: a fixed seed, so the fit jobs, the
+  // parent that assembles their report and any retry all read the same sessions
+  const share = p.evaluate.sample_sessions;
+  const { batch, metadata } = await readTrajectories(dirs.trajectories, 'test', { sessionShare: share, sampleSeed: 1 });
+  if (share < 1) ctx.log(`evaluate: a sample of ${batch.sessionIds.length} of ${metadata.counts.test.sessions} test sessions (${batch.n} of ${metadata.counts.test.transitions} transitions)`);
   const parsed = OpeConfigSchema.safeParse(p.evaluate.config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

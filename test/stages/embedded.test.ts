@@ -41,11 +41,11 @@ test('mtf run (embedded): one run per date, one model, stages recorded', { timeo
   assert.equal(ope.baseline?.name, 'fusion@nightly-2026-11-20', 'the live model is the baseline');
 });
 
-test('mtf run (embedded) with ingest.merge_buckets: the buckets merged in turn, format-3 trajectories, a published model', { timeout: 300_000 }, async () => {
+test('mtf run (embedded) with ingest.merge_buckets and evaluate.sample_sessions: the buckets merged in turn, format-3 trajectories, evaluated on a sample, a published model', { timeout: 300_000 }, async () => {
   const work = tempDir();
   const logs = await simulatedLogs(join(work, 'logs'));
   const base = tinyPipeline(work, logs);
-  const p = { ...base, ingest: { ...base.ingest, merge_buckets: 3 } };
+  const p = { ...base, ingest: { ...base.ingest, merge_buckets: 3 }, evaluate: { ...base.evaluate, sample_sessions: 0.5 } };
   const lines: string[] = [];
   const r = await runEmbedded(p, END_DATE, { say: (l) => lines.push(l) });
   assert.equal(r.outcome.status, 'published', lines.join('\n'));
@@ -55,6 +55,14 @@ test('mtf run (embedded) with ingest.merge_buckets: the buckets merged in turn, 
   assert.deepEqual(meta.parts.train.map((x: { bucket: number }) => x.bucket), [0, 1, 2]);
   assert.ok(lines.some((l) => /^ingest: bucket 2: \d+ sessions, \d+ transitions/.test(l)), lines.join('\n'));
   assert.ok(!existsSync(join(runDirs(spec).parts, 'b00000')), 'the parts are removed once placed');
+  // the evaluation read a sample of the test sessions: fewer than the split holds, and said so
+  const ope = JSON.parse(readFileSync(join(runDirs(spec).ope, 'ope-report.json'), 'utf8'));
+  const m = lines.map((l) => /^evaluate: a sample of (\d+) of (\d+) test sessions \((\d+) of (\d+) transitions\)$/.exec(l)).find(Boolean);
+  assert.ok(m, lines.join('\n'));
+  assert.equal(Number(m[2]), meta.counts.test.sessions);
+  assert.ok(Number(m[1]) > 0 && Number(m[1]) < Number(m[2]));
+  assert.equal(ope.data.transitions, Number(m[3]));
+  assert.ok(ope.data.transitions < meta.counts.test.transitions);
 });
 
 test('mtf run (embedded): an interrupted training continues from its checkpoint', { timeout: 300_000 }, async () => {
