@@ -7,7 +7,7 @@ import { runMtf } from './helpers/cli.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 test('ingest config: paper defaults, validation naming the field, duplicate keys refused', () => {
-  assert.deepEqual(IngestConfig.parse({}), { window_days: 3, inactivity_gap_minutes: 30, test_fraction: 0.1, threads: 1, shard_workers: 'auto', shard_mib: 512 });
+  assert.deepEqual(IngestConfig.parse({}), { window_days: 3, inactivity_gap_minutes: 30, test_fraction: 0.1, threads: 1, shard_workers: 'auto', shard_mib: 512, merge_buckets: 1 });
   const cfg = parseConfigText('reward_weights: {play_time_s: 1, like: 2}\nwindow_days: 2\n', IngestConfig, 'c.yaml');
   assert.deepEqual(cfg.reward_weights, { play_time_s: 1, like: 2 });
   assert.equal(cfg.window_days, 2);

@@ -5,7 +5,7 @@
  * peak RSS (GNU time: the largest of the process and its sandboxed children).
  *
  *   npm run bench:workers -- --logs <dir> [--work /tmp/mtf-workers-bench] [--workers 2]
- *                            [--buckets 16] [--train-sample 1] [--eval-sample 1] [--fan-out jobs]
+ *                            [--buckets 16] [--shard-mib 512] [--train-sample 1] [--eval-sample 1] [--fan-out jobs]
  *                            [--config pipelines/nightly.yaml] [--redis-url redis://127.0.0.1:6379]
  *
  * The pipeline is --config with the merge in --buckets buckets, training and evaluation on the given
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     work: { type: 'string', default: '/tmp/mtf-workers-bench' },
     workers: { type: 'string', default: '2' },
     buckets: { type: 'string', default: '16' },
+    'shard-mib': { type: 'string' },
     'train-sample': { type: 'string', default: '1' },
     'eval-sample': { type: 'string', default: '1' },
     'fan-out': { type: 'string', default: 'jobs' },
@@ -52,7 +53,7 @@ const base = loadConfigFile(resolve(values.config), PipelineConfig);
 const pipeline = {
   ...base,
   paths: { logs, artifacts: join(work, 'artifacts'), store: join(work, 'models') },
-  ingest: { ...base.ingest, merge_buckets: Number(values.buckets) },
+  ingest: { ...base.ingest, merge_buckets: Number(values.buckets), ...(values['shard-mib'] ? { shard_mib: Number(values['shard-mib']) } : {}) },
   train: { ...base.train, sample_sessions: Number(values['train-sample']) },
   evaluate: { ...base.evaluate, sample_sessions: Number(values['eval-sample']), fan_out: values['fan-out'] as 'jobs' | 'threads' },
 };
@@ -128,7 +129,7 @@ const perWorker = workers.map((w, i) => {
   return `w${i + 1} ${(kib / 1024 / 1024).toFixed(2)} GiB (${fmt(secs)})`;
 });
 const lines = [
-  `${meta.rows_read.toLocaleString('en')} requests read, ${meta.sessions.toLocaleString('en')} sessions, ${meta.transitions.toLocaleString('en')} transitions; ${N} workers × concurrency 1 on ${cpus().length} cores; merge_buckets ${values.buckets}, train.sample_sessions ${values['train-sample']}, evaluate.sample_sessions ${values['eval-sample']}, evaluate.fan_out ${values['fan-out']}`,
+  `${meta.rows_read.toLocaleString('en')} requests read, ${meta.sessions.toLocaleString('en')} sessions, ${meta.transitions.toLocaleString('en')} transitions; ${N} workers × concurrency 1 on ${cpus().length} cores; merge_buckets ${values.buckets}, shard_mib ${pipeline.ingest.shard_mib}, train.sample_sessions ${values['train-sample']}, evaluate.sample_sessions ${values['eval-sample']}, evaluate.fan_out ${values['fan-out']}`,
   '',
   '| stage | wall | largest job peak RSS |',
   '|---|---:|---:|',
