@@ -5,13 +5,13 @@
  * folder first and renamed into place at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TASK_NAMES, type BehaviorConfig } from './config.ts';
 import { rollout, type StepRecorder } from './engine.ts';
 import { STATE_NAMES } from './features.ts';
 import { RowRecorder, sessionOrder, type LogRows } from './logRows.ts';
-import { logTable, META_ACTION_NAMES, META_BETA, META_SIM, META_STATE_NAMES, parquetBytes } from './parquet.ts';
+import { logTable, META_ACTION_NAMES, META_BETA, META_SIM, META_STATE_NAMES, writeParquetFile } from './parquet.ts';
 import { behaviorPolicy } from './policies.ts';
 import type { FusionPolicy } from './policy.ts';
 import { defaultWorld, type World } from './world.ts';
@@ -156,7 +156,7 @@ export async function simulateLogs(o: SimulateLogsOptions): Promise<SimulateLogs
         const date = formatDate(day.dayStartMs + off * DAY_MS);
         const rel = join(`dt=${date}`, `part-${String(off).padStart(5, '0')}.parquet`);
         mkdirSync(join(tmp, `dt=${date}`), { recursive: true });
-        writeSynced(join(tmp, rel), parquetBytes(logTable(r, order, ids, metadata)));
+        await writeParquetFile(join(tmp, rel), logTable(r, order, ids, metadata));
         files.push({ path: rel, date, rows: order.length });
       }
       sessions += day.sessions;
@@ -171,14 +171,4 @@ export async function simulateLogs(o: SimulateLogsOptions): Promise<SimulateLogs
     rmSync(tmp, { recursive: true, force: true });
   }
   return { out, files, sessions, rows, seed: o.seed, policy: production };
-}
-
-function writeSynced(path: string, bytes: Uint8Array): void {
-  writeFileSync(path, bytes);
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

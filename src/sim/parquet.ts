@@ -2,6 +2,8 @@
  * Logged rows → an Arrow table → zstd parquet (arrow-rs through parquet-wasm), with the layout of
  * schemas/interaction-log.md and the names of the vector elements as schema metadata.
  */
+import { openAsBlob } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 import { NUM_TASKS } from './config.ts';
@@ -115,15 +117,81 @@ export function logTable(rows: LogRows, order: Int32Array, userIds: readonly str
   return new arrow.Table(schema, [batch]);
 }
 
-/** Parquet bytes (zstd) of an Arrow table; the schema metadata also goes to the footer's key-value metadata. */
-export function parquetBytes(table: arrow.Table, rowGroupSize = 128 * 1024): Uint8Array {
+function writerProperties(table: arrow.Table, rowGroupSize: number): pw.WriterProperties {
   const kv = new Map<string, string>();
   for (const [k, v] of table.schema.metadata) kv.set(k, v);
-  const props = new pw.WriterPropertiesBuilder()
+  return new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.ZSTD)
     .setMaxRowGroupSize(rowGroupSize)
     .setKeyValueMetadata(kv)
     .setCreatedBy('batchrl-mtf simulator (parquet-wasm)')
     .build();
-  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);
+}
+
+/**
+ * Writes an Arrow table as a zstd parquet file (the schema metadata also goes to the footer's key-value
+ * metadata) and fsyncs it. Streamed: the table goes to parquet-wasm one row group's slice at a time and the
+ * encoded row groups come back as they are done, so the wasm32 memory (at most 4 GiB) holds about one row
+ * group, not the whole table and the whole file (a day at the paper's scale did not fit: `unreachable`).
+ * parquet-wasm's stream writer drops errors silently, so the footer is read back and its row count checked.
+ */
+export async function writeParquetFile(path: string, table: arrow.Table, rowGroupSize = 128 * 1024): Promise<void> {
+  if (!(Number.isInteger(rowGroupSize) && rowGroupSize > 0)) throw new RangeError(`row group size ${rowGroupSize} is not a positive integer`);
+  const n = table.numRows;
+  const file = await open(path, 'w');
+  try {
+    if (n === 0) {
+      // The stream writer needs a first batch to learn the schema from; an empty table is small anyway.
+      await file.writeFile(pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), writerProperties(table, rowGroupSize)));
+    } else {
+      let next = 0;
+      let failed: { error: unknown } | undefined;
+      const batches = new ReadableStream<pw.RecordBatch>(
+        {
+          pull(controller) {
+            if (next >= n) return controller.close();
+            const end = Math.min(n, next + rowGroupSize);
+            try {
+              const t = pw.Table.fromIPCStream(arrow.tableToIPC(table.slice(next, end), 'stream'));
+              try {
+                // the stream takes the batches over (the wasm side frees each once written)
+                for (const b of t.recordBatches()) controller.enqueue(b);
+              } finally {
+                t.free();
+              }
+            } catch (error) {
+              failed = { error }; // the writer would only skip the failed batch
+              throw error;
+            }
+            next = end;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const bytes: ReadableStream<Uint8Array> = await pw.transformParquetStream(batches, writerProperties(table, rowGroupSize));
+      for await (const chunk of bytes) for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at)).bytesWritten;
+      if (failed) throw failed.error;
+      if (next !== n) throw new Error(`${path}: parquet writer stopped after ${next} of ${n} rows`);
+    }
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  const written = await parquetRows(path);
+  if (written !== n) throw new Error(`${path}: parquet file has ${written} rows, expected ${n}`);
+}
+
+/** The row count in a parquet file's footer (only the footer is read). */
+async function parquetRows(path: string): Promise<number> {
+  const f = await pw.ParquetFile.fromFile(await openAsBlob(path));
+  try {
+    const meta = f.metadata();
+    const fm = meta.fileMetadata();
+    const rows = fm.numRows();
+    fm.free();
+    meta.free();
+    return rows;
+  } finally {
+    f.free();
+  }
 }
