@@ -90,18 +90,7 @@ export function planSplit(metas: ShardMeta[], testFraction: number): SplitPlan {
 }
 
 export function readSplitPlan(path: string): SplitPlan {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InputError(`${path}: cannot read the split plan: ${(err as Error).message}`, { file: path });
-  }
-  const parsed = SplitPlan.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(`${path}: field '${issue.path.join('.')}': ${issue.message}`, { file: path, field: issue.path.join('.') });
-  }
-  return parsed.data;
+  return readJson(path, SplitPlan, 'split plan');
 }
 
 /** The sessions of a (start-ordered) table before the plan's cutoff: the bucket's train split. */
