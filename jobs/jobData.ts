@@ -167,6 +167,10 @@ export function parseStageJob(data: unknown, roots: WorkerRoots, what: string): 
   const run = d.run as RunSpec;
   const want = runIdOf(run.pipeline.name, run.date, run.attempt);
   if (run.runId !== want) throw new InputError(`${what}: job data field 'run.runId': '${run.runId}' is not the id of ${run.pipeline.name} ${run.date} attempt ${run.attempt} ('${want}'); job refused`, { field: 'run.runId' });
+  const B = run.pipeline.ingest.merge_buckets;
+  if (d.bucket !== undefined && (B < 2 || d.bucket >= B)) {
+    throw new InputError(`${what}: job data field 'bucket': ${d.bucket} is not a bucket of the pipeline's merge (ingest.merge_buckets ${B}); job refused`, { field: 'bucket' });
+  }
   checkPipelinePaths(run.pipeline, roots, what);
   return d;
 }

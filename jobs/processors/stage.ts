@@ -65,9 +65,7 @@ export default async function processStage(job: SandboxedJob, token?: string, si
     if (!['shard', 'merge', 'bucket', 'train', 'evaluate', 'publish'].includes(name)) throw new InputError(`job ${job.id}: unknown stage job '${name}'; job refused`);
     if (name === 'shard' && data.shard === undefined) throw new InputError(`job ${job.id}: a shard job without job data field 'shard'; job refused`);
     if ((name === 'merge' || name === 'bucket') && data.shards === undefined) throw new InputError(`job ${job.id}: a ${name} job without job data field 'shards'; job refused`);
-    if (name === 'bucket' && (data.bucket === undefined || data.bucket >= data.run.pipeline.ingest.merge_buckets)) {
-      throw new InputError(`job ${job.id}: a bucket job needs job data field 'bucket' below ingest.merge_buckets (${data.run.pipeline.ingest.merge_buckets}); job refused`);
-    }
+    if (name === 'bucket' && data.bucket === undefined) throw new InputError(`job ${job.id}: a bucket job without job data field 'bucket'; job refused`);
   } catch (err) {
     process.stdout.write(`[job ${job.id}] ${oneLine(err)}\n`);
     throw named('UnrecoverableError', oneLine(err));

@@ -31,6 +31,11 @@ test('a stage job of the worker\'s pipeline is accepted as it is', () => {
   assert.deepEqual(d.run.pipeline, p);
   assert.deepEqual(parseStageJob(job({ shards: ['dt=2026-11-18', 'dt=2026-11-18-2', 'file-0'] }), roots, 'job 2').shards, ['dt=2026-11-18', 'dt=2026-11-18-2', 'file-0']);
   assert.deepEqual(parseTriggerJob({ pipeline: p }, roots, 'job 3').pipeline, p);
+  // a bucket job of the bucketed merge: one of the pipeline's merge_buckets (none without buckets)
+  const bucketed = { ...p, ingest: { ...p.ingest, merge_buckets: 4 } };
+  assert.equal(parseStageJob(job({ shards: ['dt=2026-11-18'], bucket: 3 }, bucketed), roots, 'job 4').bucket, 3);
+  assert.throws(() => parseStageJob(job({ shards: ['dt=2026-11-18'], bucket: 4 }, bucketed), roots, 'job 4'), refused(/field 'bucket': 4 is not a bucket of the pipeline's merge \(ingest\.merge_buckets 4\)/));
+  assert.throws(() => parseStageJob(job({ bucket: 0 }), roots, 'job 4'), refused(/field 'bucket': 0 is not a bucket of the pipeline's merge \(ingest\.merge_buckets 1\)/));
 });
 
 test('a fit job names its policy by key and its refit by number: never a path; its run is checked as a stage job\'s', () => {
@@ -93,6 +98,8 @@ test('malformed job data: wrong shapes, run ids that do not match, shard keys th
     [job({ extra: 1 }), /field '\(root\)'|extra/],
     [job({ shard: '../../etc' }), /field 'shard'/],
     [job({ shards: ['dt=2026-11-18', '/abs'] }), /field 'shards\.1'/],
+    [job({ bucket: -1 }), /field 'bucket'/],
+    [job({ bucket: '../0' }), /field 'bucket'/],
     [{ ...job(), run: { ...job().run, runId: 'nightly-2026-11-19' } }, /'run\.runId': 'nightly-2026-11-19' is not the id of nightly 2026-11-20 attempt 1/],
     [{ ...job(), run: { ...job().run, date: '2026-11-20/../..' } }, /field 'run\.date'/],
   ];
