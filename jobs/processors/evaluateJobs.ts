@@ -44,31 +44,37 @@ export const fitName = (at: FitKey) => `${at.policy}-${at.refit}`;
 export const fitJobId = (spec: RunSpec, at: FitKey) => jobId(spec.runId, `fit-${fitName(at)}`);
 
 /** The worker's Redis connection, passed to its sandboxed children in LEASE_ENV (jobs/worker.ts). */
-export function connectionFromEnv(): QueueConnection {
+function connectionFromEnv(): QueueConnection {
   const text = process.env[LEASE_ENV];
   if (!text) throw new InputError(`${LEASE_ENV} is not set: this process was not started by \`mtf worker\`, so it cannot add the evaluation's fit jobs`, { field: LEASE_ENV });
   const c = JSON.parse(text) as QueueConnection;
   return { redis: { ...c.redis, maxRetriesPerRequest: null }, prefix: c.prefix, display: c.display };
 }
 
+/** Adds jobs to a queue of the worker's Redis (as children of a parent, by their opts), through the worker's connection. */
+export async function addJobs(queue: string, jobs: { name: string; data: unknown; opts: Record<string, unknown> }[]): Promise<void> {
+  const { Queue } = await import('bullmq');
+  const conn = connectionFromEnv();
+  const q = new Queue(queue, { connection: conn.redis, prefix: conn.prefix });
+  try {
+    await q.addBulk(jobs);
+  } finally {
+    await q.close();
+  }
+}
+
 export const bullmqDeps: FanOutDeps = {
   async addFits(spec, fits, parent) {
-    const { Queue } = await import('bullmq');
-    const conn = connectionFromEnv();
-    const q = new Queue(QUEUES.evaluate, { connection: conn.redis, prefix: conn.prefix });
-    try {
-      const opts = stageJobOptions(spec);
-      await q.addBulk(
-        fits.map((at) => ({
-          name: 'fit',
-          data: { run: spec, policy: at.policy, refit: at.refit },
-          // a child that fails for good stays a (failed) dependency: the parent wakes and names it
-          opts: { ...opts, jobId: fitJobId(spec, at), parent, ignoreDependencyOnFailure: true },
-        })),
-      );
-    } finally {
-      await q.close();
-    }
+    const opts = stageJobOptions(spec);
+    await addJobs(
+      QUEUES.evaluate,
+      fits.map((at) => ({
+        name: 'fit',
+        data: { run: spec, policy: at.policy, refit: at.refit },
+        // a child that fails for good stays a (failed) dependency: the parent wakes and names it
+        opts: { ...opts, jobId: fitJobId(spec, at), parent, ignoreDependencyOnFailure: true },
+      })),
+    );
   },
 };
 

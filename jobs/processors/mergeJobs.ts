@@ -16,8 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors/index.ts';
 import { bucketPartDir, finishMergeStage, planMergeStage, runDirs, type RunSpec, type StageContext } from '../../src/stages/index.ts';
-import { connectionFromEnv } from './evaluateJobs.ts';
-import type { ParentJob } from './evaluateJobs.ts';
+import { addJobs, type ParentJob } from './evaluateJobs.ts';
 import { jobId, QUEUES, stageJobOptions } from '../queues.ts';
 
 export interface MergeFanOutDeps {
@@ -29,22 +28,16 @@ export const bucketJobId = (spec: RunSpec, b: number) => jobId(spec.runId, `inge
 
 export const bullmqMergeDeps: MergeFanOutDeps = {
   async addBuckets(spec, shards, buckets, parent) {
-    const { Queue } = await import('bullmq');
-    const conn = connectionFromEnv();
-    const q = new Queue(QUEUES.ingest, { connection: conn.redis, prefix: conn.prefix });
-    try {
-      const opts = stageJobOptions(spec);
-      await q.addBulk(
-        buckets.map((bucket) => ({
-          name: 'bucket',
-          data: { run: spec, shards, bucket },
-          // a child that fails for good stays a (failed) dependency: the parent wakes and names it
-          opts: { ...opts, jobId: bucketJobId(spec, bucket), parent, ignoreDependencyOnFailure: true },
-        })),
-      );
-    } finally {
-      await q.close();
-    }
+    const opts = stageJobOptions(spec);
+    await addJobs(
+      QUEUES.ingest,
+      buckets.map((bucket) => ({
+        name: 'bucket',
+        data: { run: spec, shards, bucket },
+        // a child that fails for good stays a (failed) dependency: the parent wakes and names it
+        opts: { ...opts, jobId: bucketJobId(spec, bucket), parent, ignoreDependencyOnFailure: true },
+      })),
+    );
   },
 };
 

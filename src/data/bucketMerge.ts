@@ -24,10 +24,9 @@ import { z } from 'zod';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
 import { finishIngest } from './finishIngest.ts';
-import { INGEST_DEFAULTS } from './ingest.ts';
 import { ITEM_COLUMNS } from './itemColumns.ts';
 import type { MergeShardsOptions } from './shards.ts';
-import { appendShard, openShards, readShardMeta, type ShardMeta } from './shards.ts';
+import { appendShard, finishOptionsOf, openShards, readShardMeta, type ShardMeta } from './shards.ts';
 import { IngestReport, TrajectoryMetadata, type PartInfo } from './reportSchemas.ts';
 import { RowStore } from './rowStore.ts';
 import type { SessionTable } from './sessions.ts';
@@ -127,23 +126,7 @@ export async function mergeBucket(o: MergeBucketOptions) {
   }
   store.rowsRead = store.n;
   o.onProgress?.(`bucket ${o.bucket}/${B}: ${store.n} rows from ${metas.length} shards`);
-  return finishIngest(
-    store,
-    scanned,
-    {
-      logs: o.logs,
-      window: o.window,
-      reward: o.reward,
-      out: o.out,
-      inactivityGapMs: (o.inactivityGapMinutes ?? INGEST_DEFAULTS.inactivityGapMinutes) * 60_000,
-      testFraction: o.testFraction ?? INGEST_DEFAULTS.testFraction,
-      beta: o.beta,
-      chunkRows: o.chunkRows,
-      onProgress: o.onProgress,
-      part: { trainSessions: trainSessionsBefore(o.plan) },
-    },
-    t0,
-  );
+  return finishIngest(store, scanned, { ...finishOptionsOf(o), part: { trainSessions: trainSessionsBefore(o.plan) } }, t0);
 }
 
 /** A part's files inside the trajectories directory. */

@@ -17,7 +17,7 @@ import * as arrow from 'apache-arrow';
 import { z } from 'zod';
 import { InputError } from '../errors/index.ts';
 import { writeDirAtomic, writeJsonAtomic } from '../io/index.ts';
-import { finishIngest } from './finishIngest.ts';
+import { finishIngest, type FinishOptions } from './finishIngest.ts';
 import { INGEST_DEFAULTS, type IngestOptions, type IngestResult } from './ingest.ts';
 import { checkDims, readLogFiles, type ReadOptions, type ScannedFile } from './logReader.ts';
 import { listLogFiles, windowBounds, type LogFile, type LogWindow } from './partitions.ts';
@@ -289,23 +289,23 @@ export async function mergeShards(o: MergeShardsOptions): Promise<IngestResult> 
     await appendShard(store, dir, meta);
     o.onProgress?.(`merged shard ${meta.key}: ${meta.rows} rows (${((performance.now() - t) / 1000).toFixed(1)} s)`);
   }
-  const result = await finishIngest(
-    store,
-    scanned,
-    {
-      logs: o.logs,
-      window: o.window,
-      reward: o.reward,
-      out: o.out,
-      inactivityGapMs: (o.inactivityGapMinutes ?? INGEST_DEFAULTS.inactivityGapMinutes) * 60_000,
-      testFraction: o.testFraction ?? INGEST_DEFAULTS.testFraction,
-      beta: o.beta,
-      chunkRows: o.chunkRows,
-      onProgress: o.onProgress,
-    },
-    t0,
-  );
+  const result = await finishIngest(store, scanned, finishOptionsOf(o), t0);
   return result as IngestResult;
+}
+
+/** finishIngest's options from a merge's (the defaults of src/config where the merge leaves them out). */
+export function finishOptionsOf(o: MergeShardsOptions): FinishOptions {
+  return {
+    logs: o.logs,
+    window: o.window,
+    reward: o.reward,
+    out: o.out,
+    inactivityGapMs: (o.inactivityGapMinutes ?? INGEST_DEFAULTS.inactivityGapMinutes) * 60_000,
+    testFraction: o.testFraction ?? INGEST_DEFAULTS.testFraction,
+    beta: o.beta,
+    chunkRows: o.chunkRows,
+    onProgress: o.onProgress,
+  };
 }
 
 /**
